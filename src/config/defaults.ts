@@ -1,0 +1,39 @@
+// Owns every default value of the stack's configuration, in one place, each with the name users set it by.
+
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+
+export const ENV_PREFIX = 'AUTOMAGIK_TELEMETRY_';
+
+export const ENGINE_KINDS = ['auto', 'embedded'] as const;
+export type EngineKind = (typeof ENGINE_KINDS)[number];
+
+export const DEFAULTS = Object.freeze({
+  /** --home / AUTOMAGIK_TELEMETRY_HOME */
+  home: join(homedir(), '.automagik-telemetry'),
+  /** --engine / AUTOMAGIK_TELEMETRY_ENGINE */
+  engine: 'auto' as EngineKind,
+  /** --host / AUTOMAGIK_TELEMETRY_HOST: the address servers bind to. */
+  host: '127.0.0.1',
+  /** --clickhouse-port / AUTOMAGIK_TELEMETRY_CLICKHOUSE_PORT */
+  clickhousePort: 8123,
+  /** --otlp-port / AUTOMAGIK_TELEMETRY_OTLP_PORT */
+  otlpPort: 4318,
+  /** --dashboard-port / AUTOMAGIK_TELEMETRY_DASHBOARD_PORT */
+  dashboardPort: 3000,
+  /** AUTOMAGIK_TELEMETRY_CLICKHOUSE_USERNAME, or CLICKHOUSE_USER in <home>/.env */
+  username: 'telemetry',
+  /** AUTOMAGIK_TELEMETRY_CLICKHOUSE_DATABASE */
+  database: 'telemetry',
+  /** Largest request body either endpoint accepts, after gunzip (AUTOMAGIK_TELEMETRY_MAX_BODY_MB). */
+  maxBodyBytes: 64 * 1024 * 1024,
+  /** How long `start` waits for the engine to answer its health checks (AUTOMAGIK_TELEMETRY_START_TIMEOUT_MS). */
+  startTimeoutMs: 30_000,
+  /** OTLP spans are gathered this long, or up to insertBatchRows, before one insert (embedded engine). */
+  insertBatchDelayMs: 20,
+  insertBatchRows: 10_000,
+});
+
+/** The variables `<home>/.env` uses for credentials, shared with the Docker stack's compose file. */
+export const DOTENV_USER = 'CLICKHOUSE_USER';
+export const DOTENV_PASSWORD = 'CLICKHOUSE_PASSWORD';

@@ -1,0 +1,163 @@
+// Owns the chDB session on <home>/data: one lane of statements, per-request database and settings, typed errors.
+
+import { mkdir } from 'node:fs/promises';
+import { toClickHouseError } from '../../clickhouse/errors.js';
+import type { SqlRunner } from '../../schema/index.js';
+import { loadChdb } from './chdb.js';
+
+type Session = InstanceType<Awaited<ReturnType<typeof loadChdb>>['Session']>;
+
+export interface QueryOptions {
+  /** Output format when the SQL has no FORMAT clause (ClickHouse's default is TabSeparated). */
+  format?: string;
+  /** Values for {name:Type} placeholders, as strings (ClickHouse's param_* URL parameters). */
+  params?: Record<string, string>;
+  /** Settings for this statement only. */
+  settings?: Record<string, string>;
+  /** Current database for this statement. */
+  database?: string;
+}
+
+export interface QueryOutcome {
+  body: Uint8Array;
+  elapsedSeconds: number;
+  rowsRead: number;
+  bytesRead: number;
+}
+
+export interface InsertRequest {
+  table: string;
+  columns?: string[];
+  format: 'JSONEachRow' | 'JSONCompactEachRow' | 'CSV' | 'CSVWithNames' | 'TSV' | 'TabSeparated' | 'TSVWithNames' | 'TabSeparatedWithNames';
+  data: Buffer;
+  settings?: Record<string, string>;
+  database?: string;
+}
+
+export interface InsertOutcome {
+  rowsWritten: number;
+  bytesWritten: number;
+  elapsedSeconds: number;
+}
+
+/** Formats chDB's raw insert path takes directly (zero-copy, parsed by the engine). */
+export const RAW_INSERT_FORMATS: ReadonlySet<string> = new Set([
+  'JSONEachRow', 'JSONCompactEachRow', 'CSV', 'CSVWithNames', 'TSV', 'TabSeparated', 'TSVWithNames', 'TabSeparatedWithNames',
+]);
+
+const DEFAULT_DATABASE = 'default';
+
+/**
+ * chDB runs one statement at a time per session, and `SET`/`USE` change the session for everything after them.
+ * So every statement goes through one lane here, and the lane puts the session's settings and current database
+ * in the state each statement asked for just before running it.
+ */
+export class EmbeddedDatabase implements SqlRunner {
+  private lane: Promise<unknown> = Promise.resolve();
+  private currentDatabase = DEFAULT_DATABASE;
+  private readonly activeSettings = new Map<string, string>();
+  private closed = false;
+
+  private constructor(private readonly session: Session) {}
+
+  static async open(dataDir: string): Promise<EmbeddedDatabase> {
+    const chdb = await loadChdb();
+    await mkdir(dataDir, { recursive: true });
+    // Match clickhouse-server's defaults where chDB's differ, so clients see the same JSON.
+    return new EmbeddedDatabase(new chdb.Session(dataDir, { connectionArgs: ['--output_format_json_quote_64bit_integers=1'] }));
+  }
+
+  /** Runs a statement and returns its text output (SqlRunner, for the schema). */
+  async run(sql: string): Promise<string> {
+    const outcome = await this.query(sql, { format: 'TabSeparated' });
+    return Buffer.from(outcome.body).toString('utf8');
+  }
+
+  query(sql: string, options: QueryOptions = {}): Promise<QueryOutcome> {
+    return this.enqueue(async () => {
+      await this.prepare(options.database, options.settings);
+      try {
+        const format = options.format ?? 'TabSeparated';
+        const result =
+          options.params && Object.keys(options.params).length > 0
+            ? await this.session.queryBindAsync(sql, options.params, { format })
+            : await this.session.queryAsync(sql, { format });
+        return { body: result.bytes(), elapsedSeconds: result.elapsed, rowsRead: result.rowsRead, bytesRead: result.bytesRead };
+      } catch (error) {
+        throw toClickHouseError(error, sql);
+      }
+    });
+  }
+
+  insert(request: InsertRequest): Promise<InsertOutcome> {
+    return this.enqueue(async () => {
+      await this.prepare(request.database, undefined);
+      try {
+        const summary = await this.session.insert({
+          table: request.table,
+          values: request.data,
+          format: request.format,
+          ...(request.columns ? { columns: request.columns } : {}),
+          ...(request.settings && Object.keys(request.settings).length > 0 ? { settings: request.settings } : {}),
+        });
+        return { rowsWritten: summary.rowsWritten, bytesWritten: summary.bytesWritten, elapsedSeconds: summary.elapsed };
+      } catch (error) {
+        throw toClickHouseError(error, `INSERT INTO ${request.table} FORMAT ${request.format}`);
+      }
+    });
+  }
+
+  /** Waits for statements already queued, then closes the session. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.lane.catch(() => undefined);
+    this.session.close();
+  }
+
+  private enqueue<T>(work: () => Promise<T>): Promise<T> {
+    if (this.closed) return Promise.reject(new Error('the embedded database is closed'));
+    const next = this.lane.then(work, work);
+    this.lane = next.catch(() => undefined);
+    return next;
+  }
+
+  private async prepare(database: string | undefined, settings: Record<string, string> | undefined): Promise<void> {
+    const wanted = database && database !== '' ? database : DEFAULT_DATABASE;
+    if (wanted !== this.currentDatabase) {
+      await this.exec(`USE ${quoteIdentifier(wanted)}`);
+      this.currentDatabase = wanted;
+    }
+    const want = settings ?? {};
+    for (const name of [...this.activeSettings.keys()]) {
+      if (!(name in want)) {
+        await this.exec(`SET ${name} = DEFAULT`);
+        this.activeSettings.delete(name);
+      }
+    }
+    for (const [name, value] of Object.entries(want)) {
+      if (this.activeSettings.get(name) === value) continue;
+      if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(name)) {
+        throw toClickHouseError(new Error(`Code: 115. DB::Exception: Unknown setting '${name}'. (UNKNOWN_SETTING)`));
+      }
+      await this.exec(`SET ${name} = ${quoteString(value)}`);
+      this.activeSettings.set(name, value);
+    }
+  }
+
+  private async exec(sql: string): Promise<void> {
+    try {
+      await this.session.queryAsync(sql, { format: 'TabSeparated' });
+    } catch (error) {
+      throw toClickHouseError(error, sql);
+    }
+  }
+}
+
+export function quoteIdentifier(name: string): string {
+  return `\`${name.replace(/\\/g, '\\\\').replace(/`/g, '\\`')}\``;
+}
+
+export function quoteString(value: string): string {
+  return `'${value.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
+}

@@ -1,0 +1,107 @@
+// Owns one running embedded engine in this process: the chDB database, the schema, and the two HTTP servers.
+
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { join } from 'node:path';
+import type { Config } from '../../config/index.js';
+import { TelemetryError } from '../../errors.js';
+import { applySchema } from '../../schema/index.js';
+import { EmbeddedDatabase } from './database.js';
+import { createClickHouseHandler } from './http/clickhouse-handler.js';
+import { createOtlpHandler } from './http/otlp-handler.js';
+import type { LogFn } from './http/respond.js';
+import { lockDataDir, type DataLock } from './lock.js';
+import { TraceWriter } from './trace-writer.js';
+
+export interface RunningEmbeddedServer {
+  readonly schemaVersion: number;
+  /** Stops taking requests, lets those under way finish, stores what is waiting, closes the database. */
+  close(): Promise<void>;
+}
+
+type Handler = (req: IncomingMessage, res: ServerResponse) => Promise<void>;
+
+export async function startEmbeddedServer(config: Config, log: LogFn = () => undefined): Promise<RunningEmbeddedServer> {
+  const credentials = config.auth.required
+    ? config.auth.password === undefined
+      ? missingPassword()
+      : { username: config.auth.username, password: config.auth.password }
+    : undefined;
+
+  const lock = await lockDataDir(join(config.paths.runDir, 'data.lock'), config.paths.dataDir);
+  let db: EmbeddedDatabase | undefined;
+  const servers: Server[] = [];
+  const inFlight = new Set<Promise<void>>();
+  try {
+    db = await EmbeddedDatabase.open(config.paths.dataDir);
+    const schema = await applySchema(db, config.database);
+    log({ level: 'info', msg: 'schema ready', version: schema.version, applied: schema.applied });
+
+    const writer = new TraceWriter({ db, database: config.database, delayMs: config.insertBatchDelayMs, maxRows: config.insertBatchRows });
+    const track = (handler: Handler) => (req: IncomingMessage, res: ServerResponse) => {
+      const work = handler(req, res).catch((error: unknown) => {
+        log({ level: 'error', msg: 'unhandled request error', error: String(error) });
+        if (!res.headersSent) res.writeHead(500).end();
+      });
+      inFlight.add(work);
+      void work.finally(() => inFlight.delete(work));
+    };
+    const common = { credentials, maxBodyBytes: config.maxBodyBytes, log };
+    servers.push(await listen(track(createClickHouseHandler({ ...common, db })), config.host, config.ports.clickhouse, 'ClickHouse HTTP'));
+    servers.push(await listen(track(createOtlpHandler({ ...common, writer })), config.host, config.ports.otlp, 'OTLP/HTTP'));
+    log({ level: 'info', msg: 'listening', host: config.host, clickhousePort: config.ports.clickhouse, otlpPort: config.ports.otlp });
+
+    const database = db;
+    let closing: Promise<void> | undefined;
+    return {
+      schemaVersion: schema.version,
+      close: () =>
+        (closing ??= (async () => {
+          await Promise.all(servers.map(closeServer));
+          await Promise.allSettled([...inFlight]);
+          await writer.drain();
+          await database.close();
+          await lock.release();
+          log({ level: 'info', msg: 'stopped' });
+        })()),
+    };
+  } catch (error) {
+    await Promise.all(servers.map(closeServer));
+    await db?.close();
+    await lock.release();
+    throw error;
+  }
+}
+
+function missingPassword(): never {
+  throw new TelemetryError('E_CONFIG', 'no ClickHouse password is configured for the embedded engine', {
+    hint: 'Start through `automagik-telemetry start`, which generates one into <home>/.env, or pass --no-auth.',
+  });
+}
+
+function listen(handler: (req: IncomingMessage, res: ServerResponse) => void, host: string, port: number, service: string): Promise<Server> {
+  return new Promise((resolve, reject) => {
+    const server = createServer({ keepAliveTimeout: 5_000, requestTimeout: 300_000 }, handler);
+    server.once('error', (error: NodeJS.ErrnoException) => {
+      if (error.code === 'EADDRINUSE') {
+        reject(
+          new TelemetryError('E_PORT_IN_USE', `port ${port} (${service}) on ${host} is already in use`, {
+            cause: error,
+            hint: 'Stop what holds it, or pick another port (see `automagik-telemetry start --help`).',
+            details: { port, service, host },
+          }),
+        );
+      } else {
+        reject(new TelemetryError('E_ENGINE_START', `cannot listen on ${host}:${port} (${service}): ${error.message}`, { cause: error }));
+      }
+    });
+    server.listen(port, host, () => resolve(server));
+  });
+}
+
+function closeServer(server: Server): Promise<void> {
+  return new Promise((resolve) => {
+    if (!server.listening) return resolve();
+    server.close(() => resolve());
+    server.closeIdleConnections();
+  });
+}

@@ -1,0 +1,28 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { loadConfig, type Config } from '../../src/config/index.js';
+import { freePort } from './ports.js';
+
+export interface TestHome {
+  home: string;
+  env: NodeJS.ProcessEnv;
+  cleanup(): Promise<void>;
+}
+
+/** A temporary <home> with its own free ports, as environment variables the CLI and loadConfig read. */
+export async function makeTestHome(extra: NodeJS.ProcessEnv = {}): Promise<TestHome> {
+  const home = await mkdtemp(join(tmpdir(), 'amt-test-'));
+  const env: NodeJS.ProcessEnv = {
+    AUTOMAGIK_TELEMETRY_HOME: home,
+    AUTOMAGIK_TELEMETRY_CLICKHOUSE_PORT: String(await freePort()),
+    AUTOMAGIK_TELEMETRY_OTLP_PORT: String(await freePort()),
+    AUTOMAGIK_TELEMETRY_DASHBOARD_PORT: String(await freePort()),
+    ...extra,
+  };
+  return { home, env, cleanup: () => rm(home, { recursive: true, force: true }) };
+}
+
+export async function configFor(testHome: TestHome, password = 'test-password-1'): Promise<Config> {
+  return loadConfig({ env: { ...testHome.env, AUTOMAGIK_TELEMETRY_CLICKHOUSE_PASSWORD: password } });
+}
