@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Config } from '../src/config/index.js';
 import { startEmbeddedServer, type RunningEmbeddedServer } from '../src/engine/embedded/server.js';
 import { configFor, makeTestHome, type TestHome } from './helpers/home.js';
+import { recent } from './helpers/time.js';
 
 let home: TestHome;
 let config: Config;
@@ -81,8 +82,8 @@ describe('the embedded ClickHouse HTTP interface, spoken to the way curl does', 
 
   it('takes an INSERT in the URL with rows in a gzip body, and reads them back', async () => {
     const rows = [
-      { trace_id: 't1', span_id: 's1', timestamp: '2026-11-26 10:00:00.250', service_name: 'svc', span_name: 'curl.insert', project_name: 'curl', duration_ms: 7, attributes: { k: 'v' } },
-      { trace_id: 't1', span_id: 's2', timestamp: '2026-11-26 10:00:01.000', service_name: 'svc', span_name: 'curl.insert', project_name: 'curl', status_code: 'ERROR', duration_ms: 9, attributes: {} },
+      { trace_id: 't1', span_id: 's1', timestamp: recent(), service_name: 'svc', span_name: 'curl.insert', project_name: 'curl', duration_ms: 7, attributes: { k: 'v' } },
+      { trace_id: 't1', span_id: 's2', timestamp: recent(), service_name: 'svc', span_name: 'curl.insert', project_name: 'curl', status_code: 'ERROR', duration_ms: 9, attributes: {} },
     ];
     const body = gzipSync(rows.map((r) => JSON.stringify(r)).join('\n'));
     const res = await post(`/?query=${encodeURIComponent('INSERT INTO telemetry.traces FORMAT JSONEachRow')}`, body, { 'Content-Encoding': 'gzip' });
@@ -96,7 +97,7 @@ describe('the embedded ClickHouse HTTP interface, spoken to the way curl does', 
   });
 
   it('takes an INSERT whose rows follow the statement in the body', async () => {
-    const res = await post('/', 'INSERT INTO telemetry.traces (trace_id, span_id, timestamp, project_name) FORMAT JSONEachRow\n{"trace_id":"b","span_id":"b1","timestamp":"2026-11-26 11:00:00","project_name":"inline"}\n');
+    const res = await post('/', `INSERT INTO telemetry.traces (trace_id, span_id, timestamp, project_name) FORMAT JSONEachRow\n{"trace_id":"b","span_id":"b1","timestamp":"${recent()}","project_name":"inline"}\n`);
     expect(res.status).toBe(200);
     const count = await post('/', "SELECT count() FROM telemetry.traces WHERE project_name = 'inline'");
     expect(await count.text()).toBe('1\n');
@@ -143,7 +144,7 @@ describe('the official @clickhouse/client against the embedded engine', () => {
     await client.insert({
       table: 'traces',
       format: 'JSONEachRow',
-      values: [{ trace_id: 'c1', span_id: 'c1', timestamp: '2026-11-26 12:00:00.000', project_name: 'client', span_name: 'from.client', duration_ms: 3 }],
+      values: [{ trace_id: 'c1', span_id: 'c1', timestamp: recent(), project_name: 'client', span_name: 'from.client', duration_ms: 3 }],
     });
     const result = await client.query({
       query: 'SELECT span_name, duration_ms FROM traces WHERE project_name = {p:String}',
@@ -158,7 +159,7 @@ describe('the official @clickhouse/client against the embedded engine', () => {
       await client.insert({
         table: 'traces',
         format: 'JSONEachRow',
-        values: [{ trace_id: 'd1', span_id: 'd1', timestamp: '2026-11-26 12:00:00.000', project_name: 'dedup' }],
+        values: [{ trace_id: 'd1', span_id: 'd1', timestamp: recent(), project_name: 'dedup' }],
         clickhouse_settings: { insert_deduplication_token: 'batch-0001' },
       });
     }

@@ -46,9 +46,9 @@ interface PbKeyValue {
   value?: PbAnyValue;
 }
 interface PbSpan {
-  traceId: Uint8Array;
-  spanId: Uint8Array;
-  parentSpanId: Uint8Array;
+  traceId: Uint8Array | number[];
+  spanId: Uint8Array | number[];
+  parentSpanId: Uint8Array | number[];
   name: string;
   kind: number;
   startTimeUnixNano: protobuf.Long | number;
@@ -85,9 +85,9 @@ export function decodeTraceRequest(body: Uint8Array): OtlpTraceRequest {
 
 function toSpan(span: PbSpan): OtlpSpan {
   return {
-    traceId: span.traceId,
-    spanId: span.spanId,
-    parentSpanId: span.parentSpanId,
+    traceId: bytes(span.traceId),
+    spanId: bytes(span.spanId),
+    parentSpanId: bytes(span.parentSpanId),
     name: span.name,
     kind: span.kind,
     startTimeUnixNano: toBigInt(span.startTimeUnixNano),
@@ -95,6 +95,11 @@ function toSpan(span: PbSpan): OtlpSpan {
     attributes: flatten(span.attributes),
     status: { code: span.status?.code ?? 0, message: span.status?.message ?? '' },
   };
+}
+
+/** protobufjs leaves unset bytes fields as a shared empty array rather than a Uint8Array. */
+function bytes(value: Uint8Array | number[] | undefined): Uint8Array {
+  return value instanceof Uint8Array ? value : Uint8Array.from(value ?? []);
 }
 
 function toBigInt(value: protobuf.Long | number): bigint {
