@@ -1,0 +1,257 @@
+// Owns the embedded engine as seen from the CLI: start (detached or foreground), stop, status and health.
+
+import { spawn } from 'node:child_process';
+import { constants } from 'node:fs';
+import { access, mkdir, open, readFile, readdir, rm, stat } from 'node:fs/promises';
+import { createRequire } from 'node:module';
+import { join } from 'node:path';
+import type { Config, ConfigFlags } from '../../config/index.js';
+import { TelemetryError } from '../../errors.js';
+import { packageRoot } from '../../paths.js';
+import { findPortHolder, isPortFree } from '../ports.js';
+import type { Engine, EngineState, EngineStatus, HealthCheck, HealthReport, StartOptions, StartResult, StopResult } from '../types.js';
+import { allOf, httpOk, waitFor } from '../wait.js';
+import { isAlive } from './lock.js';
+import { hostEngine, jsonLineLogger } from './process.js';
+
+const STOP_GRACE_MS = 30_000;
+
+export class EmbeddedEngine implements Engine {
+  readonly name = 'embedded' as const;
+
+  /** `flags` are handed to the detached process so that it resolves the same configuration. */
+  constructor(
+    private readonly config: Config,
+    private readonly flags: ConfigFlags = {},
+  ) {}
+
+  private get endpoints() {
+    const host = this.config.host === '0.0.0.0' || this.config.host === '::' ? '127.0.0.1' : this.config.host;
+    return { clickhouse: `http://${host}:${this.config.ports.clickhouse}`, otlp: `http://${host}:${this.config.ports.otlp}` };
+  }
+
+  async start(options: StartOptions = {}): Promise<StartResult> {
+    const progress = options.onProgress ?? (() => undefined);
+    const running = await this.runningState();
+    if (running) return { alreadyRunning: true, status: await this.status() };
+
+    await this.checkHomeWritable();
+    checkChdbInstalled();
+    for (const [service, port] of [['ClickHouse HTTP', this.config.ports.clickhouse], ['OTLP/HTTP', this.config.ports.otlp]] as const) {
+      if (!(await isPortFree(this.config.host, port))) throw await portInUse(service, port, this.config.host);
+    }
+    if (this.config.auth.required && this.config.auth.password === undefined) {
+      throw new TelemetryError('E_CONFIG', 'no password is configured', { hint: 'Call ensureCredentials(config) before start().' });
+    }
+
+    if (options.foreground) {
+      progress('starting the embedded engine in this process');
+      const hosted = await hostEngine(this.config, jsonLineLogger((line) => process.stderr.write(line)));
+      return { alreadyRunning: false, status: await this.status(), stopped: hosted.stopped };
+    }
+
+    progress('starting the embedded engine (chDB)');
+    await mkdir(this.config.paths.runDir, { recursive: true });
+    await rm(this.config.paths.startupErrorFile, { force: true });
+    const log = await open(this.config.paths.logFile, 'a', 0o600);
+    const daemon = join(packageRoot(), 'dist', 'src', 'engine', 'embedded', 'daemon-main.js');
+    const child = spawn(process.execPath, [daemon, JSON.stringify({ ...this.flags, home: this.config.home })], {
+      detached: true,
+      stdio: ['ignore', log.fd, log.fd],
+      env: process.env,
+    });
+    await log.close();
+    let exited: number | undefined;
+    child.once('exit', (code) => (exited = code ?? -1));
+    child.unref();
+
+    progress('waiting for the ClickHouse and OTLP endpoints to answer');
+    try {
+      await waitFor(allOf(httpOk(`${this.endpoints.clickhouse}/ping`, {}, 'ClickHouse HTTP /ping'), httpOk(`${this.endpoints.otlp}/health`, {}, 'OTLP /health')), {
+        timeoutMs: this.config.startTimeoutMs,
+        abort: async () => (exited === undefined ? undefined : await this.startupFailure(exited)),
+      });
+      // Both ports answer; make sure it is our process that answers (state written after listening).
+      await waitFor({ description: 'the engine state file', check: async () => (await this.runningState())?.pid === child.pid }, { timeoutMs: 5_000 });
+    } catch (error) {
+      if (exited === undefined && child.pid) process.kill(child.pid, 'SIGTERM');
+      throw error;
+    }
+    return { alreadyRunning: false, status: await this.status() };
+  }
+
+  async stop(): Promise<StopResult> {
+    const state = await this.runningState();
+    if (!state) {
+      await this.removeStaleFiles();
+      return { wasRunning: false, killed: false };
+    }
+    process.kill(state.pid, 'SIGTERM');
+    const deadline = Date.now() + STOP_GRACE_MS;
+    while (isAlive(state.pid) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    let killed = false;
+    if (isAlive(state.pid)) {
+      process.kill(state.pid, 'SIGKILL');
+      killed = true;
+      while (isAlive(state.pid)) await new Promise((r) => setTimeout(r, 20));
+    }
+    await this.removeStaleFiles();
+    return { wasRunning: true, pid: state.pid, killed };
+  }
+
+  async status(): Promise<EngineStatus> {
+    const state = await this.runningState();
+    const ports = state?.ports ?? { clickhouse: this.config.ports.clickhouse, otlp: this.config.ports.otlp };
+    const base: EngineStatus = {
+      engine: 'embedded',
+      running: state !== undefined,
+      host: state?.host ?? this.config.host,
+      ports,
+      endpoints: this.endpoints,
+      diskBytes: await directorySize(this.config.paths.dataDir),
+      dataDir: this.config.paths.dataDir,
+      logFile: this.config.paths.logFile,
+    };
+    if (!state) return base;
+    const rows = await this.sql<{ traces: string; metrics_hourly: string }>(
+      `SELECT (SELECT count() FROM ${this.config.database}.traces) AS traces, (SELECT count() FROM ${this.config.database}.metrics_hourly) AS metrics_hourly`,
+    ).catch(() => undefined);
+    return {
+      ...base,
+      pid: state.pid,
+      startedAt: state.startedAt,
+      uptimeSeconds: Math.max(0, Math.round((Date.now() - Date.parse(state.startedAt)) / 1000)),
+      schemaVersion: state.schemaVersion,
+      ...(rows?.[0] ? { rows: { traces: Number(rows[0].traces), metricsHourly: Number(rows[0].metrics_hourly) } } : {}),
+    };
+  }
+
+  async health(): Promise<HealthReport> {
+    const checks = await Promise.all([
+      timed('clickhouse.ping', `${this.endpoints.clickhouse}/ping`, async () => {
+        const res = await fetch(`${this.endpoints.clickhouse}/ping`, { signal: AbortSignal.timeout(3_000) });
+        const text = await res.text();
+        return res.ok && text === 'Ok.\n' ? 'Ok.' : fail(`HTTP ${res.status}: ${text.trim().slice(0, 120)}`);
+      }),
+      timed('clickhouse.query', `${this.endpoints.clickhouse}/ SELECT 1 as ${this.config.auth.username}`, async () => {
+        const rows = await this.sql<{ one: number }>('SELECT 1 AS one');
+        return rows[0]?.one === 1 ? 'SELECT 1 answered 1' : fail(`unexpected answer ${JSON.stringify(rows)}`);
+      }),
+      timed('otlp.health', `${this.endpoints.otlp}/health`, async () => {
+        const res = await fetch(`${this.endpoints.otlp}/health`, { signal: AbortSignal.timeout(3_000) });
+        await res.arrayBuffer();
+        return res.ok ? 'OTLP receiver answers' : fail(`HTTP ${res.status}`);
+      }),
+    ]);
+    return { healthy: checks.every((c) => c.ok), checks };
+  }
+
+  /** The recorded state when its process is alive; undefined otherwise. */
+  private async runningState(): Promise<EngineState | undefined> {
+    const text = await readFile(this.config.paths.stateFile, 'utf8').catch(() => undefined);
+    if (!text) return undefined;
+    try {
+      const state = JSON.parse(text) as EngineState;
+      return isAlive(state.pid) ? state : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+
+  private async removeStaleFiles(): Promise<void> {
+    await rm(this.config.paths.stateFile, { force: true });
+    await rm(this.config.paths.pidFile, { force: true });
+  }
+
+  private async startupFailure(exitCode: number): Promise<Error> {
+    const recorded = await readFile(this.config.paths.startupErrorFile, 'utf8').catch(() => undefined);
+    if (recorded) {
+      const r = JSON.parse(recorded) as { code: TelemetryError['code']; message: string; hint?: string; details?: Record<string, unknown> };
+      return new TelemetryError(r.code, r.message, { ...(r.hint ? { hint: r.hint } : {}), ...(r.details ? { details: r.details } : {}) });
+    }
+    const tail = (await readFile(this.config.paths.logFile, 'utf8').catch(() => '')).trimEnd().split('\n').slice(-10).join('\n');
+    return new TelemetryError('E_ENGINE_START', `the engine process exited with code ${exitCode} while starting`, {
+      hint: `Last lines of ${this.config.paths.logFile}:\n${tail}`,
+    });
+  }
+
+  private async sql<T>(query: string): Promise<T[]> {
+    const headers: Record<string, string> = {};
+    if (this.config.auth.password !== undefined) {
+      headers.Authorization = `Basic ${Buffer.from(`${this.config.auth.username}:${this.config.auth.password}`).toString('base64')}`;
+    }
+    const res = await fetch(`${this.endpoints.clickhouse}/?default_format=JSONEachRow&output_format_json_quote_64bit_integers=0`, {
+      method: 'POST',
+      body: query,
+      headers,
+      signal: AbortSignal.timeout(5_000),
+    });
+    const text = await res.text();
+    if (!res.ok) throw new Error(text.trim());
+    return text.trim() === '' ? [] : text.trim().split('\n').map((line) => JSON.parse(line) as T);
+  }
+
+  private async checkHomeWritable(): Promise<void> {
+    try {
+      await mkdir(this.config.paths.runDir, { recursive: true });
+      await mkdir(this.config.paths.dataDir, { recursive: true });
+      await access(this.config.home, constants.W_OK);
+      await access(this.config.paths.runDir, constants.W_OK);
+      await access(this.config.paths.dataDir, constants.W_OK);
+    } catch (error) {
+      throw new TelemetryError('E_HOME_NOT_WRITABLE', `cannot write to ${this.config.home}: ${(error as Error).message}`, {
+        cause: error,
+        hint: 'Choose a writable folder with --home or AUTOMAGIK_TELEMETRY_HOME.',
+        details: { home: this.config.home },
+      });
+    }
+  }
+}
+
+function checkChdbInstalled(): void {
+  try {
+    createRequire(import.meta.url).resolve('chdb');
+  } catch (error) {
+    throw new TelemetryError('E_CHDB_MISSING', 'the embedded engine needs the npm package "chdb", which is not installed', {
+      cause: error,
+      hint: 'Run `npm install chdb` next to automagik-telemetry (an optional dependency, about 550 MB).',
+    });
+  }
+}
+
+async function portInUse(service: string, port: number, host: string): Promise<TelemetryError> {
+  const holder = await findPortHolder(port);
+  const who = holder ? ` by process ${holder.pid} (${holder.command})` : '';
+  return new TelemetryError('E_PORT_IN_USE', `port ${port} (${service}) on ${host} is already in use${who}`, {
+    hint: `Stop what holds it, or choose another port: --${service.startsWith('OTLP') ? 'otlp' : 'clickhouse'}-port <n>.`,
+    details: { port, service, host, ...(holder ? { pid: holder.pid, command: holder.command } : {}) },
+  });
+}
+
+class CheckFailed extends Error {}
+function fail(detail: string): never {
+  throw new CheckFailed(detail);
+}
+
+async function timed(name: string, target: string, run: () => Promise<string>): Promise<HealthCheck> {
+  const started = performance.now();
+  try {
+    const detail = await run();
+    return { name, target, ok: true, latencyMs: Math.round(performance.now() - started), detail };
+  } catch (error) {
+    const detail = error instanceof CheckFailed ? error.message : `unreachable: ${(error as Error).message}${(error as Error).cause ? ` (${String((error as { cause?: { code?: string } }).cause?.code ?? '')})` : ''}`;
+    return { name, target, ok: false, latencyMs: Math.round(performance.now() - started), detail };
+  }
+}
+
+async function directorySize(dir: string): Promise<number> {
+  let total = 0;
+  const entries = await readdir(dir, { withFileTypes: true }).catch(() => []);
+  for (const entry of entries) {
+    const path = join(dir, entry.name);
+    if (entry.isDirectory()) total += await directorySize(path);
+    else if (entry.isFile()) total += (await stat(path).catch(() => ({ size: 0 }))).size;
+  }
+  return total;
+}
+

@@ -1,0 +1,49 @@
+// Owns finding out whether a port is free, and, on Linux, which process holds it.
+
+import { readFile, readdir, readlink } from 'node:fs/promises';
+import { createServer } from 'node:net';
+
+export function isPortFree(host: string, port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const server = createServer();
+    server.once('error', () => resolve(false));
+    server.listen({ port, host, exclusive: true }, () => server.close(() => resolve(true)));
+  });
+}
+
+export interface PortHolder {
+  pid: number;
+  command: string;
+}
+
+/** Best effort: the process listening on a TCP port, read from /proc (undefined where that is not possible). */
+export async function findPortHolder(port: number): Promise<PortHolder | undefined> {
+  try {
+    const inodes = new Set<string>();
+    for (const table of ['/proc/net/tcp', '/proc/net/tcp6']) {
+      const text = await readFile(table, 'utf8').catch(() => '');
+      for (const line of text.split('\n').slice(1)) {
+        const cols = line.trim().split(/\s+/);
+        const local = cols[1];
+        if (!local || cols[3] !== '0A') continue;
+        if (parseInt(local.split(':')[1] ?? '', 16) === port && cols[9]) inodes.add(cols[9]);
+      }
+    }
+    if (inodes.size === 0) return undefined;
+    for (const entry of await readdir('/proc')) {
+      if (!/^\d+$/.test(entry)) continue;
+      const fds = await readdir(`/proc/${entry}/fd`).catch(() => [] as string[]);
+      for (const fd of fds) {
+        const target = await readlink(`/proc/${entry}/fd/${fd}`).catch(() => '');
+        const inode = /^socket:\[(\d+)\]$/.exec(target)?.[1];
+        if (inode && inodes.has(inode)) {
+          const cmdline = await readFile(`/proc/${entry}/cmdline`, 'utf8').catch(() => '');
+          return { pid: Number(entry), command: cmdline.split('\0').filter(Boolean).join(' ').slice(0, 120) };
+        }
+      }
+    }
+  } catch {
+    return undefined;
+  }
+  return undefined;
+}
