@@ -177,3 +177,16 @@ describe('the official @clickhouse/client against the embedded engine', () => {
     await bad.close();
   });
 });
+
+describe('curl itself against the embedded engine', () => {
+  it('answers `curl -u telemetry:$PW "http://127.0.0.1:8123/?query=SELECT+1"` with 1', async () => {
+    const { execFile } = await import('node:child_process');
+    const ran = await new Promise<{ code: number | string; stdout: string; stderr: string }>((resolve) => {
+      execFile('curl', ['-sS', '-u', `telemetry:${config.auth.password}`, `${base}/?query=SELECT+1`], (error, stdout, stderr) =>
+        resolve({ code: error ? ((error as NodeJS.ErrnoException).code ?? 1) : 0, stdout, stderr }),
+      );
+    });
+    if (ran.code === 'ENOENT') throw new Error('curl is not installed: apt-get install -y curl (.ci/run installs it)');
+    expect(ran).toEqual({ code: 0, stdout: '1\n', stderr: '' });
+  });
+});

@@ -1,6 +1,7 @@
 // Owns resolving the stack's configuration: CLI flags > environment > <home>/.env > defaults, into a frozen Config.
 
 import { randomBytes } from 'node:crypto';
+import { stat } from 'node:fs/promises';
 import { isAbsolute, join, resolve } from 'node:path';
 import { TelemetryError } from '../errors.js';
 import { DEFAULTS, DOTENV_PASSWORD, DOTENV_USER, ENGINE_KINDS, ENV_PREFIX, type EngineKind } from './defaults.js';
@@ -69,6 +70,13 @@ export async function loadConfig(options: LoadConfigOptions = {}): Promise<Confi
   const homeRaw = pick(flags.home, '--home', env, 'HOME', {}, String(DEFAULTS.home));
   const home = isAbsolute(homeRaw.value) ? homeRaw.value : resolve(cwd, homeRaw.value);
   const envFile = join(home, '.env');
+  const homeStat = await stat(home).catch(() => undefined);
+  if (homeStat && !homeStat.isDirectory()) {
+    throw new TelemetryError('E_HOME_NOT_WRITABLE', `cannot write to ${home}: it is a file, not a folder`, {
+      hint: `Choose a folder with ${homeRaw.name === '--home' ? '--home' : 'AUTOMAGIK_TELEMETRY_HOME or --home'}.`,
+      details: { home },
+    });
+  }
   const dotenv = await readDotenv(envFile);
 
   const get = (flag: string | number | undefined, flagName: string, name: string, fallback: string | number): Setting =>

@@ -1,0 +1,103 @@
+import { mkdtemp, mkdir, rm, writeFile, copyFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { EmbeddedDatabase } from '../src/engine/embedded/database.js';
+import { templatePath } from '../src/paths.js';
+import { applySchema, splitStatements } from '../src/schema/index.js';
+import { recent } from './helpers/time.js';
+
+let dir: string;
+let db: EmbeddedDatabase;
+
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'amt-schema-'));
+  db = await EmbeddedDatabase.open(join(dir, 'data'));
+});
+afterAll(async () => {
+  await db?.close();
+  await rm(dir, { recursive: true, force: true });
+});
+
+async function rows<T>(sql: string): Promise<T[]> {
+  const out = await db.run(`${sql} FORMAT JSONEachRow`);
+  return out.trim() === '' ? [] : out.trim().split('\n').map((l) => JSON.parse(l) as T);
+}
+
+describe('the schema applied to a real engine', () => {
+  it('applies once, records version 1, and applies again as a no-op', async () => {
+    expect(await applySchema(db, 'telemetry')).toEqual({ version: 1, applied: [1] });
+    expect(await applySchema(db, 'telemetry')).toEqual({ version: 1, applied: [] });
+    expect(await rows<{ version: number }>('SELECT version FROM telemetry.schema_versions FINAL')).toEqual([{ version: 1 }]);
+  });
+
+  it('gives traces the documented columns, a 90-day TTL, daily partitions and project/time ordering', async () => {
+    const columns = await rows<{ name: string; type: string }>("SELECT name, type FROM system.columns WHERE database = 'telemetry' AND table = 'traces' ORDER BY position");
+    expect(columns).toEqual(
+      expect.arrayContaining([
+        { name: 'trace_id', type: 'String' },
+        { name: 'timestamp', type: "DateTime64(3, 'UTC')" },
+        { name: 'status_code', type: 'LowCardinality(String)' },
+        { name: 'duration_ms', type: 'UInt32' },
+        { name: 'attributes', type: 'Map(String, String)' },
+      ]),
+    );
+    const [table] = await rows<{ engine_full: string; sorting_key: string; partition_key: string }>(
+      "SELECT engine_full, sorting_key, partition_key FROM system.tables WHERE database = 'telemetry' AND name = 'traces'",
+    );
+    expect(table?.engine_full).toContain('TTL toDateTime(timestamp) + toIntervalDay(90)');
+    expect(table?.sorting_key).toBe('project_name, timestamp, span_name');
+    expect(table?.partition_key).toBe('toYYYYMMDD(timestamp)');
+  });
+
+  it('drops rows older than the TTL when parts merge, and keeps recent ones', async () => {
+    const old = new Date(Date.now() - 91 * 86_400_000).toISOString().replace('T', ' ').replace('Z', '');
+    await db.run(`INSERT INTO telemetry.traces (trace_id, span_id, timestamp, project_name) VALUES ('t', 'old', '${old}', 'ttl'), ('t', 'new', '${recent()}', 'ttl')`);
+    await db.run('OPTIMIZE TABLE telemetry.traces FINAL');
+    expect(await rows("SELECT span_id FROM telemetry.traces WHERE project_name = 'ttl'")).toEqual([{ span_id: 'new' }]);
+  });
+
+  it('refuses a status_code other than OK or ERROR', async () => {
+    await expect(db.run(`INSERT INTO telemetry.traces (trace_id, span_id, timestamp, project_name, status_code) VALUES ('t', 's', '${recent()}', 'bad', 'MAYBE')`)).rejects.toThrow(/status_code_known/);
+  });
+
+  it('keeps metrics_hourly percentiles equal to those of the raw rows across many separate inserts', async () => {
+    const durations = Array.from({ length: 300 }, (_, i) => (i * 37) % 1000);
+    const hour = new Date(Math.floor((Date.now() - 3_600_000) / 3_600_000) * 3_600_000);
+    for (let batch = 0; batch < 10; batch++) {
+      const values = durations
+        .slice(batch * 30, batch * 30 + 30)
+        .map((d, i) => `('t', 's${batch}-${i}', '${new Date(hour.getTime() + i * 1000).toISOString().replace('T', ' ').replace('Z', '')}', 'rollup', ${d}, '${d % 7 === 0 ? 'ERROR' : 'OK'}')`)
+        .join(', ');
+      await db.run(`INSERT INTO telemetry.traces (trace_id, span_id, timestamp, project_name, duration_ms, status_code) VALUES ${values}`);
+    }
+    const [raw] = await rows<{ total: string; errors: string; q: number[] }>(
+      "SELECT count() AS total, countIf(status_code = 'ERROR') AS errors, quantiles(0.5, 0.95, 0.99)(duration_ms) AS q FROM telemetry.traces WHERE project_name = 'rollup'",
+    );
+    const [rollup] = await rows<Record<string, unknown>>("SELECT * EXCEPT q FROM telemetry.metrics_hourly WHERE project_name = 'rollup'");
+    expect(raw?.total).toBe('300');
+    expect(rollup).toEqual({
+      hour: hour.toISOString().replace('T', ' ').replace('.000Z', ''),
+      project_name: 'rollup',
+      total_count: raw?.total,
+      error_count: raw?.errors,
+      p50_duration_ms: raw?.q[0],
+      p95_duration_ms: raw?.q[1],
+      p99_duration_ms: raw?.q[2],
+    });
+  });
+
+  it('applies a newer migration once and records it', async () => {
+    const templates = join(dir, 'templates');
+    await mkdir(join(templates, 'migrations'), { recursive: true });
+    await copyFile(templatePath('init-db.sql'), join(templates, 'init-db.sql'));
+    await writeFile(join(templates, 'migrations', '002-add-host.sql'), '-- schema-version: 2\nALTER TABLE telemetry.traces ADD COLUMN IF NOT EXISTS host String DEFAULT \'\';\n');
+    expect(await applySchema(db, 'telemetry', templates)).toEqual({ version: 2, applied: [2] });
+    expect(await applySchema(db, 'telemetry', templates)).toEqual({ version: 2, applied: [] });
+    expect(await rows("SELECT name FROM system.columns WHERE database = 'telemetry' AND table = 'traces' AND name = 'host'")).toEqual([{ name: 'host' }]);
+  });
+
+  it('splits statements on semicolons at line ends, ignoring comment lines', () => {
+    expect(splitStatements('-- a; comment\nSELECT 1;\nSELECT \';\' ;\n\n-- end')).toEqual(['SELECT 1', "SELECT ';'"]);
+  });
+});
