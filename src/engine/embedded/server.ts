@@ -98,10 +98,15 @@ function listen(handler: (req: IncomingMessage, res: ServerResponse) => void, ho
   });
 }
 
+/** Stops accepting, and closes each keep-alive connection as soon as its last response is written. */
 function closeServer(server: Server): Promise<void> {
   return new Promise((resolve) => {
     if (!server.listening) return resolve();
-    server.close(() => resolve());
+    const sweeper = setInterval(() => server.closeIdleConnections(), 20);
+    server.close(() => {
+      clearInterval(sweeper);
+      resolve();
+    });
     server.closeIdleConnections();
   });
 }
