@@ -9,3 +9,6 @@ export { startEmbeddedServer, type RunningEmbeddedServer } from './engine/embedd
 export { applySchema, loadSchema, type SqlRunner } from './schema/index.js';
 export { otlpToRows, RESOURCE_COLUMNS } from './transform/otlp-to-rows.js';
 export { TRACE_COLUMNS, type TraceRow } from './transform/row.js';
+export { AutomagikTelemetry, type TelemetryStats, type FlushResult } from './sdk/client.js';
+export { SDK_DEFAULTS, resolveSdkOptions, type AutomagikTelemetryOptions, type BackendName } from './sdk/options.js';
+export type { Attributes, AttributeValue, TrackOptions, EventStatus } from './sdk/event.js';

@@ -148,3 +148,28 @@ function hex(value: Json | undefined, path: string): Uint8Array {
   if (s.length % 2 !== 0 || !/^[0-9a-fA-F]*$/.test(s)) fail(path, 'a hex string', value);
   return Buffer.from(s, 'hex');
 }
+
+/** Encodes a trace export request as OTLP/JSON (hex ids, 64-bit integers as strings, enums as integers). */
+export function encodeTraceRequestJson(request: OtlpTraceRequest): string {
+  const hexOf = (b: Uint8Array) => Buffer.from(b).toString('hex');
+  const kv = (attrs: FlatAttributes) => Object.entries(attrs).map(([key, value]) => ({ key, value: { stringValue: value } }));
+  return JSON.stringify({
+    resourceSpans: request.resourceSpans.map((rs) => ({
+      resource: { attributes: kv(rs.resource) },
+      scopeSpans: rs.scopeSpans.map((ss) => ({
+        scope: { name: ss.scopeName, version: ss.scopeVersion },
+        spans: ss.spans.map((span) => ({
+          traceId: hexOf(span.traceId),
+          spanId: hexOf(span.spanId),
+          ...(span.parentSpanId.length > 0 ? { parentSpanId: hexOf(span.parentSpanId) } : {}),
+          name: span.name,
+          kind: span.kind,
+          startTimeUnixNano: span.startTimeUnixNano.toString(),
+          endTimeUnixNano: span.endTimeUnixNano.toString(),
+          attributes: kv(span.attributes),
+          status: { code: span.status.code, ...(span.status.message ? { message: span.status.message } : {}) },
+        })),
+      })),
+    })),
+  });
+}

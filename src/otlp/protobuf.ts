@@ -143,6 +143,46 @@ function plainValue(value: PbAnyValue | undefined): Plain {
   }
 }
 
+/** Encodes a trace export request (what the SDK's OTLP backend sends); the inverse of decodeTraceRequest. */
+export function encodeTraceRequest(request: OtlpTraceRequest): Uint8Array {
+  const { request: type } = types();
+  const kv = (attrs: FlatAttributes) => Object.entries(attrs).map(([key, value]) => ({ key, value: { stringValue: value } }));
+  const object = {
+    resourceSpans: request.resourceSpans.map((rs) => ({
+      resource: { attributes: kv(rs.resource) },
+      scopeSpans: rs.scopeSpans.map((ss) => ({
+        scope: { name: ss.scopeName, version: ss.scopeVersion },
+        spans: ss.spans.map((span) => ({
+          traceId: span.traceId,
+          spanId: span.spanId,
+          parentSpanId: span.parentSpanId,
+          name: span.name,
+          kind: span.kind,
+          startTimeUnixNano: span.startTimeUnixNano.toString(),
+          endTimeUnixNano: span.endTimeUnixNano.toString(),
+          attributes: kv(span.attributes),
+          status: { code: span.status.code, message: span.status.message },
+        })),
+      })),
+    })),
+  };
+  return type.encode(type.fromObject(object)).finish();
+}
+
+/** Decodes an ExportTraceServiceResponse body: the partial success, if any. */
+export function decodeTraceResponse(body: Uint8Array): { rejectedSpans: number; errorMessage: string } {
+  const { response } = types();
+  const message = response.decode(body) as unknown as { partialSuccess?: { rejectedSpans?: protobuf.Long | number; errorMessage?: string } };
+  return { rejectedSpans: Number(message.partialSuccess?.rejectedSpans ?? 0), errorMessage: message.partialSuccess?.errorMessage ?? '' };
+}
+
+/** Decodes a google.rpc.Status body (OTLP failure responses). */
+export function decodeStatus(body: Uint8Array): { code: number; message: string } {
+  const { status } = types();
+  const message = status.decode(body) as unknown as { code?: number; message?: string };
+  return { code: message.code ?? 0, message: message.message ?? '' };
+}
+
 /** An ExportTraceServiceResponse; partial_success only when something was rejected (as the spec asks). */
 export function encodeTraceResponse(rejectedSpans: number, errorMessage: string): Uint8Array {
   const { response } = types();

@@ -1,0 +1,115 @@
+// Owns turning tracked events into spans of an OTLP request: ids, times, status, flattened attributes, one resource a project.
+
+import { randomBytes } from 'node:crypto';
+import type { FlatAttributes, OtlpSpan, OtlpTraceRequest } from '../otlp/model.js';
+import { STATUS_CODE_ERROR } from '../otlp/model.js';
+
+export type AttributeValue = string | number | boolean | null | undefined | readonly unknown[] | Record<string, unknown>;
+export type Attributes = Record<string, AttributeValue>;
+
+export type EventStatus = 'ok' | 'error' | 'OK' | 'ERROR';
+
+export interface TrackOptions {
+  /** How long the event took; 0 by default. */
+  durationMs?: number;
+  status?: EventStatus;
+  statusMessage?: string;
+  /** When the event started: a Date, epoch milliseconds or an ISO string. Now by default. */
+  timestamp?: Date | number | string;
+  /** 32 hex characters, to tie events into one trace. Random by default. */
+  traceId?: string;
+  /** Overrides the client's projectName for this event. */
+  projectName?: string;
+}
+
+/** One event as the queue holds it: everything resolved, nothing left to fail later. */
+export interface QueuedEvent {
+  span: OtlpSpan;
+  projectName: string | undefined;
+}
+
+export interface ResourceInfo {
+  projectName: string;
+  version: string;
+  environment: string;
+  serviceName: string;
+}
+
+export const SCOPE_NAME = 'automagik-telemetry';
+
+export function flattenAttributes(attributes: Attributes | undefined): FlatAttributes {
+  const out: FlatAttributes = {};
+  if (!attributes) return out;
+  for (const [key, value] of Object.entries(attributes)) {
+    if (value === undefined || value === null) continue;
+    out[key] = typeof value === 'string' ? value : typeof value === 'object' ? safeJson(value) : String(value);
+  }
+  return out;
+}
+
+function safeJson(value: unknown): string {
+  try {
+    return JSON.stringify(value) ?? '';
+  } catch {
+    return String(value);
+  }
+}
+
+/** Epoch milliseconds from the accepted timestamp forms; NaN when unreadable. */
+export function toEpochMs(value: Date | number | string | undefined, now: number): number {
+  if (value === undefined) return now;
+  if (value instanceof Date) return value.getTime();
+  if (typeof value === 'number') return value;
+  return Date.parse(value);
+}
+
+/** Builds the queued form of an event. Throws a plain Error with the reason when an argument is unusable. */
+export function makeEvent(name: string, attributes: Attributes | undefined, options: TrackOptions = {}, now = Date.now()): QueuedEvent {
+  if (typeof name !== 'string' || name === '') throw new Error('event name must be a non-empty string');
+  const startMs = toEpochMs(options.timestamp, now);
+  if (!Number.isFinite(startMs)) throw new Error(`timestamp ${JSON.stringify(options.timestamp)} is not a date`);
+  const durationMs = options.durationMs ?? 0;
+  if (typeof durationMs !== 'number' || !Number.isFinite(durationMs) || durationMs < 0) throw new Error(`durationMs must be a number >= 0, got ${JSON.stringify(durationMs)}`);
+  if (options.traceId !== undefined && !/^[0-9a-fA-F]{32}$/.test(options.traceId)) throw new Error(`traceId must be 32 hex characters, got ${JSON.stringify(options.traceId)}`);
+  const status = options.status === undefined ? 'ok' : options.status.toLowerCase();
+  if (status !== 'ok' && status !== 'error') throw new Error(`status must be 'ok' or 'error', got ${JSON.stringify(options.status)}`);
+  const startNs = BigInt(Math.round(startMs * 1000)) * 1000n;
+  return {
+    span: {
+      traceId: options.traceId ? Buffer.from(options.traceId, 'hex') : randomBytes(16),
+      spanId: randomBytes(8),
+      parentSpanId: new Uint8Array(),
+      name,
+      kind: 1,
+      startTimeUnixNano: startNs,
+      endTimeUnixNano: startNs + BigInt(Math.round(durationMs * 1_000_000)),
+      attributes: flattenAttributes(attributes),
+      status: { code: status === 'error' ? STATUS_CODE_ERROR : 0, message: options.statusMessage ?? '' },
+    },
+    projectName: options.projectName,
+  };
+}
+
+/** One OTLP request for a batch: a resource per project, the SDK as the instrumentation scope. */
+export function buildRequest(events: readonly QueuedEvent[], resource: ResourceInfo, sdkVersion: string): OtlpTraceRequest {
+  const byProject = new Map<string, OtlpSpan[]>();
+  for (const event of events) {
+    const project = event.projectName ?? resource.projectName;
+    let spans = byProject.get(project);
+    if (!spans) byProject.set(project, (spans = []));
+    spans.push(event.span);
+  }
+  return {
+    resourceSpans: [...byProject].map(([project, spans]) => ({
+      resource: {
+        'service.name': project === resource.projectName ? resource.serviceName : project,
+        'project.name': project,
+        ...(resource.version ? { 'project.version': resource.version } : {}),
+        ...(resource.environment ? { 'deployment.environment.name': resource.environment } : {}),
+        'telemetry.sdk.name': SCOPE_NAME,
+        'telemetry.sdk.language': 'nodejs',
+      },
+      scopeSpans: [{ scopeName: SCOPE_NAME, scopeVersion: sdkVersion, spans }],
+    })),
+  };
+}
