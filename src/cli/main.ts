@@ -5,6 +5,7 @@ import { packageVersion } from '../paths.js';
 import { registerEnv } from './commands/env.js';
 import { registerLifecycle } from './commands/lifecycle.js';
 import { registerLogs } from './commands/logs.js';
+import { registerSend } from './commands/send.js';
 import { EXIT, reportError } from './errors.js';
 import { createUi, type Io } from './ui.js';
 
@@ -35,12 +36,15 @@ Settings resolve as: flags > environment (AUTOMAGIK_TELEMETRY_*) > <home>/.env >
 Get started:
   $ automagik-telemetry start
   $ eval "$(automagik-telemetry env)"
+  $ automagik-telemetry send --event hello --attr from=cli
+  $ automagik-telemetry test
   $ automagik-telemetry status`,
     );
 
   registerLifecycle(program, ui, run);
   registerEnv(program, ui, run);
   registerLogs(program, ui, run);
+  registerSend(program, ui, run);
 
   try {
     await program.parseAsync(argv, { from: 'user' });

@@ -139,15 +139,30 @@ export class AutomagikTelemetry {
     }
   }
 
-  /** Sends everything queued now. Resolves (never rejects) with what happened. */
+  /** Sends everything queued now (waiting for sends already under way). Resolves (never rejects) with what happened. */
   flush(): Promise<FlushResult> {
     if (!this.options) return Promise.resolve({ ...NOOP_RESULT });
-    const run = this.flushChain.then(() => this.drain(true));
-    this.flushChain = run.catch(() => undefined);
-    return run.catch((error: unknown) => {
-      this.onError(error as Error);
-      return { ...NOOP_RESULT, errors: [String(error)] };
+    const started = performance.now();
+    const before = { ...this.counters };
+    const errors: string[] = [];
+    const run = this.flushChain.then(async () => {
+      await this.autoFlush;
+      await this.drain(true, errors);
     });
+    this.flushChain = run.catch(() => undefined);
+    return run.then(
+      () => ({
+        sent: this.counters.sent - before.sent,
+        failed: this.counters.failed - before.failed,
+        pending: this.stats().queued,
+        durationMs: Math.round(performance.now() - started),
+        errors,
+      }),
+      (error: unknown) => {
+        this.onError(error as Error);
+        return { ...NOOP_RESULT, errors: [String(error)] };
+      },
+    );
   }
 
   /** Resolves once fewer than `count` events are queued, sending full batches meanwhile (backpressure for bulk senders). */
@@ -212,11 +227,8 @@ export class AutomagikTelemetry {
    * Sends batches with up to maxConcurrentBatches in flight, until the queue is empty (or holds less than a batch,
    * when `includePartial` is false) or the store stops answering (retryable failure after all retries).
    */
-  private async drain(includePartial: boolean): Promise<FlushResult> {
+  private async drain(includePartial: boolean, errors: string[] = []): Promise<void> {
     const options = this.options as ResolvedOptions;
-    const started = performance.now();
-    const before = { ...this.counters };
-    const errors: string[] = [];
     let storeDown = false;
     const next = (): Batch | undefined => {
       const retry = this.retryBatches.shift();
@@ -231,13 +243,6 @@ export class AutomagikTelemetry {
       }
     };
     await Promise.all(Array.from({ length: options.maxConcurrentBatches }, worker));
-    return {
-      sent: this.counters.sent - before.sent,
-      failed: this.counters.failed - before.failed,
-      pending: this.stats().queued,
-      durationMs: Math.round(performance.now() - started),
-      errors,
-    };
   }
 
   /** One batch with retries. False when the store is unreachable (the batch is kept for a later attempt). */

@@ -106,8 +106,6 @@ export function buildRequest(events: readonly QueuedEvent[], resource: ResourceI
         'project.name': project,
         ...(resource.version ? { 'project.version': resource.version } : {}),
         ...(resource.environment ? { 'deployment.environment.name': resource.environment } : {}),
-        'telemetry.sdk.name': SCOPE_NAME,
-        'telemetry.sdk.language': 'nodejs',
       },
       scopeSpans: [{ scopeName: SCOPE_NAME, scopeVersion: sdkVersion, spans }],
     })),

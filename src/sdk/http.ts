@@ -27,15 +27,21 @@ export async function post(url: string, body: Uint8Array, headers: Record<string
     const cause = (error as { cause?: { code?: string } }).cause;
     const reason =
       (error as Error).name === 'TimeoutError' ? `no answer within ${options.timeoutMs} ms` : cause?.code ? `${cause.code}` : (error as Error).message;
-    throw new SendError(`cannot reach ${url}: ${reason}`, true, undefined, undefined, { cause: error });
+    throw new SendError(`cannot reach ${where(url)}: ${reason}`, true, undefined, undefined, { cause: error });
   }
   let bytes: Uint8Array;
   try {
     bytes = new Uint8Array(await res.arrayBuffer());
   } catch (error) {
-    throw new SendError(`connection to ${url} broke while reading the answer: ${(error as Error).message}`, true, undefined, undefined, { cause: error });
+    throw new SendError(`connection to ${where(url)} broke while reading the answer: ${(error as Error).message}`, true, undefined, undefined, { cause: error });
   }
   return { status: res.status, headers: res.headers, body: bytes, retryAfterMs: parseRetryAfter(res.headers.get('retry-after')) };
+}
+
+/** The URL without its query string (which may hold a long INSERT statement). */
+function where(url: string): string {
+  const parsed = new URL(url);
+  return `${parsed.origin}${parsed.pathname === '/' ? '' : parsed.pathname}`;
 }
 
 export function basicAuth(username: string, password: string): string {

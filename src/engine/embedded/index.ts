@@ -6,6 +6,7 @@ import { access, mkdir, open, readFile, readdir, rm, stat } from 'node:fs/promis
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import type { Config, ConfigFlags } from '../../config/index.js';
+import { queryRows } from '../../clickhouse/http-client.js';
 import { TelemetryError } from '../../errors.js';
 import { packageRoot } from '../../paths.js';
 import { findPortHolder, isPortFree } from '../ports.js';
@@ -175,20 +176,8 @@ export class EmbeddedEngine implements Engine {
     });
   }
 
-  private async sql<T>(query: string): Promise<T[]> {
-    const headers: Record<string, string> = {};
-    if (this.config.auth.password !== undefined) {
-      headers.Authorization = `Basic ${Buffer.from(`${this.config.auth.username}:${this.config.auth.password}`).toString('base64')}`;
-    }
-    const res = await fetch(`${this.endpoints.clickhouse}/?default_format=JSONEachRow&output_format_json_quote_64bit_integers=0`, {
-      method: 'POST',
-      body: query,
-      headers,
-      signal: AbortSignal.timeout(5_000),
-    });
-    const text = await res.text();
-    if (!res.ok) throw new Error(text.trim());
-    return text.trim() === '' ? [] : text.trim().split('\n').map((line) => JSON.parse(line) as T);
+  private sql<T>(query: string): Promise<T[]> {
+    return queryRows<T>({ url: this.endpoints.clickhouse, username: this.config.auth.username, password: this.config.auth.password, timeoutMs: 5_000 }, query);
   }
 
   private async checkHomeWritable(): Promise<void> {

@@ -1,0 +1,182 @@
+// Owns `send` (one event, or JSON lines from stdin) and `test` (a round trip through each backend).
+
+import type { Command } from 'commander';
+import { TelemetryError } from '../../errors.js';
+import { sendLines } from '../../sdk/bulk.js';
+import { AutomagikTelemetry } from '../../sdk/client.js';
+import { EVENT_LINE_FIELDS } from '../../sdk/event-line.js';
+import { sdkOptionsForStack } from '../../sdk/from-stack.js';
+import type { BackendName } from '../../sdk/options.js';
+import { roundTrip, SAMPLE } from '../../sdk/round-trip.js';
+import { EXIT } from '../errors.js';
+import { stackContext, withStackOptions, type StackOptions } from '../context.js';
+import type { Ui } from '../ui.js';
+
+type Run = (action: () => Promise<number>) => Promise<void>;
+
+interface SendOptions extends StackOptions {
+  event?: string;
+  attr: string[];
+  status?: string;
+  duration?: string;
+  project?: string;
+  backend?: string;
+  stdin?: boolean;
+  strict?: boolean;
+  batchSize?: string;
+}
+
+/** How many rejected lines are printed one by one before the rest are only counted. */
+const SHOWN_REJECTIONS = 100;
+
+function backendOf(value: string | undefined, env: NodeJS.ProcessEnv): BackendName {
+  const backend = value ?? env.AUTOMAGIK_TELEMETRY_BACKEND ?? 'otlp';
+  if (backend !== 'otlp' && backend !== 'clickhouse') throw new TelemetryError('E_CONFIG', `--backend ${JSON.stringify(backend)} is not one of otlp, clickhouse`);
+  return backend;
+}
+
+function wholeNumber(value: string | undefined, flag: string, fallback: number, min = 0): number {
+  if (value === undefined) return fallback;
+  const n = Number(value);
+  if (!/^\d+(\.\d+)?$/.test(value) || n < min) throw new TelemetryError('E_CONFIG', `${flag} ${JSON.stringify(value)} is not a number >= ${min}`);
+  return n;
+}
+
+export function registerSend(program: Command, ui: Ui, run: Run): void {
+  withStackOptions(
+    program
+      .command('send')
+      .description('send one event (--event) or a stream of JSON lines (--stdin) to the running stack, and wait until they are stored')
+      .option('-e, --event <name>', 'the event name')
+      .option('-a, --attr <key=value>', 'an attribute (repeatable)', (v: string, all: string[]) => [...all, v], [] as string[])
+      .option('--status <status>', 'ok or error', 'ok')
+      .option('--duration <ms>', 'how long the event took, in milliseconds')
+      .option('--project <name>', 'project name (env AUTOMAGIK_TELEMETRY_PROJECT_NAME; default "cli")')
+      .option('--backend <name>', 'otlp or clickhouse (env AUTOMAGIK_TELEMETRY_BACKEND; default otlp)')
+      .option('--stdin', 'read events as JSON lines from standard input')
+      .option('--strict', 'with --stdin: stop at the first bad line')
+      .option('--batch-size <n>', 'with --stdin: events per request (default 1000)')
+      .option('--json', 'print the result as JSON')
+      .addHelpText(
+        'after',
+        `
+JSON lines for --stdin, one object a line; only "event" is required:
+  {"event": "user.signup", "attributes": {"plan": "pro", "seats": 3}, "status": "ok",
+   "duration_ms": 12, "timestamp": "2026-11-26T10:00:00Z", "project": "web", "trace_id": "<32 hex>"}
+Fields: ${EVENT_LINE_FIELDS.join(', ')}. "timestamp" is ISO-8601 or epoch milliseconds.
+A bad line is reported on stderr with its number and reason; every good line is still sent.
+Exit 0 only when every line was stored.
+
+Examples:
+  $ automagik-telemetry send --event deploy --attr version=1.4.2 --duration 5400
+  $ automagik-telemetry send --event job.failed --status error --backend clickhouse --json
+  $ cat events.jsonl | automagik-telemetry send --stdin`,
+      ),
+  ).action((options: SendOptions) =>
+    run(async () => {
+      const env = ui.io.env;
+      const backend = backendOf(options.backend, env);
+      if (!options.stdin && !options.event) throw new TelemetryError('E_CONFIG', 'say what to send: --event <name>, or --stdin for JSON lines');
+      if (options.stdin && options.event) throw new TelemetryError('E_CONFIG', '--event and --stdin do not go together: pick one');
+      const { config } = await stackContext(options, ui);
+      const errors: string[] = [];
+      const projectName = options.project ?? env.AUTOMAGIK_TELEMETRY_PROJECT_NAME ?? 'cli';
+      const batchSize = options.stdin ? wholeNumber(options.batchSize, '--batch-size', 1000, 1) : 1;
+      const client = new AutomagikTelemetry(
+        { ...sdkOptionsForStack(config, env), projectName, backend, clickhouseBatchSize: batchSize, maxQueueSize: Math.max(10_000, batchSize * 8), onError: (e) => errors.push(e.message) },
+        env,
+      );
+      if (errors.length > 0) throw new TelemetryError('E_CONFIG', errors[0] ?? 'invalid settings');
+      return options.stdin ? sendStdin(ui, client, backend, batchSize, options) : sendOne(ui, client, backend, projectName, options, errors);
+    }),
+  );
+
+  withStackOptions(
+    program
+      .command('test')
+      .description('send a sample set (ok and error events, two projects) through each backend and read it back from the store')
+      .option('--backend <name>', 'otlp, clickhouse or both', 'both')
+      .option('--timeout <ms>', 'how long to wait for the events to be readable', '10000')
+      .option('--json', 'print the results as JSON'),
+  ).action((options: StackOptions & { backend: string; timeout: string }) =>
+    run(async () => {
+      if (!['otlp', 'clickhouse', 'both'].includes(options.backend)) {
+        throw new TelemetryError('E_CONFIG', `--backend ${JSON.stringify(options.backend)} is not one of otlp, clickhouse, both`);
+      }
+      const backends: BackendName[] = options.backend === 'both' ? ['otlp', 'clickhouse'] : [options.backend as BackendName];
+      const timeoutMs = wholeNumber(options.timeout, '--timeout', 10_000, 1);
+      const { config } = await stackContext(options, ui);
+      const sdk = sdkOptionsForStack(config, ui.io.env);
+      const store = {
+        url: sdk.clickhouseEndpoint ?? ui.io.env.AUTOMAGIK_TELEMETRY_CLICKHOUSE_ENDPOINT ?? '',
+        username: config.auth.username,
+        password: config.auth.password,
+        table: `${config.database}.traces`,
+      };
+      const results = [];
+      for (const backend of backends) {
+        const progress = options.json ? undefined : ui.progress(`${backend}: sending ${SAMPLE.length} sample events`);
+        const result = await roundTrip(backend, sdk, store, timeoutMs);
+        results.push(result);
+        const line = `${backend}: ${result.sent}/${SAMPLE.length} sent, ${result.found}/${SAMPLE.length} read back, in ${result.roundTripMs} ms`;
+        if (result.ok) progress?.succeed(line);
+        else progress?.fail(`${line}${result.errors[0] ? ` (${result.errors[0]})` : ''}`);
+      }
+      const ok = results.every((r) => r.ok);
+      if (options.json) ui.json({ ok, results });
+      else ui.out(ok ? ui.c.green('round trip ok') : ui.c.red('round trip failed'));
+      return ok ? EXIT.OK : EXIT.FAILURE;
+    }),
+  );
+}
+
+async function sendOne(ui: Ui, client: AutomagikTelemetry, backend: BackendName, projectName: string, options: SendOptions, errors: string[]): Promise<number> {
+  const attributes: Record<string, string> = {};
+  for (const pair of options.attr) {
+    const eq = pair.indexOf('=');
+    if (eq <= 0) throw new TelemetryError('E_CONFIG', `--attr ${JSON.stringify(pair)} is not key=value`);
+    attributes[pair.slice(0, eq)] = pair.slice(eq + 1);
+  }
+  const status = (options.status ?? 'ok').toLowerCase();
+  if (status !== 'ok' && status !== 'error') throw new TelemetryError('E_CONFIG', `--status ${JSON.stringify(options.status)} is not ok or error`);
+  const durationMs = wholeNumber(options.duration, '--duration', 0);
+  const name = options.event as string;
+  client.trackEvent(name, attributes, { status, durationMs });
+  if (errors.length > 0) throw new TelemetryError('E_CONFIG', errors[0] ?? 'invalid event');
+  const result = await client.shutdown();
+  const target = backend === 'otlp' ? 'OTLP' : 'ClickHouse';
+  if (result.sent !== 1) {
+    throw new TelemetryError('E_CLICKHOUSE', `the event was not stored: ${errors[0] ?? result.errors[0] ?? 'no answer'}`, {
+      hint: 'Is the stack running? Check with `automagik-telemetry status`.',
+    });
+  }
+  const event = { event: name, project: projectName, status, duration_ms: durationMs, attributes };
+  if (options.json) ui.json({ sent: 1, backend, durationMs: result.durationMs, event });
+  else ui.out(`sent ${JSON.stringify(name)} (project ${projectName}, ${status}${durationMs ? `, ${durationMs} ms` : ''}) through ${target} in ${result.durationMs} ms`);
+  return EXIT.OK;
+}
+
+async function sendStdin(ui: Ui, client: AutomagikTelemetry, backend: BackendName, batchSize: number, options: SendOptions): Promise<number> {
+  let shown = 0;
+  const showProgress = ui.io.stderr.isTTY === true && !options.json;
+  const result = await sendLines(process.stdin, client, batchSize, {
+    ...(options.strict ? { strict: true } : {}),
+    onReject: (line, reason) => {
+      if (shown++ < SHOWN_REJECTIONS) ui.err(`line ${line}: ${reason}`);
+    },
+    ...(showProgress ? { onProgress: (c) => ui.io.stderr.write(`\r… read ${c.read}, sent ${c.sent}, rejected ${c.rejected}`) } : {}),
+  });
+  if (showProgress) ui.io.stderr.write('\r\x1b[K');
+  await client.shutdown();
+  if (result.rejected > SHOWN_REJECTIONS) ui.err(`… and ${result.rejected - SHOWN_REJECTIONS} more rejected lines`);
+  const seconds = result.durationMs / 1000;
+  const rate = seconds > 0 ? Math.round(result.sent / seconds) : result.sent;
+  if (options.json) {
+    ui.json({ backend, ...result, eventsPerSecond: rate });
+  } else {
+    for (const error of [...new Set(result.errors)].slice(0, 5)) ui.err(`${ui.ce.red('error')} ${error}`);
+    if (result.stoppedEarly) ui.err('stopped at the first bad line (--strict)');
+    ui.err(`sent ${result.sent}, rejected ${result.rejected}${result.failed > 0 ? `, failed ${result.failed}` : ''}, in ${seconds.toFixed(2)} s, ${rate} events/s`);
+  }
+  return result.rejected === 0 && result.failed === 0 ? EXIT.OK : EXIT.FAILURE;
+}

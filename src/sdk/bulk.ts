@@ -1,0 +1,97 @@
+// Owns sending a stream of JSON lines through the SDK: constant memory, backpressure, per-line rejections with line numbers.
+
+import type { AutomagikTelemetry } from './client.js';
+import { EventLineError, parseEventLine } from './event-line.js';
+
+export interface BulkOptions {
+  /** Stop at the first bad line. */
+  strict?: boolean;
+  /** Called for every bad line, with its 1-based number. */
+  onReject?: (line: number, reason: string) => void;
+  /** Called now and then with the counts so far. */
+  onProgress?: (counts: { read: number; rejected: number; sent: number }) => void;
+}
+
+export interface BulkResult {
+  /** Non-empty lines read. */
+  read: number;
+  /** Lines refused as malformed. */
+  rejected: number;
+  /** Events the store accepted. */
+  sent: number;
+  /** Events that could not be delivered (refused by the server, or the server unreachable). */
+  failed: number;
+  /** True when --strict stopped the reading early. */
+  stoppedEarly: boolean;
+  durationMs: number;
+  errors: string[];
+}
+
+const MAX_LINE_BYTES = 1024 * 1024;
+
+/** Reads lines from `source`, tracks each good one, and flushes everything at the end. */
+export async function sendLines(source: AsyncIterable<Buffer | string>, client: AutomagikTelemetry, batchSize: number, options: BulkOptions = {}): Promise<BulkResult> {
+  const started = performance.now();
+  let read = 0;
+  let rejected = 0;
+  let lineNumber = 0;
+  let stoppedEarly = false;
+  let partial = '';
+  let lastProgress = 0;
+  const highWater = batchSize * 4;
+  const errors: string[] = [];
+  const sentBefore = client.stats().sent;
+
+  const handle = (line: string): boolean => {
+    lineNumber++;
+    const text = line.endsWith('\r') ? line.slice(0, -1) : line;
+    if (text.trim() === '') return true;
+    read++;
+    try {
+      if (text.length > MAX_LINE_BYTES) throw new EventLineError(`line is longer than ${MAX_LINE_BYTES} bytes`);
+      const event = parseEventLine(text);
+      client.trackEvent(event.name, event.attributes, event.options);
+      return true;
+    } catch (error) {
+      rejected++;
+      options.onReject?.(lineNumber, (error as Error).message);
+      return !options.strict;
+    }
+  };
+
+  reading: for await (const chunk of source) {
+    const lines = (partial + (typeof chunk === 'string' ? chunk : chunk.toString('utf8'))).split('\n');
+    partial = lines.pop() ?? '';
+    if (partial.length > MAX_LINE_BYTES) {
+      // A runaway line: report it once, then skip to its end.
+      lines.push(partial);
+      partial = '';
+    }
+    for (const line of lines) {
+      if (!handle(line)) {
+        stoppedEarly = true;
+        break reading;
+      }
+    }
+    if (client.stats().queued >= highWater) await client.whenQueuedBelow(highWater);
+    const now = performance.now();
+    if (options.onProgress && now - lastProgress > 250) {
+      lastProgress = now;
+      options.onProgress({ read, rejected, sent: client.stats().sent - sentBefore });
+    }
+  }
+  if (!stoppedEarly && partial !== '') handle(partial);
+
+  const flushed = await client.flush();
+  errors.push(...flushed.errors);
+  const stats = client.stats();
+  return {
+    read,
+    rejected,
+    sent: stats.sent - sentBefore,
+    failed: read - rejected - (stats.sent - sentBefore),
+    stoppedEarly,
+    durationMs: Math.round(performance.now() - started),
+    errors,
+  };
+}
