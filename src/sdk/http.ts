@@ -24,9 +24,9 @@ export async function post(url: string, body: Uint8Array, headers: Record<string
       signal: AbortSignal.timeout(options.timeoutMs),
     });
   } catch (error) {
-    const cause = (error as { cause?: { code?: string } }).cause;
+    const cause = (error as { cause?: { code?: string; message?: string } }).cause;
     const reason =
-      (error as Error).name === 'TimeoutError' ? `no answer within ${options.timeoutMs} ms` : cause?.code ? `${cause.code}` : (error as Error).message;
+      (error as Error).name === 'TimeoutError' ? `no answer within ${options.timeoutMs} ms` : (cause?.code ?? cause?.message ?? (error as Error).message);
     throw new SendError(`cannot reach ${where(url)}: ${reason}`, true, undefined, undefined, { cause: error });
   }
   let bytes: Uint8Array;
