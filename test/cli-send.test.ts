@@ -1,25 +1,19 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { queryRows } from '../src/clickhouse/http-client.js';
 import { cli } from './helpers/cli.js';
 import { makeTestHome, type TestHome } from './helpers/home.js';
+import { startStack, type RunningStack } from './helpers/stack.js';
 
+let stack: RunningStack;
 let home: TestHome;
 let vars: Record<string, string>;
 
 beforeAll(async () => {
-  home = await makeTestHome();
-  const started = await cli(['start'], home.env);
-  if (started.code !== 0) throw new Error(started.stderr);
-  vars = JSON.parse((await cli(['env', '--json'], home.env)).stdout) as Record<string, string>;
+  stack = await startStack();
+  ({ home, vars } = stack);
 });
-afterAll(async () => {
-  await cli(['stop'], home.env);
-  await home.cleanup();
-});
+afterAll(() => stack.stop());
 
-function rows<T>(sql: string, params: Record<string, string> = {}): Promise<T[]> {
-  return queryRows<T>({ url: vars.AUTOMAGIK_TELEMETRY_CLICKHOUSE_ENDPOINT ?? '', username: 'telemetry', password: vars.AUTOMAGIK_TELEMETRY_CLICKHOUSE_PASSWORD }, sql, params);
-}
+const rows = <T>(sql: string, params: Record<string, string> = {}) => stack.rows<T>(sql, params);
 
 describe('a shell script sending one event', () => {
   it.each(['otlp', 'clickhouse'])('stores it through %s and prints what was sent', async (backend) => {

@@ -2,25 +2,20 @@ import { spawn } from 'node:child_process';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { queryRows } from '../src/clickhouse/http-client.js';
-import { cli } from './helpers/cli.js';
-import { makeTestHome, type TestHome } from './helpers/home.js';
+import type { TestHome } from './helpers/home.js';
+import { startStack, type RunningStack } from './helpers/stack.js';
 import { freePort } from './helpers/ports.js';
 
 const entry = join(import.meta.dirname, '..', 'dist', 'src', 'index.js');
+let stack: RunningStack;
 let home: TestHome;
 let vars: Record<string, string>;
 
 beforeAll(async () => {
-  home = await makeTestHome();
-  const started = await cli(['start'], home.env);
-  if (started.code !== 0) throw new Error(started.stderr);
-  vars = JSON.parse((await cli(['env', '--json'], home.env)).stdout) as Record<string, string>;
+  stack = await startStack();
+  ({ home, vars } = stack);
 });
-afterAll(async () => {
-  await cli(['stop'], home.env);
-  await home.cleanup();
-});
+afterAll(() => stack.stop());
 
 /** Runs an app script (ESM) that imports the built package, with the stack's variables in its environment. */
 async function runApp(source: string, extraEnv: NodeJS.ProcessEnv = {}): Promise<{ code: number; stdout: string; stderr: string }> {
@@ -37,11 +32,7 @@ async function runApp(source: string, extraEnv: NodeJS.ProcessEnv = {}): Promise
 }
 
 function count(project: string): Promise<number> {
-  return queryRows<{ n: number }>(
-    { url: vars.AUTOMAGIK_TELEMETRY_CLICKHOUSE_ENDPOINT ?? '', username: 'telemetry', password: vars.AUTOMAGIK_TELEMETRY_CLICKHOUSE_PASSWORD },
-    'SELECT count() AS n FROM telemetry.traces WHERE project_name = {p:String}',
-    { p: project },
-  ).then((rows) => rows[0]?.n ?? 0);
+  return stack.rows<{ n: number }>('SELECT count() AS n FROM telemetry.traces WHERE project_name = {p:String}', { p: project }).then((rows) => rows[0]?.n ?? 0);
 }
 
 describe('an app using the SDK configured only by environment variables', () => {
