@@ -13,7 +13,11 @@ export type ErrorCode =
   | 'E_UNHEALTHY'
   | 'E_AUTH'
   | 'E_CLICKHOUSE'
-  | 'E_SCHEMA';
+  | 'E_SCHEMA'
+  | 'E_DOCKER_UNAVAILABLE'
+  | 'E_IMAGE_PULL'
+  | 'E_CONTAINER_EXITED'
+  | 'E_REFUSED';
 
 export interface TelemetryErrorOptions {
   cause?: unknown;

@@ -150,6 +150,6 @@ describe('a user whose start cannot succeed', () => {
     expect(port.stderr).toContain('--clickhouse-port="eighty" (from flag) is not valid: expected a port number from 1 to 65535');
     const engine = await cli(['status'], { ...home.env, AUTOMAGIK_TELEMETRY_ENGINE: 'kubernetes' });
     expect(engine.code).toBe(2);
-    expect(engine.stderr).toContain('AUTOMAGIK_TELEMETRY_ENGINE="kubernetes" (from environment) is not valid: expected one of auto, embedded');
+    expect(engine.stderr).toContain('AUTOMAGIK_TELEMETRY_ENGINE="kubernetes" (from environment) is not valid: expected one of auto, docker, embedded');
   });
 });

@@ -2,7 +2,7 @@
 
 import type { Command } from 'commander';
 import { loadConfig, type Config, type ConfigFlags } from '../config/index.js';
-import { engineFor, type Engine } from '../engine/index.js';
+import { selectEngine, type Engine } from '../engine/index.js';
 import type { Ui } from './ui.js';
 
 export interface StackOptions {
@@ -19,7 +19,7 @@ export interface StackOptions {
 export function withStackOptions(command: Command): Command {
   return command
     .option('--home <dir>', 'where .env, data/ and run/ live (env AUTOMAGIK_TELEMETRY_HOME; default ~/.automagik-telemetry)')
-    .option('--engine <kind>', 'auto or embedded (env AUTOMAGIK_TELEMETRY_ENGINE; default auto = embedded until the Docker engine ships)')
+    .option('--engine <kind>', 'auto, docker or embedded (env AUTOMAGIK_TELEMETRY_ENGINE; default auto: the running one, else Docker when it answers, else embedded)')
     .option('--host <address>', 'address the servers bind to (env AUTOMAGIK_TELEMETRY_HOST; default 127.0.0.1)')
     .option('--clickhouse-port <port>', 'ClickHouse HTTP port (env AUTOMAGIK_TELEMETRY_CLICKHOUSE_PORT; default 8123)')
     .option('--otlp-port <port>', 'OTLP/HTTP receiver port (env AUTOMAGIK_TELEMETRY_OTLP_PORT; default 4318)');
@@ -28,7 +28,6 @@ export function withStackOptions(command: Command): Command {
 export interface StackContext {
   config: Config;
   flags: ConfigFlags;
-  engine: Engine;
 }
 
 export async function stackContext(options: StackOptions, ui: Ui): Promise<StackContext> {
@@ -41,5 +40,10 @@ export async function stackContext(options: StackOptions, ui: Ui): Promise<Stack
     ...(options.auth === false ? { auth: false } : {}),
   };
   const config = await loadConfig({ flags, env: ui.io.env });
-  return { config, flags, engine: engineFor(config, flags) };
+  return { config, flags };
+}
+
+/** The engine for a (possibly updated) config: see selectEngine. */
+export function engineOf(context: StackContext, ui: Ui, config: Config = context.config): Promise<Engine> {
+  return selectEngine(config, { flags: context.flags, env: ui.io.env });
 }

@@ -9,7 +9,7 @@ import { registerSend } from './commands/send.js';
 import { EXIT, reportError } from './errors.js';
 import { createUi, type Io } from './ui.js';
 
-export async function main(argv: string[], io: Io = { stdout: process.stdout, stderr: process.stderr, env: process.env }): Promise<number> {
+export async function main(argv: string[], io: Io = { stdin: process.stdin, stdout: process.stdout, stderr: process.stderr, env: process.env }): Promise<number> {
   const ui = createUi(io);
   let exitCode: number = EXIT.OK;
   const json = argv.includes('--json');

@@ -2,8 +2,10 @@
 
 import { Chalk, type ChalkInstance } from 'chalk';
 import ora from 'ora';
+import { createInterface } from 'node:readline/promises';
 
 export interface Io {
+  stdin?: NodeJS.ReadableStream & { isTTY?: boolean };
   stdout: NodeJS.WritableStream & { isTTY?: boolean };
   stderr: NodeJS.WritableStream & { isTTY?: boolean };
   env: NodeJS.ProcessEnv;
@@ -25,6 +27,8 @@ export interface Ui {
   err(text: string): void;
   json(value: unknown): void;
   progress(text: string): Progress;
+  /** Asks on stderr and reads one line from stdin. */
+  ask(question: string): Promise<string>;
 }
 
 function colorLevel(stream: { isTTY?: boolean }, env: NodeJS.ProcessEnv): 0 | 1 {
@@ -43,6 +47,14 @@ export function createUi(io: Io): Ui {
     out: (text) => io.stdout.write(`${text}\n`),
     err: (text) => io.stderr.write(`${text}\n`),
     json: (value) => io.stdout.write(`${JSON.stringify(value, null, 2)}\n`),
+    async ask(question) {
+      const rl = createInterface({ input: io.stdin ?? process.stdin, output: io.stderr });
+      try {
+        return await rl.question(question);
+      } finally {
+        rl.close();
+      }
+    },
     progress(text) {
       if (io.stderr.isTTY && !io.env.CI) {
         const spinner = ora({ text, stream: io.stderr, color: 'cyan' }).start();

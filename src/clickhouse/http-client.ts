@@ -27,3 +27,18 @@ export async function queryRows<T>(connection: ClickHouseConnection, sql: string
   }
   return text.trim() === '' ? [] : text.trim().split('\n').map((line) => JSON.parse(line) as T);
 }
+
+/** Runs one statement and returns the answer's text: the SqlRunner the schema needs, over HTTP. */
+export async function runStatement(connection: ClickHouseConnection, sql: string): Promise<string> {
+  const headers: Record<string, string> = {};
+  if (connection.password !== undefined) headers.Authorization = `Basic ${Buffer.from(`${connection.username}:${connection.password}`).toString('base64')}`;
+  const url = new URL(connection.url);
+  if (connection.database) url.searchParams.set('database', connection.database);
+  const res = await fetch(url, { method: 'POST', body: sql, headers, signal: AbortSignal.timeout(connection.timeoutMs ?? 30_000) });
+  const text = await res.text();
+  if (!res.ok) {
+    const parsed = parseClickHouseMessage(text);
+    throw new ClickHouseError(Number(res.headers.get('x-clickhouse-exception-code') ?? parsed.code), parsed.name, text.trim(), sql);
+  }
+  return text;
+}

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 
 export const ENV_PREFIX = 'AUTOMAGIK_TELEMETRY_';
 
-export const ENGINE_KINDS = ['auto', 'embedded'] as const;
+export const ENGINE_KINDS = ['auto', 'docker', 'embedded'] as const;
 export type EngineKind = (typeof ENGINE_KINDS)[number];
 
 export const DEFAULTS = Object.freeze({
@@ -27,8 +27,12 @@ export const DEFAULTS = Object.freeze({
   database: 'telemetry',
   /** Largest request body either endpoint accepts, after gunzip (AUTOMAGIK_TELEMETRY_MAX_BODY_MB). */
   maxBodyBytes: 64 * 1024 * 1024,
-  /** How long `start` waits for the engine to answer its health checks (AUTOMAGIK_TELEMETRY_START_TIMEOUT_MS). */
+  /** How long `start` waits for the embedded engine to answer its health checks (AUTOMAGIK_TELEMETRY_START_TIMEOUT_MS). */
   startTimeoutMs: 30_000,
+  /** How long `start` waits for each Docker service (AUTOMAGIK_TELEMETRY_DOCKER_START_TIMEOUT_MS): Grafana installs a plugin first. */
+  dockerStartTimeoutMs: 180_000,
+  /** How long `--engine auto` waits for the Docker engine to answer a ping before choosing the embedded engine. */
+  dockerPingTimeoutMs: 800,
   /** OTLP spans are gathered this long, or up to insertBatchRows, before one insert (embedded engine). */
   insertBatchDelayMs: 20,
   insertBatchRows: 10_000,
@@ -37,3 +41,5 @@ export const DEFAULTS = Object.freeze({
 /** The variables `<home>/.env` uses for credentials, shared with the Docker stack's compose file. */
 export const DOTENV_USER = 'CLICKHOUSE_USER';
 export const DOTENV_PASSWORD = 'CLICKHOUSE_PASSWORD';
+/** Grafana's admin password in the Docker stack, generated into <home>/.env on the first Docker start. */
+export const DOTENV_GRAFANA_PASSWORD = 'GRAFANA_ADMIN_PASSWORD';

@@ -35,6 +35,7 @@ export interface Config {
   readonly database: string;
   readonly maxBodyBytes: number;
   readonly startTimeoutMs: number;
+  readonly dockerStartTimeoutMs: number;
   readonly insertBatchDelayMs: number;
   readonly insertBatchRows: number;
   readonly paths: {
@@ -108,6 +109,7 @@ export async function loadConfig(options: LoadConfigOptions = {}): Promise<Confi
 
   const maxBodyMb = positive(get(undefined, '', 'MAX_BODY_MB', DEFAULTS.maxBodyBytes / (1024 * 1024)));
   const startTimeoutMs = positive(get(undefined, '', 'START_TIMEOUT_MS', DEFAULTS.startTimeoutMs));
+  const dockerStartTimeoutMs = positive(get(undefined, '', 'DOCKER_START_TIMEOUT_MS', DEFAULTS.dockerStartTimeoutMs));
 
   const runDir = join(home, 'run');
   const config: Config = {
@@ -119,6 +121,7 @@ export async function loadConfig(options: LoadConfigOptions = {}): Promise<Confi
     database: database.value,
     maxBodyBytes: Math.round(maxBodyMb * 1024 * 1024),
     startTimeoutMs,
+    dockerStartTimeoutMs,
     insertBatchDelayMs: DEFAULTS.insertBatchDelayMs,
     insertBatchRows: DEFAULTS.insertBatchRows,
     paths: {
@@ -148,6 +151,15 @@ export async function ensureCredentials(config: Config): Promise<Config> {
   const password = randomBytes(18).toString('base64url');
   await updateDotenv(config.paths.envFile, { [DOTENV_USER]: config.auth.username, [DOTENV_PASSWORD]: password });
   return deepFreeze({ ...config, auth: { ...config.auth, password } });
+}
+
+/** Makes sure <home>/.env holds a value for `key` (a generated secret when it has none yet); returns the value. */
+export async function ensureSecret(config: Config, key: string): Promise<string> {
+  const existing = (await readDotenv(config.paths.envFile))[key];
+  if (existing) return existing;
+  const secret = randomBytes(18).toString('base64url');
+  await updateDotenv(config.paths.envFile, { [key]: secret });
+  return secret;
 }
 
 function pick(

@@ -1,6 +1,6 @@
 // Owns the engine interface both stacks implement (embedded now; Docker later), and the shapes they report.
 
-export type EngineName = 'embedded';
+export type EngineName = 'embedded' | 'docker';
 
 export interface Endpoints {
   clickhouse: string;
@@ -8,7 +8,7 @@ export interface Endpoints {
 }
 
 export interface EngineState {
-  engine: EngineName;
+  engine: 'embedded';
   pid: number;
   host: string;
   ports: { clickhouse: number; otlp: number };
@@ -17,6 +17,19 @@ export interface EngineState {
   schemaVersion: number;
   authRequired: boolean;
   dataDir: string;
+}
+
+export interface ServiceStatus {
+  name: string;
+  container: string;
+  image: string;
+  /** Docker's state: running, exited, created, … or missing. */
+  state: string;
+  /** Docker's healthcheck verdict, when the service has one: healthy, unhealthy, starting. */
+  health: string | undefined;
+  ports: Array<{ host: string; hostPort: number; containerPort: number }>;
+  startedAt: string | undefined;
+  uptimeSeconds: number | undefined;
 }
 
 export interface EngineStatus {
@@ -31,8 +44,11 @@ export interface EngineStatus {
   schemaVersion?: number;
   rows?: { traces: number; metricsHourly: number };
   diskBytes: number;
+  /** Embedded: the data folder. Docker: the volumes. */
   dataDir: string;
   logFile: string;
+  /** Docker only: one entry a service. */
+  services?: ServiceStatus[];
 }
 
 export interface HealthCheck {
@@ -69,10 +85,30 @@ export interface StopResult {
   killed: boolean;
 }
 
+export interface LogOptions {
+  /** Docker: clickhouse, collector or grafana; all services when absent. The embedded engine has one log. */
+  service?: string;
+  follow: boolean;
+  tail: number;
+  /** Receives each line (without its newline), tagged with the service it came from. */
+  onLine: (line: string, service: string) => void;
+}
+
+export interface CleanResult {
+  /** What was removed, in words, for the user. */
+  removed: string[];
+}
+
 export interface Engine {
   readonly name: EngineName;
   start(options?: StartOptions): Promise<StartResult>;
   stop(): Promise<StopResult>;
   status(): Promise<EngineStatus>;
   health(): Promise<HealthReport>;
+  /** Prints the engine's logs; resolves when done (never, with follow, until the process ends). */
+  logs(options: LogOptions): Promise<void>;
+  /** Stops and removes what `start` created, keeping the data. */
+  clean(): Promise<CleanResult>;
+  /** clean, and deletes the data too. */
+  reset(): Promise<CleanResult>;
 }

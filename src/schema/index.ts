@@ -1,7 +1,7 @@
 // Owns the stack's schema: loads templates/init-db.sql (+ templates/migrations/), applies it idempotently, records versions.
 
 import { readFile, readdir } from 'node:fs/promises';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { TelemetryError } from '../errors.js';
 import { templatePath } from '../paths.js';
 
@@ -61,6 +61,11 @@ export async function loadSchema(database: string, dir = templatePath()): Promis
     }
   }
   return files;
+}
+
+/** Loads one schema file (statements for `database`), e.g. the Docker stack's collector route. */
+export function loadSchemaFile(path: string, database: string): Promise<SchemaFile> {
+  return loadFile(path, basename(path), database);
 }
 
 async function loadFile(path: string, name: string, database: string): Promise<SchemaFile> {

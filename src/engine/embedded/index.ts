@@ -10,7 +10,7 @@ import { queryRows } from '../../clickhouse/http-client.js';
 import { TelemetryError } from '../../errors.js';
 import { packageRoot } from '../../paths.js';
 import { findPortHolder, isPortFree } from '../ports.js';
-import type { Engine, EngineState, EngineStatus, HealthCheck, HealthReport, StartOptions, StartResult, StopResult } from '../types.js';
+import type { CleanResult, Engine, EngineState, EngineStatus, HealthCheck, HealthReport, LogOptions, StartOptions, StartResult, StopResult } from '../types.js';
 import { allOf, httpOk, waitFor } from '../wait.js';
 import { isAlive } from './lock.js';
 import { hostEngine, jsonLineLogger } from './process.js';
@@ -147,6 +147,42 @@ export class EmbeddedEngine implements Engine {
     return { healthy: checks.every((c) => c.ok), checks };
   }
 
+  async logs(options: LogOptions): Promise<void> {
+    const file = this.config.paths.logFile;
+    const first = await readFrom(file, 0).catch((error: NodeJS.ErrnoException) => {
+      if (error.code === 'ENOENT') {
+        throw new TelemetryError('E_ENGINE_NOT_RUNNING', `no log yet at ${file}`, { hint: 'Start the stack with `automagik-telemetry start`.' });
+      }
+      throw error;
+    });
+    for (const line of first.text.trimEnd().split('\n').filter(Boolean).slice(-options.tail)) options.onLine(line, 'engine');
+    if (!options.follow) return;
+    let position = first.end;
+    let partial = '';
+    for (;;) {
+      await new Promise((r) => setTimeout(r, 250));
+      const next = await readFrom(file, position).catch(() => ({ text: '', end: 0 }));
+      position = next.end < position ? 0 : next.end; // truncated or replaced: start over
+      const lines = (partial + next.text).split('\n');
+      partial = lines.pop() ?? '';
+      for (const line of lines.filter(Boolean)) options.onLine(line, 'engine');
+    }
+  }
+
+  /** Stops the engine and removes its run files (pid, state, log); the data stays. */
+  async clean(): Promise<CleanResult> {
+    const stopped = await this.stop();
+    await rm(this.config.paths.runDir, { recursive: true, force: true });
+    return { removed: [...(stopped.wasRunning ? [`engine process ${stopped.pid}`] : []), this.config.paths.runDir] };
+  }
+
+  /** clean, and deletes the data folder. */
+  async reset(): Promise<CleanResult> {
+    const cleaned = await this.clean();
+    await rm(this.config.paths.dataDir, { recursive: true, force: true });
+    return { removed: [...cleaned.removed, this.config.paths.dataDir] };
+  }
+
   /** The recorded state when its process is alive; undefined otherwise. */
   private async runningState(): Promise<EngineState | undefined> {
     const text = await readFile(this.config.paths.stateFile, 'utf8').catch(() => undefined);
@@ -230,6 +266,19 @@ async function timed(name: string, target: string, run: () => Promise<string>): 
   } catch (error) {
     const detail = error instanceof CheckFailed ? error.message : `unreachable: ${(error as Error).message}${(error as Error).cause ? ` (${String((error as { cause?: { code?: string } }).cause?.code ?? '')})` : ''}`;
     return { name, target, ok: false, latencyMs: Math.round(performance.now() - started), detail };
+  }
+}
+
+async function readFrom(file: string, from: number): Promise<{ text: string; end: number }> {
+  const handle = await open(file, 'r');
+  try {
+    const { size } = await handle.stat();
+    if (size <= from) return { text: '', end: size };
+    const buffer = Buffer.alloc(size - from);
+    await handle.read(buffer, 0, buffer.length, from);
+    return { text: buffer.toString('utf8'), end: size };
+  } finally {
+    await handle.close();
   }
 }
 

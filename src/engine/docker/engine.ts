@@ -1,0 +1,530 @@
+// Owns the Docker stack's lifecycle through the Docker Engine API: network, volumes, images, containers, waits, logs.
+
+import { createHash } from 'node:crypto';
+import { cp, mkdir, rm, writeFile, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type Docker from 'dockerode';
+import { ensureSecret, type Config } from '../../config/index.js';
+import { DOTENV_GRAFANA_PASSWORD } from '../../config/defaults.js';
+import { readDotenv } from '../../config/dotenv.js';
+import { runStatement } from '../../clickhouse/http-client.js';
+import { TelemetryError, describeError } from '../../errors.js';
+import { templatePath } from '../../paths.js';
+import { applySchema, loadSchemaFile } from '../../schema/index.js';
+import { findPortHolder, isPortFree } from '../ports.js';
+import type { CleanResult, Engine, EngineStatus, HealthCheck, HealthReport, LogOptions, ServiceStatus, StartOptions, StartResult, StopResult } from '../types.js';
+import { ping, type DockerTarget } from './connect.js';
+import { loadStack, type ServiceDefinition, type StackDefinition } from './stack.js';
+
+export const LABEL_PROJECT = 'com.automagik-telemetry.project';
+export const LABEL_SERVICE = 'com.automagik-telemetry.service';
+export const LABEL_HASH = 'com.automagik-telemetry.config-hash';
+
+const PING_TIMEOUT_MS = 3_000;
+
+export interface DockerEngineOptions {
+  target: DockerTarget;
+  env: NodeJS.ProcessEnv;
+  /** How long to wait for each service to answer. */
+  startTimeoutMs: number;
+}
+
+/** The Docker project name for a home: stable, and different for different homes so stacks never collide. */
+export function projectName(home: string): string {
+  return `automagik-telemetry-${createHash('sha256').update(home).digest('hex').slice(0, 8)}`;
+}
+
+export class DockerEngine implements Engine {
+  readonly name = 'docker' as const;
+  readonly project: string;
+  private readonly docker: Docker;
+  private readonly stackDir: string;
+
+  constructor(
+    private readonly config: Config,
+    private readonly options: DockerEngineOptions,
+  ) {
+    this.project = projectName(config.home);
+    this.docker = options.target.docker;
+    this.stackDir = join(config.home, 'docker');
+  }
+
+  private get network(): string {
+    return this.project;
+  }
+
+  private containerName(service: string): string {
+    return `${this.project}-${service}`;
+  }
+
+  private volumeName(volume: string): string {
+    return `${this.project}_${volume}`;
+  }
+
+  /** Copies the templates into <home>/docker and reads the stack from there, with this config's values. */
+  async definition(): Promise<StackDefinition> {
+    await mkdir(this.stackDir, { recursive: true });
+    for (const part of ['docker-compose.yml', 'otel-collector-config.yaml', 'grafana']) {
+      await cp(templatePath(part), join(this.stackDir, part), { recursive: true, force: true });
+    }
+    const dotenv = await readDotenv(this.config.paths.envFile);
+    const vars: Record<string, string | undefined> = {
+      ...dotenv,
+      ...this.options.env,
+      AUTOMAGIK_TELEMETRY_HOST: this.config.host,
+      AUTOMAGIK_TELEMETRY_CLICKHOUSE_PORT: String(this.config.ports.clickhouse),
+      AUTOMAGIK_TELEMETRY_OTLP_PORT: String(this.config.ports.otlp),
+      AUTOMAGIK_TELEMETRY_DASHBOARD_PORT: String(this.config.ports.dashboard),
+      AUTOMAGIK_TELEMETRY_CLICKHOUSE_DATABASE: this.config.database,
+      CLICKHOUSE_USER: this.config.auth.username,
+      CLICKHOUSE_PASSWORD: this.config.auth.password,
+    };
+    return loadStack(join(this.stackDir, 'docker-compose.yml'), vars);
+  }
+
+  async start(options: StartOptions = {}): Promise<StartResult> {
+    const progress = options.onProgress ?? (() => undefined);
+    await ping(this.options.target, PING_TIMEOUT_MS);
+    await ensureSecret(this.config, DOTENV_GRAFANA_PASSWORD);
+    const stack = await this.definition();
+    const before = await this.containers();
+    const allRunningAndCurrent = stack.services.every((s) => {
+      const c = before.get(s.name);
+      return c?.State === 'running' && c.Labels[LABEL_HASH] === hashOf(this.createOptions(s));
+    });
+
+    await this.checkPorts(stack, before);
+    await this.ensureNetwork();
+    for (const volume of stack.volumes) await this.ensureVolume(volume);
+    for (const service of stack.services) await this.ensureImage(service.image, progress);
+
+    for (const service of stack.services) {
+      const desired = this.createOptions(service);
+      const hash = hashOf(desired);
+      const existing = before.get(service.name);
+      if (existing && existing.Labels[LABEL_HASH] === hash) {
+        if (existing.State !== 'running') {
+          progress(`starting ${service.name}`);
+          await this.docker.getContainer(existing.Id).start();
+        }
+      } else {
+        if (existing) {
+          progress(`recreating ${service.name} (its configuration changed)`);
+          await this.docker.getContainer(existing.Id).remove({ force: true });
+        } else {
+          progress(`creating ${service.name}`);
+        }
+        const container = await this.docker.createContainer({ ...desired, Labels: { ...desired.Labels, [LABEL_HASH]: hash } });
+        await container.start();
+      }
+      await this.waitForService(service, progress);
+    }
+
+    progress('applying the schema');
+    const connection = this.clickhouseConnection(stack);
+    const runner = { run: (sql: string) => runStatement(connection, sql) };
+    await applySchema(runner, this.config.database);
+    for (const statement of (await loadSchemaFile(templatePath('docker', 'otel-route.sql'), this.config.database)).statements) await runner.run(statement);
+    await mkdir(this.config.paths.runDir, { recursive: true });
+    await writeFile(this.config.paths.stateFile, `${JSON.stringify({ engine: 'docker', project: this.project, startedAt: new Date().toISOString() }, null, 2)}\n`);
+    return { alreadyRunning: allRunningAndCurrent, status: await this.status() };
+  }
+
+  /** Restarts one service, or all of them. */
+  async restartService(name: string | undefined): Promise<string[]> {
+    const containers = await this.containers();
+    const names = name ? [name] : [...containers.keys()];
+    for (const n of names) {
+      const c = containers.get(n);
+      if (!c) {
+        throw new TelemetryError('E_CONFIG', `no ${n} container in this stack`, { hint: `Services: ${[...containers.keys()].join(', ') || 'none (run start)'}.` });
+      }
+      await this.docker.getContainer(c.Id).restart();
+    }
+    const stack = await this.definition();
+    for (const service of stack.services.filter((s) => names.includes(s.name))) await this.waitForService(service, () => undefined);
+    return names;
+  }
+
+  async stop(): Promise<StopResult> {
+    const containers = await this.containers().catch(() => new Map<string, Docker.ContainerInfo>());
+    const running = [...containers.values()].filter((c) => c.State === 'running');
+    // Reverse dependency order: Grafana and the collector before ClickHouse.
+    for (const c of running.reverse()) await this.docker.getContainer(c.Id).stop({ t: 20 });
+    await rm(this.config.paths.stateFile, { force: true });
+    return { wasRunning: running.length > 0, killed: false };
+  }
+
+  async clean(): Promise<CleanResult> {
+    const removed: string[] = [];
+    for (const c of (await this.containers()).values()) {
+      await this.docker.getContainer(c.Id).remove({ force: true });
+      removed.push(`container ${c.Names[0]?.replace(/^\//, '') ?? c.Id}`);
+    }
+    const networks = await this.docker.listNetworks({ filters: { label: [`${LABEL_PROJECT}=${this.project}`] } });
+    for (const n of networks) {
+      await this.docker.getNetwork(n.Id).remove();
+      removed.push(`network ${n.Name}`);
+    }
+    await rm(this.config.paths.stateFile, { force: true });
+    return { removed };
+  }
+
+  async reset(): Promise<CleanResult> {
+    const { removed } = await this.clean();
+    const { Volumes } = await this.docker.listVolumes({ filters: { label: [`${LABEL_PROJECT}=${this.project}`] } });
+    for (const v of Volumes ?? []) {
+      await this.docker.getVolume(v.Name).remove();
+      removed.push(`volume ${v.Name}`);
+    }
+    return { removed };
+  }
+
+  async status(): Promise<EngineStatus> {
+    const containers = await this.containers();
+    const stack = await this.definition().catch(() => undefined);
+    const services: ServiceStatus[] = [];
+    const names = stack ? stack.services.map((s) => s.name) : [...containers.keys()];
+    for (const name of names) {
+      const c = containers.get(name);
+      if (!c) {
+        services.push({ name, container: this.containerName(name), image: stack?.services.find((s) => s.name === name)?.image ?? '', state: 'missing', health: undefined, ports: [], startedAt: undefined, uptimeSeconds: undefined });
+        continue;
+      }
+      const inspect = await this.docker.getContainer(c.Id).inspect();
+      const startedAt = inspect.State.Running ? inspect.State.StartedAt : undefined;
+      services.push({
+        name,
+        container: this.containerName(name),
+        image: c.Image,
+        state: c.State,
+        health: inspect.State.Health?.Status,
+        ports: (c.Ports ?? []).filter((p) => p.PublicPort).map((p) => ({ host: p.IP ?? '', hostPort: p.PublicPort, containerPort: p.PrivatePort })),
+        startedAt,
+        uptimeSeconds: startedAt ? Math.max(0, Math.round((Date.now() - Date.parse(startedAt)) / 1000)) : undefined,
+      });
+    }
+    const running = services.some((s) => s.state === 'running');
+    const host = this.config.host === '0.0.0.0' ? '127.0.0.1' : this.config.host;
+    return {
+      engine: 'docker',
+      running,
+      host: this.config.host,
+      ports: { clickhouse: this.config.ports.clickhouse, otlp: this.config.ports.otlp },
+      endpoints: { clickhouse: `http://${host}:${this.config.ports.clickhouse}`, otlp: `http://${host}:${this.config.ports.otlp}` },
+      diskBytes: 0,
+      dataDir: `docker volumes ${(stack?.volumes ?? []).map((v) => this.volumeName(v)).join(', ')}`,
+      logFile: `automagik-telemetry logs [service] --engine docker`,
+      services,
+      ...(running ? { uptimeSeconds: Math.max(...services.map((s) => s.uptimeSeconds ?? 0)) } : {}),
+    };
+  }
+
+  async health(): Promise<HealthReport> {
+    const stack = await this.definition();
+    const containers = await this.containers().catch(() => new Map<string, Docker.ContainerInfo>());
+    const checks: HealthCheck[] = [];
+    for (const service of stack.services) {
+      const c = containers.get(service.name);
+      checks.push({
+        name: `${service.name}.container`,
+        target: this.containerName(service.name),
+        ok: c?.State === 'running' && !/unhealthy/.test(c.Status),
+        latencyMs: 0,
+        detail: c ? c.Status : 'no container (run start)',
+      });
+      for (const probe of service.wait) {
+        const started = performance.now();
+        const result = await this.probe(service, probe).catch((error: unknown) => ({ ok: false, detail: `unreachable: ${describeError(error)}` }));
+        checks.push({ name: `${service.name}.http`, target: this.probeUrl(service, probe).replace(/\?.*/, ''), ok: result.ok, latencyMs: Math.round(performance.now() - started), detail: result.detail });
+      }
+    }
+    return { healthy: checks.every((c) => c.ok), checks };
+  }
+
+  async logs(options: LogOptions): Promise<void> {
+    const containers = await this.containers();
+    const names = options.service ? [options.service] : [...containers.keys()];
+    const streams: Promise<void>[] = [];
+    for (const name of names) {
+      const c = containers.get(name);
+      if (!c) {
+        throw new TelemetryError('E_CONFIG', `no ${name} container in this stack`, { hint: `Services: ${[...containers.keys()].join(', ') || 'none (run start)'}.` });
+      }
+      streams.push(this.containerLogs(c.Id, name, options));
+    }
+    await Promise.all(streams);
+  }
+
+  private async containerLogs(id: string, service: string, options: LogOptions): Promise<void> {
+    const container = this.docker.getContainer(id);
+    const info = await container.inspect();
+    const emitLines = lineSplitter((line) => options.onLine(line, service));
+    if (!options.follow) {
+      const raw = (await container.logs({ stdout: true, stderr: true, tail: options.tail, follow: false })) as unknown as Buffer;
+      const text = info.Config.Tty ? raw.toString('utf8') : demultiplex(raw).map((f) => f.text).join('');
+      emitLines(text, true);
+      return;
+    }
+    const stream = (await container.logs({ stdout: true, stderr: true, tail: options.tail, follow: true })) as unknown as NodeJS.ReadableStream;
+    await new Promise<void>((resolve, reject) => {
+      let pending: Buffer = Buffer.alloc(0);
+      stream.on('data', (chunk: Buffer) => {
+        if (info.Config.Tty) return emitLines(chunk.toString('utf8'), false);
+        pending = Buffer.concat([pending, chunk]);
+        const { frames, rest } = demultiplexPartial(pending);
+        pending = rest;
+        emitLines(frames.map((f) => f.text).join(''), false);
+      });
+      stream.on('end', () => {
+        emitLines('', true);
+        resolve();
+      });
+      stream.on('error', reject);
+    });
+  }
+
+  private async containers(): Promise<Map<string, Docker.ContainerInfo>> {
+    const list = await this.docker.listContainers({ all: true, filters: { label: [`${LABEL_PROJECT}=${this.project}`] } });
+    return new Map(list.map((c) => [c.Labels[LABEL_SERVICE] ?? '', c]));
+  }
+
+  private createOptions(service: ServiceDefinition): Docker.ContainerCreateOptions & { Labels: Record<string, string> } {
+    const exposed: Record<string, object> = {};
+    const bindings: Record<string, Array<{ HostIp: string; HostPort: string }>> = {};
+    for (const p of service.ports) {
+      exposed[`${p.containerPort}/tcp`] = {};
+      bindings[`${p.containerPort}/tcp`] = [{ HostIp: p.hostIp, HostPort: String(p.hostPort) }];
+    }
+    return {
+      name: this.containerName(service.name),
+      Image: service.image,
+      Hostname: service.hostname,
+      ...(service.command ? { Cmd: service.command } : {}),
+      Env: Object.entries(service.environment).map(([k, v]) => `${k}=${v}`),
+      Labels: { [LABEL_PROJECT]: this.project, [LABEL_SERVICE]: service.name },
+      ExposedPorts: exposed,
+      ...(service.healthcheck
+        ? {
+            Healthcheck: {
+              Test: service.healthcheck.test,
+              Interval: service.healthcheck.intervalMs * 1e6,
+              Timeout: service.healthcheck.timeoutMs * 1e6,
+              Retries: service.healthcheck.retries,
+            },
+          }
+        : {}),
+      HostConfig: {
+        PortBindings: bindings,
+        Mounts: service.volumes.map((v) => ({
+          Type: v.type,
+          Source: v.type === 'volume' ? this.volumeName(v.source) : v.source,
+          Target: v.target,
+          ReadOnly: v.readOnly,
+        })),
+        Ulimits: service.ulimits.map((u) => ({ Name: u.name, Soft: u.soft, Hard: u.hard })),
+        RestartPolicy: { Name: 'unless-stopped' },
+      },
+      NetworkingConfig: { EndpointsConfig: { [this.network]: { Aliases: [service.name] } } },
+    };
+  }
+
+  private async checkPorts(stack: StackDefinition, ours: Map<string, Docker.ContainerInfo>): Promise<void> {
+    const ourPorts = new Set<number>();
+    for (const c of ours.values()) if (c.State === 'running') for (const p of c.Ports ?? []) if (p.PublicPort) ourPorts.add(p.PublicPort);
+    for (const service of stack.services) {
+      for (const p of service.ports) {
+        if (ourPorts.has(p.hostPort)) continue;
+        const host = p.hostIp === '0.0.0.0' ? '0.0.0.0' : p.hostIp;
+        if (await isPortFree(host, p.hostPort)) continue;
+        const holder = await this.containerPublishing(p.hostPort);
+        const process = holder ? undefined : await findPortHolder(p.hostPort);
+        const who = holder ? ` by container ${holder}` : process ? ` by process ${process.pid} (${process.command})` : '';
+        throw new TelemetryError('E_PORT_IN_USE', `port ${p.hostPort} (${service.name} ${p.containerPort}) on ${p.hostIp} is already in use${who}`, {
+          hint: 'Stop what holds it, or choose other ports (--clickhouse-port, --otlp-port, AUTOMAGIK_TELEMETRY_DASHBOARD_PORT).',
+          details: { port: p.hostPort, service: service.name, ...(holder ? { container: holder } : {}) },
+        });
+      }
+    }
+  }
+
+  private async containerPublishing(port: number): Promise<string | undefined> {
+    const all = await this.docker.listContainers();
+    const c = all.find((x) => (x.Ports ?? []).some((p) => p.PublicPort === port));
+    return c ? (c.Names[0] ?? c.Id).replace(/^\//, '') : undefined;
+  }
+
+  private async ensureNetwork(): Promise<void> {
+    const existing = await this.docker.listNetworks({ filters: { name: [this.network] } });
+    if (existing.some((n) => n.Name === this.network)) return;
+    await this.docker.createNetwork({ Name: this.network, Driver: 'bridge', Labels: { [LABEL_PROJECT]: this.project } });
+  }
+
+  private async ensureVolume(volume: string): Promise<void> {
+    const name = this.volumeName(volume);
+    try {
+      await this.docker.getVolume(name).inspect();
+    } catch {
+      await this.docker.createVolume({ Name: name, Labels: { [LABEL_PROJECT]: this.project } });
+    }
+  }
+
+  /** Pulls an image that is not here yet, with progress; any error event in the pull stream fails the start. */
+  private async ensureImage(image: string, progress: (message: string) => void): Promise<void> {
+    try {
+      await this.docker.getImage(image).inspect();
+      return;
+    } catch {
+      // not here: pull it
+    }
+    progress(`pulling ${image}`);
+    const failed = (reason: string, cause?: unknown) =>
+      new TelemetryError('E_IMAGE_PULL', `cannot pull image ${image}: ${reason}`, {
+        cause,
+        hint:
+          `No registry reachable? On a machine that has the image: \`docker save ${image} -o image.tar\`, then here: ` +
+          '`docker load -i image.tar`. Or point AUTOMAGIK_TELEMETRY_CLICKHOUSE_IMAGE / _COLLECTOR_IMAGE / _GRAFANA_IMAGE at an image you have.',
+        details: { image },
+      });
+    let stream: NodeJS.ReadableStream;
+    try {
+      stream = (await this.docker.pull(image)) as NodeJS.ReadableStream;
+    } catch (error) {
+      throw failed(describeError(error), error);
+    }
+    const layers = new Map<string, { current: number; total: number }>();
+    let streamError: string | undefined;
+    await new Promise<void>((resolve, reject) => {
+      this.docker.modem.followProgress(
+        stream,
+        (error: Error | null) => (error ? reject(failed(error.message, error)) : resolve()),
+        (event: { id?: string; status?: string; error?: string; errorDetail?: { message?: string }; progressDetail?: { current?: number; total?: number } }) => {
+          if (event.error || event.errorDetail?.message) {
+            streamError ??= event.errorDetail?.message ?? event.error;
+            return;
+          }
+          if (event.id && event.progressDetail?.total) layers.set(event.id, { current: event.progressDetail.current ?? 0, total: event.progressDetail.total });
+          const total = [...layers.values()].reduce((n, l) => n + l.total, 0);
+          const current = [...layers.values()].reduce((n, l) => n + l.current, 0);
+          if (total > 0) progress(`pulling ${image}: ${Math.floor((100 * current) / total)}% of ${layers.size} layers`);
+        },
+      );
+    });
+    if (streamError) throw failed(streamError);
+  }
+
+  private probeUrl(service: ServiceDefinition, probe: ServiceDefinition['wait'][number]): string {
+    const binding = service.ports.find((p) => p.containerPort === probe.containerPort);
+    if (!binding) throw new TelemetryError('E_CONFIG', `docker-compose.yml: ${service.name} waits on port ${probe.containerPort}, which it does not publish`);
+    const host = binding.hostIp === '0.0.0.0' || binding.hostIp === '' ? '127.0.0.1' : binding.hostIp;
+    return `http://${host}:${binding.hostPort}${probe.path}`;
+  }
+
+  private async probe(service: ServiceDefinition, probe: ServiceDefinition['wait'][number]): Promise<{ ok: boolean; detail: string }> {
+    const headers: Record<string, string> = {};
+    if (probe.auth && this.config.auth.password !== undefined) {
+      headers.Authorization = `Basic ${Buffer.from(`${this.config.auth.username}:${this.config.auth.password}`).toString('base64')}`;
+    }
+    const res = await fetch(this.probeUrl(service, probe), { headers, signal: AbortSignal.timeout(3_000) });
+    const body = await res.text();
+    const ok = res.ok && body.includes(probe.expect);
+    return { ok, detail: ok ? `HTTP ${res.status}, answered ${JSON.stringify(probe.expect)}` : `HTTP ${res.status}: ${body.trim().slice(0, 120)}` };
+  }
+
+  /** Waits until every probe of the service passes; fails early when its container exits or turns unhealthy. */
+  private async waitForService(service: ServiceDefinition, progress: (message: string) => void): Promise<void> {
+    progress(`waiting for ${service.name}`);
+    const container = this.docker.getContainer(this.containerName(service.name));
+    const deadline = Date.now() + this.options.startTimeoutMs;
+    let last = '';
+    for (;;) {
+      const state = (await container.inspect()).State;
+      if (!state.Running && (state.Status === 'exited' || state.Status === 'dead')) {
+        throw new TelemetryError('E_CONTAINER_EXITED', `${service.name} (${this.containerName(service.name)}) exited with code ${state.ExitCode} while starting`, {
+          hint: `Its last log lines:\n${await this.lastLogLines(service.name, 20)}`,
+          details: { service: service.name, exitCode: state.ExitCode },
+        });
+      }
+      if (state.Health?.Status === 'unhealthy') {
+        const log = state.Health.Log?.at(-1)?.Output?.trim() ?? '';
+        throw new TelemetryError('E_UNHEALTHY', `${service.name} is unhealthy: its healthcheck failed ${state.Health.FailingStreak} times${log ? ` (${log.slice(0, 200)})` : ''}`, {
+          hint: `Its last log lines:\n${await this.lastLogLines(service.name, 20)}`,
+          details: { service: service.name },
+        });
+      }
+      const results = await Promise.all(service.wait.map((p) => this.probe(service, p).catch((e: unknown) => ({ ok: false, detail: describeError(e) }))));
+      if (results.every((r) => r.ok)) return;
+      last = results.find((r) => !r.ok)?.detail ?? '';
+      if (Date.now() > deadline) {
+        throw new TelemetryError('E_TIMEOUT', `${service.name} did not answer within ${this.options.startTimeoutMs} ms (last: ${last})`, {
+          hint: `Its last log lines:\n${await this.lastLogLines(service.name, 20)}`,
+          details: { service: service.name },
+        });
+      }
+      await new Promise((r) => setTimeout(r, 250));
+    }
+  }
+
+  private async lastLogLines(service: string, tail: number): Promise<string> {
+    const lines: string[] = [];
+    await this.logs({ service, follow: false, tail, onLine: (l) => lines.push(`  ${l}`) }).catch(() => undefined);
+    return lines.join('\n') || '  (no output)';
+  }
+
+  private clickhouseConnection(stack: StackDefinition) {
+    const ch = stack.services.find((s) => s.name === 'clickhouse');
+    const binding = ch?.ports.find((p) => p.containerPort === 8123);
+    const host = !binding || binding.hostIp === '0.0.0.0' ? '127.0.0.1' : binding.hostIp;
+    return { url: `http://${host}:${binding?.hostPort ?? this.config.ports.clickhouse}`, username: this.config.auth.username, password: this.config.auth.password };
+  }
+}
+
+function hashOf(options: object): string {
+  return createHash('sha256').update(JSON.stringify(options)).digest('hex').slice(0, 16);
+}
+
+export interface Frame {
+  stream: 'stdout' | 'stderr';
+  text: string;
+}
+
+/** Splits Docker's multiplexed log stream (8-byte headers: stream type, 3 zero bytes, big-endian length). */
+export function demultiplex(buffer: Buffer): Frame[] {
+  return demultiplexPartial(buffer).frames;
+}
+
+function demultiplexPartial(buffer: Buffer): { frames: Frame[]; rest: Buffer } {
+  const frames: Frame[] = [];
+  let offset = 0;
+  while (offset + 8 <= buffer.length) {
+    const type = buffer[offset];
+    const length = buffer.readUInt32BE(offset + 4);
+    if (offset + 8 + length > buffer.length) break;
+    frames.push({ stream: type === 2 ? 'stderr' : 'stdout', text: buffer.subarray(offset + 8, offset + 8 + length).toString('utf8') });
+    offset += 8 + length;
+  }
+  return { frames, rest: buffer.subarray(offset) };
+}
+
+function lineSplitter(onLine: (line: string) => void): (text: string, end: boolean) => void {
+  let partial = '';
+  return (text, end) => {
+    const lines = (partial + text).split('\n');
+    partial = lines.pop() ?? '';
+    for (const line of lines) onLine(line.replace(/\r$/, ''));
+    if (end && partial !== '') {
+      onLine(partial);
+      partial = '';
+    }
+  };
+}
+
+export async function readStateEngine(stateFile: string): Promise<string | undefined> {
+  const text = await readFile(stateFile, 'utf8').catch(() => undefined);
+  if (!text) return undefined;
+  try {
+    return (JSON.parse(text) as { engine?: string }).engine;
+  } catch {
+    return undefined;
+  }
+}
