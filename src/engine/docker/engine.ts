@@ -105,7 +105,7 @@ export class DockerEngine implements Engine {
       if (existing && existing.Labels[LABEL_HASH] === hash) {
         if (existing.State !== 'running') {
           progress(`starting ${service.name}`);
-          await this.docker.getContainer(existing.Id).start();
+          await this.startContainer(service.name, this.docker.getContainer(existing.Id));
         }
       } else {
         if (existing) {
@@ -115,7 +115,7 @@ export class DockerEngine implements Engine {
           progress(`creating ${service.name}`);
         }
         const container = await this.docker.createContainer({ ...desired, Labels: { ...desired.Labels, [LABEL_HASH]: hash } });
-        await container.start();
+        await this.startContainer(service.name, container);
       }
       await this.waitForService(service, progress);
     }
@@ -128,6 +128,21 @@ export class DockerEngine implements Engine {
     await mkdir(this.config.paths.runDir, { recursive: true });
     await writeFile(this.config.paths.stateFile, `${JSON.stringify({ engine: 'docker', project: this.project, startedAt: new Date().toISOString() }, null, 2)}\n`);
     return { alreadyRunning: allRunningAndCurrent, status: await this.status() };
+  }
+
+  private async startContainer(service: string, container: Docker.Container): Promise<void> {
+    try {
+      await container.start();
+    } catch (error) {
+      const reason = describeError(error).replace(/^\(HTTP code \d+\) [a-z ]+ - /, '');
+      throw new TelemetryError('E_ENGINE_START', `Docker could not start ${service}: ${reason}`, {
+        cause: error,
+        hint: /rlimit/.test(reason)
+          ? 'This host does not allow raising the open-files limit: set AUTOMAGIK_TELEMETRY_CLICKHOUSE_NOFILE to a value it allows (e.g. 1024).'
+          : `See \`docker logs ${this.containerName(service)}\`.`,
+        details: { service },
+      });
+    }
   }
 
   /** Restarts one service, or all of them. */
@@ -439,13 +454,14 @@ export class DockerEngine implements Engine {
     let last = '';
     for (;;) {
       const state = (await container.inspect()).State;
-      if (!state.Running && (state.Status === 'exited' || state.Status === 'dead')) {
+      // With restart: unless-stopped a crashing container shows as restarting rather than exited.
+      if (state.Restarting || (!state.Running && (state.Status === 'exited' || state.Status === 'dead'))) {
         throw new TelemetryError('E_CONTAINER_EXITED', `${service.name} (${this.containerName(service.name)}) exited with code ${state.ExitCode} while starting`, {
           hint: `Its last log lines:\n${await this.lastLogLines(service.name, 20)}`,
           details: { service: service.name, exitCode: state.ExitCode },
         });
       }
-      if (state.Health?.Status === 'unhealthy') {
+      if (state.Running && state.Health?.Status === 'unhealthy' && state.Health.FailingStreak > 0) {
         const log = state.Health.Log?.at(-1)?.Output?.trim() ?? '';
         throw new TelemetryError('E_UNHEALTHY', `${service.name} is unhealthy: its healthcheck failed ${state.Health.FailingStreak} times${log ? ` (${log.slice(0, 200)})` : ''}`, {
           hint: `Its last log lines:\n${await this.lastLogLines(service.name, 20)}`,

@@ -1,0 +1,133 @@
+import { cp, mkdir, mkdtemp, rm, writeFile, chmod, access } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import Docker from 'dockerode';
+import { dockerTarget } from '../../src/engine/docker/connect.js';
+
+/** The Docker engine the tests use: DOCKER_HOST (CI starts its own dockerd), else the default socket. */
+export function testDocker(): { docker: Docker; env: NodeJS.ProcessEnv } {
+  const env = { DOCKER_HOST: process.env.DOCKER_HOST ?? 'unix:///var/run/docker.sock' };
+  return { docker: dockerTarget(env).docker, env };
+}
+
+/**
+ * Whether Docker tests can run. Under CI=true a missing engine is a failure, not a skip; elsewhere the tests
+ * skip with a loud warning.
+ */
+export async function dockerAvailable(): Promise<boolean> {
+  const { docker, env } = testDocker();
+  try {
+    await Promise.race([docker.ping(), new Promise((_, reject) => setTimeout(() => reject(new Error('timeout')), 3000))]);
+    return true;
+  } catch (error) {
+    const message = `Docker engine not reachable at ${env.DOCKER_HOST}: ${(error as Error).message}`;
+    if (process.env.CI === 'true') throw new Error(`${message}. CI must start dockerd (see .ci/run).`);
+    console.warn(`\n!!! SKIPPING DOCKER TESTS: ${message}. Install docker.io and start dockerd to run them.\n`);
+    return false;
+  }
+}
+
+const BUSYBOX = '/bin/busybox';
+
+/** A stand-in service: a static busybox running httpd on given ports, with given files. */
+interface StandIn {
+  name: string;
+  /** Shell lines run by the entrypoint (arguments such as the collector's --config are ignored). */
+  script: string;
+  files: Record<string, string>;
+}
+
+const STANDINS: StandIn[] = [
+  {
+    name: 'clickhouse',
+    script: 'echo "clickhouse stand-in listening on 8123"\nhttpd -f -v -p 8123 -h /www &\nwait',
+    files: {
+      'www/ping': 'Ok.\n',
+      // busybox httpd runs /cgi-bin/index.cgi for "/": it answers SELECT 1 and accepts any other statement.
+      'www/cgi-bin/index.cgi': '#!/bin/sh\nprintf \'Content-Type: text/plain\\r\\n\\r\\n\'\ncase "$QUERY_STRING" in *SELECT%201*) echo 1 ;; esac\n',
+    },
+  },
+  {
+    name: 'collector',
+    script: 'echo "collector stand-in: args $*"\nhttpd -p 4318 -h /otlp\nhttpd -f -v -p 13133 -h /www &\nwait',
+    files: { 'www/index.html': '{"status":"Server available","upSince":"now"}\n', 'otlp/index.html': 'ok\n' },
+  },
+  {
+    name: 'grafana',
+    script: 'echo "grafana stand-in listening on 3000"\nhttpd -f -v -p 3000 -h /www &\nwait',
+    files: { 'www/api/health': '{"database":"ok","version":"stand-in"}\n' },
+  },
+  {
+    name: 'crash',
+    script: 'echo "starting up"\necho "fatal: cannot open /var/lib/grafana/grafana.db: permission denied" >&2\nexit 3',
+    files: {},
+  },
+  {
+    name: 'mute',
+    script: 'echo "listening, but /api/health is not served"\nhttpd -f -v -p 3000 -h /www &\nwait',
+    files: { 'www/index.html': 'nothing here\n' },
+  },
+];
+
+/** The image reference of a stand-in; the tag is a hash of its definition, so a changed stand-in is rebuilt. */
+export function standIn(name: string): string {
+  const def = STANDINS.find((s) => s.name === name);
+  if (!def) throw new Error(`no stand-in ${name}`);
+  return `amt-standin/${name}:t${createHash('sha256').update(JSON.stringify(def)).digest('hex').slice(0, 10)}`;
+}
+
+export const STANDIN_ENV = {
+  AUTOMAGIK_TELEMETRY_CLICKHOUSE_IMAGE: standIn('clickhouse'),
+  AUTOMAGIK_TELEMETRY_COLLECTOR_IMAGE: standIn('collector'),
+  AUTOMAGIK_TELEMETRY_GRAFANA_IMAGE: standIn('grafana'),
+};
+
+/** Builds the stand-in images (FROM scratch + Debian's static busybox), once per engine. */
+export async function buildStandIns(docker: Docker): Promise<void> {
+  await access(BUSYBOX).catch(() => {
+    throw new Error(`${BUSYBOX} is missing: apt-get install -y busybox-static (.ci/run installs it)`);
+  });
+  for (const def of STANDINS) {
+    const tag = standIn(def.name);
+    const exists = await docker.getImage(tag).inspect().then(
+      () => true,
+      () => false,
+    );
+    if (exists) continue;
+    const dir = await mkdtemp(join(tmpdir(), 'amt-standin-'));
+    try {
+      await cp(BUSYBOX, join(dir, 'busybox'));
+      for (const [path, content] of Object.entries(def.files)) {
+        await mkdir(join(dir, path, '..'), { recursive: true });
+        await writeFile(join(dir, path), content);
+        if (path.endsWith('.cgi')) await chmod(join(dir, path), 0o755);
+      }
+      // PID 1 ignores SIGTERM unless it handles it: the trap lets `docker stop` end a stand-in at once, as real images do.
+      await writeFile(join(dir, 'start.sh'), `trap 'exit 0' TERM INT\n${def.script}\n`);
+      const hasFiles = Object.keys(def.files).length > 0;
+      await writeFile(
+        join(dir, 'Dockerfile'),
+        [
+          'FROM scratch',
+          'COPY busybox /bin/busybox',
+          'RUN ["/bin/busybox", "--install", "-s", "/bin"]',
+          'COPY start.sh /start.sh',
+          ...(hasFiles ? ['COPY . /'] : []),
+          'ENTRYPOINT ["/bin/sh", "/start.sh"]',
+        ].join('\n'),
+      );
+      const src = ['Dockerfile', 'busybox', 'start.sh', ...new Set(Object.keys(def.files).map((p) => p.split('/')[0] as string))];
+      const stream = await docker.buildImage({ context: dir, src }, { t: tag });
+      await new Promise<void>((resolve, reject) =>
+        docker.modem.followProgress(stream, (error: Error | null, output: Array<{ error?: string }>) => {
+          const failed = error?.message ?? output.find((o) => o.error)?.error;
+          if (failed) reject(new Error(`building ${tag}: ${failed}`));
+          else resolve();
+        }),
+      );
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  }
+}
