@@ -23,6 +23,8 @@ CREATE TABLE IF NOT EXISTS telemetry.traces
     project_version LowCardinality(String) DEFAULT '',
     environment     LowCardinality(String) DEFAULT '',
     attributes      Map(String, String),
+    -- When the row reached the store: `query-traces --follow` tails by it, so late events are never skipped.
+    inserted_at     DateTime64(3, 'UTC') DEFAULT now64(3),
     CONSTRAINT status_code_known CHECK status_code IN ('OK', 'ERROR')
 )
 ENGINE = MergeTree

@@ -6,6 +6,7 @@ import { EmbeddedDatabase } from '../src/engine/embedded/database.js';
 import { templatePath } from '../src/paths.js';
 import { applySchema, loadSchemaFile } from '../src/schema/index.js';
 import { otlpToRows } from '../src/transform/otlp-to-rows.js';
+import { TRACE_COLUMNS } from '../src/transform/row.js';
 
 let dir: string;
 let db: EmbeddedDatabase;
@@ -32,7 +33,7 @@ describe("the Docker stack's collector route", () => {
       `INSERT INTO telemetry.otel_traces (Timestamp, TraceId, SpanId, ParentSpanId, SpanName, SpanKind, ServiceName, ResourceAttributes, SpanAttributes, Duration, StatusCode, StatusMessage)
        VALUES ('${ts}', '5b8efff798038103d269b633813fc60c', 'eee19b7ec3c1b174', '', 'charge', 'Server', 'checkout', ${mapLiteral(resource)}, ${mapLiteral(spanAttributes)}, ${endNs - startNs}, 'Error', 'declined')`,
     );
-    const out = (await db.run("SELECT * FROM telemetry.traces WHERE span_id = 'eee19b7ec3c1b174' FORMAT JSONEachRow")).trim();
+    const out = (await db.run(`SELECT ${TRACE_COLUMNS.join(', ')} FROM telemetry.traces WHERE span_id = 'eee19b7ec3c1b174' FORMAT JSONEachRow`)).trim();
     const viaCollector = JSON.parse(out) as Record<string, unknown>;
 
     const attr = (m: Record<string, string>) => m;

@@ -5,6 +5,7 @@ import { packageVersion } from '../paths.js';
 import { registerEnv } from './commands/env.js';
 import { registerLifecycle } from './commands/lifecycle.js';
 import { registerLogs } from './commands/logs.js';
+import { registerQuery } from './commands/query.js';
 import { registerSend } from './commands/send.js';
 import { EXIT, reportError } from './errors.js';
 import { createUi, type Io } from './ui.js';
@@ -38,6 +39,8 @@ Get started:
   $ eval "$(automagik-telemetry env)"
   $ automagik-telemetry send --event hello --attr from=cli
   $ automagik-telemetry test
+  $ automagik-telemetry query-traces --limit 10
+  $ automagik-telemetry query-stats --by project
   $ automagik-telemetry status`,
     );
 
@@ -45,6 +48,7 @@ Get started:
   registerEnv(program, ui, run);
   registerLogs(program, ui, run);
   registerSend(program, ui, run);
+  registerQuery(program, ui, run);
 
   try {
     await program.parseAsync(argv, { from: 'user' });

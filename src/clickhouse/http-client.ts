@@ -28,17 +28,44 @@ export async function queryRows<T>(connection: ClickHouseConnection, sql: string
   return text.trim() === '' ? [] : text.trim().split('\n').map((line) => JSON.parse(line) as T);
 }
 
-/** Runs one statement and returns the answer's text: the SqlRunner the schema needs, over HTTP. */
-export async function runStatement(connection: ClickHouseConnection, sql: string): Promise<string> {
+export interface StatementOptions {
+  /** ClickHouse settings for this statement, sent as URL parameters. */
+  settings?: Record<string, string | number>;
+  /** Rows for an INSERT whose statement is `sql`; the statement then travels in the URL. */
+  data?: Uint8Array | string;
+  params?: Record<string, string | number>;
+}
+
+function request(connection: ClickHouseConnection, sql: string, options: StatementOptions): { url: URL; init: RequestInit } {
   const headers: Record<string, string> = {};
   if (connection.password !== undefined) headers.Authorization = `Basic ${Buffer.from(`${connection.username}:${connection.password}`).toString('base64')}`;
   const url = new URL(connection.url);
   if (connection.database) url.searchParams.set('database', connection.database);
-  const res = await fetch(url, { method: 'POST', body: sql, headers, signal: AbortSignal.timeout(connection.timeoutMs ?? 30_000) });
+  for (const [k, v] of Object.entries(options.settings ?? {})) url.searchParams.set(k, String(v));
+  for (const [k, v] of Object.entries(options.params ?? {})) url.searchParams.set(`param_${k}`, String(v));
+  if (options.data !== undefined) url.searchParams.set('query', sql);
+  return { url, init: { method: 'POST', body: options.data ?? sql, headers, signal: AbortSignal.timeout(connection.timeoutMs ?? 30_000) } };
+}
+
+async function failure(res: Response, sql: string): Promise<ClickHouseError> {
   const text = await res.text();
-  if (!res.ok) {
-    const parsed = parseClickHouseMessage(text);
-    throw new ClickHouseError(Number(res.headers.get('x-clickhouse-exception-code') ?? parsed.code), parsed.name, text.trim(), sql);
-  }
-  return text;
+  const parsed = parseClickHouseMessage(text);
+  return new ClickHouseError(Number(res.headers.get('x-clickhouse-exception-code') ?? parsed.code), parsed.name, text.trim(), sql);
+}
+
+/** Runs one statement and returns the answer's text: the SqlRunner the schema needs, over HTTP. */
+export async function runStatement(connection: ClickHouseConnection, sql: string, options: StatementOptions = {}): Promise<string> {
+  const { url, init } = request(connection, sql, options);
+  const res = await fetch(url, init);
+  if (!res.ok) throw await failure(res, sql);
+  return res.text();
+}
+
+/** Runs a query and yields its answer as it arrives, in chunks (for outputs too large to hold). */
+export async function* streamStatement(connection: ClickHouseConnection, sql: string, options: StatementOptions = {}): AsyncGenerator<Uint8Array> {
+  const { url, init } = request(connection, sql, options);
+  const res = await fetch(url, { ...init, signal: null });
+  if (!res.ok) throw await failure(res, sql);
+  if (!res.body) return;
+  for await (const chunk of res.body) yield chunk as Uint8Array;
 }

@@ -137,6 +137,22 @@ export async function loadConfig(options: LoadConfigOptions = {}): Promise<Confi
   return deepFreeze(config);
 }
 
+/** The address a client on this machine uses to reach servers bound to `host` (a wildcard means loopback). */
+export function connectHost(host: string): string {
+  return host === '0.0.0.0' || host === '::' || host === '' ? '127.0.0.1' : host;
+}
+
+/** The stack's endpoints, as a client on this machine reaches them. */
+export function stackEndpoints(config: Config): { clickhouse: string; otlp: string; otlpTraces: string; dashboard: string } {
+  const host = connectHost(config.host);
+  return {
+    clickhouse: `http://${host}:${config.ports.clickhouse}`,
+    otlp: `http://${host}:${config.ports.otlp}`,
+    otlpTraces: `http://${host}:${config.ports.otlp}/v1/traces`,
+    dashboard: `http://${host}:${config.ports.dashboard}`,
+  };
+}
+
 /** True when the bind address only accepts connections from this machine. */
 export function isLoopback(host: string): boolean {
   return host === 'localhost' || host === '::1' || /^127\./.test(host);

@@ -1,14 +1,14 @@
 // Owns pointing the SDK at the local stack: endpoints and credentials from the stack's Config, unless the environment says otherwise.
 
-import type { Config } from '../config/index.js';
+import { stackEndpoints, type Config } from '../config/index.js';
 import type { AutomagikTelemetryOptions } from './options.js';
 
 /** SDK options for the stack `config` describes; any AUTOMAGIK_TELEMETRY_* variable set in `env` still wins. */
 export function sdkOptionsForStack(config: Config, env: NodeJS.ProcessEnv): AutomagikTelemetryOptions {
-  const host = config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host;
+  const endpoints = stackEndpoints(config);
   const fromStack: Array<[keyof AutomagikTelemetryOptions, string, string | undefined]> = [
-    ['endpoint', 'ENDPOINT', `http://${host}:${config.ports.otlp}/v1/traces`],
-    ['clickhouseEndpoint', 'CLICKHOUSE_ENDPOINT', `http://${host}:${config.ports.clickhouse}`],
+    ['endpoint', 'ENDPOINT', endpoints.otlpTraces],
+    ['clickhouseEndpoint', 'CLICKHOUSE_ENDPOINT', endpoints.clickhouse],
     ['clickhouseDatabase', 'CLICKHOUSE_DATABASE', config.database],
     ['clickhouseUsername', 'CLICKHOUSE_USERNAME', config.auth.username],
     ['clickhousePassword', 'CLICKHOUSE_PASSWORD', config.auth.password],

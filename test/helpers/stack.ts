@@ -20,7 +20,7 @@ export async function startStack(extraEnv: NodeJS.ProcessEnv = {}): Promise<Runn
     home,
     vars,
     rows: (sql, params = {}) =>
-      queryRows({ url: vars.AUTOMAGIK_TELEMETRY_CLICKHOUSE_ENDPOINT ?? '', username: 'telemetry', password: vars.AUTOMAGIK_TELEMETRY_CLICKHOUSE_PASSWORD }, sql, params),
+      queryRows({ url: vars.AUTOMAGIK_TELEMETRY_CLICKHOUSE_ENDPOINT ?? '', username: 'telemetry', password: vars.AUTOMAGIK_TELEMETRY_CLICKHOUSE_PASSWORD, database: 'telemetry' }, sql, params),
     stop: async () => {
       await cli(['stop'], home.env);
       await home.cleanup();

@@ -1,7 +1,7 @@
 // Owns `env`: the variables that point an app's SDK (or any OpenTelemetry SDK) at the local stack.
 
 import type { Command } from 'commander';
-import type { Config } from '../../config/index.js';
+import { stackEndpoints, type Config } from '../../config/index.js';
 import { TelemetryError } from '../../errors.js';
 import { EXIT } from '../errors.js';
 import { stackContext, withStackOptions, type StackOptions } from '../context.js';
@@ -12,11 +12,11 @@ type Shell = (typeof SHELLS)[number];
 
 /** The variables for a config, in the order they are printed. */
 export function sdkEnvironment(config: Config): Record<string, string> {
-  const host = config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host;
-  const otlp = `http://${host}:${config.ports.otlp}`;
+  const endpoints = stackEndpoints(config);
+  const otlp = endpoints.otlp;
   const vars: Record<string, string> = {
-    AUTOMAGIK_TELEMETRY_ENDPOINT: `${otlp}/v1/traces`,
-    AUTOMAGIK_TELEMETRY_CLICKHOUSE_ENDPOINT: `http://${host}:${config.ports.clickhouse}`,
+    AUTOMAGIK_TELEMETRY_ENDPOINT: endpoints.otlpTraces,
+    AUTOMAGIK_TELEMETRY_CLICKHOUSE_ENDPOINT: endpoints.clickhouse,
     AUTOMAGIK_TELEMETRY_CLICKHOUSE_DATABASE: config.database,
     AUTOMAGIK_TELEMETRY_CLICKHOUSE_USERNAME: config.auth.username,
   };

@@ -4,7 +4,7 @@ import { createHash } from 'node:crypto';
 import { cp, mkdir, rm, writeFile, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type Docker from 'dockerode';
-import { ensureSecret, type Config } from '../../config/index.js';
+import { connectHost, ensureSecret, stackEndpoints, type Config } from '../../config/index.js';
 import { DOTENV_GRAFANA_PASSWORD } from '../../config/defaults.js';
 import { readDotenv } from '../../config/dotenv.js';
 import { runStatement } from '../../clickhouse/http-client.js';
@@ -220,13 +220,13 @@ export class DockerEngine implements Engine {
       });
     }
     const running = services.some((s) => s.state === 'running');
-    const host = this.config.host === '0.0.0.0' ? '127.0.0.1' : this.config.host;
+    const { clickhouse, otlp } = stackEndpoints(this.config);
     return {
       engine: 'docker',
       running,
       host: this.config.host,
       ports: { clickhouse: this.config.ports.clickhouse, otlp: this.config.ports.otlp },
-      endpoints: { clickhouse: `http://${host}:${this.config.ports.clickhouse}`, otlp: `http://${host}:${this.config.ports.otlp}` },
+      endpoints: { clickhouse, otlp },
       diskBytes: 0,
       dataDir: `docker volumes ${(stack?.volumes ?? []).map((v) => this.volumeName(v)).join(', ')}`,
       logFile: `automagik-telemetry logs [service] --engine docker`,
@@ -350,8 +350,7 @@ export class DockerEngine implements Engine {
     for (const service of stack.services) {
       for (const p of service.ports) {
         if (ourPorts.has(p.hostPort)) continue;
-        const host = p.hostIp === '0.0.0.0' ? '0.0.0.0' : p.hostIp;
-        if (await isPortFree(host, p.hostPort)) continue;
+        if (await isPortFree(p.hostIp, p.hostPort)) continue;
         const holder = await this.containerPublishing(p.hostPort);
         const process = holder ? undefined : await findPortHolder(p.hostPort);
         const who = holder ? ` by container ${holder}` : process ? ` by process ${process.pid} (${process.command})` : '';
@@ -431,8 +430,7 @@ export class DockerEngine implements Engine {
   private probeUrl(service: ServiceDefinition, probe: ServiceDefinition['wait'][number]): string {
     const binding = service.ports.find((p) => p.containerPort === probe.containerPort);
     if (!binding) throw new TelemetryError('E_CONFIG', `docker-compose.yml: ${service.name} waits on port ${probe.containerPort}, which it does not publish`);
-    const host = binding.hostIp === '0.0.0.0' || binding.hostIp === '' ? '127.0.0.1' : binding.hostIp;
-    return `http://${host}:${binding.hostPort}${probe.path}`;
+    return `http://${connectHost(binding.hostIp)}:${binding.hostPort}${probe.path}`;
   }
 
   private async probe(service: ServiceDefinition, probe: ServiceDefinition['wait'][number]): Promise<{ ok: boolean; detail: string }> {
@@ -490,7 +488,7 @@ export class DockerEngine implements Engine {
   private clickhouseConnection(stack: StackDefinition) {
     const ch = stack.services.find((s) => s.name === 'clickhouse');
     const binding = ch?.ports.find((p) => p.containerPort === 8123);
-    const host = !binding || binding.hostIp === '0.0.0.0' ? '127.0.0.1' : binding.hostIp;
+    const host = connectHost(binding?.hostIp ?? this.config.host);
     return { url: `http://${host}:${binding?.hostPort ?? this.config.ports.clickhouse}`, username: this.config.auth.username, password: this.config.auth.password };
   }
 }

@@ -5,7 +5,7 @@ import { constants } from 'node:fs';
 import { access, mkdir, open, readFile, readdir, rm, stat } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
-import type { Config, ConfigFlags } from '../../config/index.js';
+import { stackEndpoints, type Config, type ConfigFlags } from '../../config/index.js';
 import { queryRows } from '../../clickhouse/http-client.js';
 import { TelemetryError } from '../../errors.js';
 import { packageRoot } from '../../paths.js';
@@ -27,8 +27,8 @@ export class EmbeddedEngine implements Engine {
   ) {}
 
   private get endpoints() {
-    const host = this.config.host === '0.0.0.0' || this.config.host === '::' ? '127.0.0.1' : this.config.host;
-    return { clickhouse: `http://${host}:${this.config.ports.clickhouse}`, otlp: `http://${host}:${this.config.ports.otlp}` };
+    const { clickhouse, otlp } = stackEndpoints(this.config);
+    return { clickhouse, otlp };
   }
 
   async start(options: StartOptions = {}): Promise<StartResult> {

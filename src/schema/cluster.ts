@@ -1,0 +1,56 @@
+// Owns the cluster schema: the single-node schema turned into replicated local tables, Distributed tables over them,
+// and a materialized view that rolls up on each shard. Derived from templates/init-db.sql so the two never drift.
+
+import { readFile } from 'node:fs/promises';
+import { TelemetryError } from '../errors.js';
+import { templatePath } from '../paths.js';
+import { forDatabase, splitStatements } from './index.js';
+
+/** The cluster templates/cluster/ defines in remote_servers. */
+export const CLUSTER_NAME = 'telemetry_cluster';
+
+/** How rows of each table spread over shards: a trace stays on one shard; the others do not care. */
+const SHARDING_KEY: Record<string, string> = { traces: 'cityHash64(trace_id)' };
+
+export async function clusterStatements(cluster: string, database: string): Promise<string[]> {
+  if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(cluster)) throw new TelemetryError('E_CONFIG', `--cluster ${JSON.stringify(cluster)} is not a plain name (letters, digits, _)`);
+  const single = splitStatements(forDatabase(await readFile(templatePath('init-db.sql'), 'utf8'), database));
+  const on = `ON CLUSTER ${cluster}`;
+  const tables = new Set<string>();
+  const out: string[] = [];
+  for (const statement of single) {
+    const db = /^CREATE DATABASE IF NOT EXISTS (\w+)$/.exec(statement);
+    if (db) {
+      out.push(`CREATE DATABASE IF NOT EXISTS ${db[1]} ${on}`);
+      continue;
+    }
+    const table = /^CREATE TABLE IF NOT EXISTS (\w+)\.(\w+)(\s*\([\s\S]*?\n\))\s*ENGINE = (\w*MergeTree)(?:\(([^)]*)\))?([\s\S]*)$/.exec(statement);
+    if (table) {
+      const [, dbName, name, columns, engine, args, rest] = table as unknown as [string, string, string, string, string, string | undefined, string];
+      tables.add(name);
+      const path = `'/clickhouse/tables/{shard}/${dbName}/${name}_local', '{replica}'${args ? `, ${args}` : ''}`;
+      // Replicated tables deduplicate by replicated_deduplication_window; carry our window over under that name.
+      const settings = rest.replace(/\bnon_replicated_deduplication_window\b/g, 'replicated_deduplication_window');
+      out.push(`CREATE TABLE IF NOT EXISTS ${dbName}.${name}_local ${on}${columns}\nENGINE = Replicated${engine}(${path})${settings}`);
+      out.push(
+        `CREATE TABLE IF NOT EXISTS ${dbName}.${name} ${on} AS ${dbName}.${name}_local\nENGINE = Distributed(${cluster}, ${dbName}, ${name}_local, ${SHARDING_KEY[name] ?? 'rand()'})`,
+      );
+      continue;
+    }
+    const mv = /^CREATE MATERIALIZED VIEW IF NOT EXISTS (\w+\.\w+) TO (\w+)\.(\w+) AS([\s\S]*)$/.exec(statement);
+    if (mv) {
+      const [, view, dbName, target, select] = mv as unknown as [string, string, string, string, string];
+      // Each shard rolls up the rows it stores: the view reads and writes local tables.
+      const localSelect = select.replace(new RegExp(`\\bFROM ${dbName}\\.(\\w+)`, 'g'), (m, t: string) => (tables.has(t) ? `FROM ${dbName}.${t}_local` : m));
+      out.push(`CREATE MATERIALIZED VIEW IF NOT EXISTS ${view} ${on} TO ${dbName}.${target}_local AS${localSelect}`);
+      continue;
+    }
+    const view = /^CREATE VIEW IF NOT EXISTS (\w+\.\w+) AS([\s\S]*)$/.exec(statement);
+    if (view) {
+      out.push(`CREATE VIEW IF NOT EXISTS ${view[1]} ${on} AS${view[2]}`);
+      continue;
+    }
+    throw new TelemetryError('E_SCHEMA', `cannot turn this statement of init-db.sql into cluster DDL: ${statement.slice(0, 80)}`);
+  }
+  return out;
+}
