@@ -11,6 +11,7 @@ export interface StackOptions {
   host?: string;
   clickhousePort?: string;
   otlpPort?: string;
+  dashboardPort?: string;
   auth?: boolean;
   json?: boolean;
 }
@@ -22,7 +23,8 @@ export function withStackOptions(command: Command): Command {
     .option('--engine <kind>', 'auto, docker or embedded (env AUTOMAGIK_TELEMETRY_ENGINE; default auto: the running one, else Docker when it answers, else embedded)')
     .option('--host <address>', 'address the servers bind to (env AUTOMAGIK_TELEMETRY_HOST; default 127.0.0.1)')
     .option('--clickhouse-port <port>', 'ClickHouse HTTP port (env AUTOMAGIK_TELEMETRY_CLICKHOUSE_PORT; default 8123)')
-    .option('--otlp-port <port>', 'OTLP/HTTP receiver port (env AUTOMAGIK_TELEMETRY_OTLP_PORT; default 4318)');
+    .option('--otlp-port <port>', 'OTLP/HTTP receiver port (env AUTOMAGIK_TELEMETRY_OTLP_PORT; default 4318)')
+    .option('--dashboard-port <port>', 'dashboard port: Grafana or the built-in one (env AUTOMAGIK_TELEMETRY_DASHBOARD_PORT; default 3000)');
 }
 
 export interface StackContext {
@@ -37,6 +39,7 @@ export async function stackContext(options: StackOptions, ui: Ui): Promise<Stack
     ...(options.host !== undefined ? { host: options.host } : {}),
     ...(options.clickhousePort !== undefined ? { clickhousePort: options.clickhousePort } : {}),
     ...(options.otlpPort !== undefined ? { otlpPort: options.otlpPort } : {}),
+    ...(options.dashboardPort !== undefined ? { dashboardPort: options.dashboardPort } : {}),
     ...(options.auth === false ? { auth: false } : {}),
   };
   const config = await loadConfig({ flags, env: ui.io.env });

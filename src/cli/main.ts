@@ -2,6 +2,7 @@
 
 import { Command, CommanderError } from 'commander';
 import { packageVersion } from '../paths.js';
+import { registerDashboard } from './commands/dashboard.js';
 import { registerEnv } from './commands/env.js';
 import { registerLifecycle } from './commands/lifecycle.js';
 import { registerLogs } from './commands/logs.js';
@@ -49,6 +50,7 @@ Get started:
   registerLogs(program, ui, run);
   registerSend(program, ui, run);
   registerQuery(program, ui, run);
+  registerDashboard(program, ui, run);
 
   try {
     await program.parseAsync(argv, { from: 'user' });

@@ -5,6 +5,8 @@ export type EngineName = 'embedded' | 'docker';
 export interface Endpoints {
   clickhouse: string;
   otlp: string;
+  /** The built-in dashboard (embedded) or Grafana (Docker). */
+  dashboard: string;
 }
 
 export interface EngineState {

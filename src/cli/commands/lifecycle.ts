@@ -211,6 +211,7 @@ export function printStatus(ui: Ui, status: EngineStatus): void {
   if (status.running && status.uptimeSeconds !== undefined) rows.push(['uptime', formatDuration(status.uptimeSeconds)]);
   rows.push(['clickhouse', `${status.endpoints.clickhouse}`]);
   rows.push(['otlp', `${status.endpoints.otlp}/v1/traces`]);
+  rows.push(['dashboard', status.endpoints.dashboard]);
   if (status.rows) rows.push(['rows', `${status.rows.traces} in traces, ${status.rows.metricsHourly} in metrics_hourly`]);
   if (status.schemaVersion !== undefined) rows.push(['schema', `version ${status.schemaVersion}`]);
   rows.push(['data', status.engine === 'embedded' ? `${status.dataDir} (${formatBytes(status.diskBytes)})` : status.dataDir]);

@@ -220,13 +220,13 @@ export class DockerEngine implements Engine {
       });
     }
     const running = services.some((s) => s.state === 'running');
-    const { clickhouse, otlp } = stackEndpoints(this.config);
+    const { clickhouse, otlp, dashboard } = stackEndpoints(this.config);
     return {
       engine: 'docker',
       running,
       host: this.config.host,
       ports: { clickhouse: this.config.ports.clickhouse, otlp: this.config.ports.otlp },
-      endpoints: { clickhouse, otlp },
+      endpoints: { clickhouse, otlp, dashboard },
       diskBytes: 0,
       dataDir: `docker volumes ${(stack?.volumes ?? []).map((v) => this.volumeName(v)).join(', ')}`,
       logFile: `automagik-telemetry logs [service] --engine docker`,

@@ -27,8 +27,8 @@ export class EmbeddedEngine implements Engine {
   ) {}
 
   private get endpoints() {
-    const { clickhouse, otlp } = stackEndpoints(this.config);
-    return { clickhouse, otlp };
+    const { clickhouse, otlp, dashboard } = stackEndpoints(this.config);
+    return { clickhouse, otlp, dashboard };
   }
 
   async start(options: StartOptions = {}): Promise<StartResult> {
@@ -38,7 +38,11 @@ export class EmbeddedEngine implements Engine {
 
     await this.checkHomeWritable();
     checkChdbInstalled();
-    for (const [service, port] of [['ClickHouse HTTP', this.config.ports.clickhouse], ['OTLP/HTTP', this.config.ports.otlp]] as const) {
+    for (const [service, port] of [
+      ['ClickHouse HTTP', this.config.ports.clickhouse],
+      ['OTLP/HTTP', this.config.ports.otlp],
+      ['dashboard', this.config.ports.dashboard],
+    ] as const) {
       if (!(await isPortFree(this.config.host, port))) throw await portInUse(service, port, this.config.host);
     }
     if (this.config.auth.required && this.config.auth.password === undefined) {
@@ -142,6 +146,11 @@ export class EmbeddedEngine implements Engine {
         const res = await fetch(`${this.endpoints.otlp}/health`, { signal: AbortSignal.timeout(3_000) });
         await res.arrayBuffer();
         return res.ok ? 'OTLP receiver answers' : fail(`HTTP ${res.status}`);
+      }),
+      timed('dashboard.health', `${this.endpoints.dashboard}/health`, async () => {
+        const res = await fetch(`${this.endpoints.dashboard}/health`, { signal: AbortSignal.timeout(3_000) });
+        await res.arrayBuffer();
+        return res.ok ? 'dashboard answers' : fail(`HTTP ${res.status}`);
       }),
     ]);
     return { healthy: checks.every((c) => c.ok), checks };
@@ -248,7 +257,7 @@ async function portInUse(service: string, port: number, host: string): Promise<T
   const holder = await findPortHolder(port);
   const who = holder ? ` by process ${holder.pid} (${holder.command})` : '';
   return new TelemetryError('E_PORT_IN_USE', `port ${port} (${service}) on ${host} is already in use${who}`, {
-    hint: `Stop what holds it, or choose another port: --${service.startsWith('OTLP') ? 'otlp' : 'clickhouse'}-port <n>.`,
+    hint: `Stop what holds it, or choose another port: ${service.startsWith('OTLP') ? '--otlp-port <n>' : service === 'dashboard' ? '--dashboard-port <n>' : '--clickhouse-port <n>'}.`,
     details: { port, service, host, ...(holder ? { pid: holder.pid, command: holder.command } : {}) },
   });
 }

@@ -2,11 +2,12 @@
 
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { join } from 'node:path';
-import type { Config } from '../../config/index.js';
+import { stackEndpoints, type Config } from '../../config/index.js';
 import { TelemetryError } from '../../errors.js';
 import { applySchema } from '../../schema/index.js';
 import { EmbeddedDatabase } from './database.js';
 import { createClickHouseHandler } from './http/clickhouse-handler.js';
+import { createDashboardHandler } from './http/dashboard-handler.js';
 import { createOtlpHandler } from './http/otlp-handler.js';
 import type { LogFn } from './http/respond.js';
 import { lockDataDir, type DataLock } from './lock.js';
@@ -48,7 +49,9 @@ export async function startEmbeddedServer(config: Config, log: LogFn = () => und
     const common = { credentials, maxBodyBytes: config.maxBodyBytes, log };
     servers.push(await listen(track(createClickHouseHandler({ ...common, db })), config.host, config.ports.clickhouse, 'ClickHouse HTTP'));
     servers.push(await listen(track(createOtlpHandler({ ...common, writer })), config.host, config.ports.otlp, 'OTLP/HTTP'));
-    log({ level: 'info', msg: 'listening', host: config.host, clickhousePort: config.ports.clickhouse, otlpPort: config.ports.otlp });
+    const connection = { url: stackEndpoints(config).clickhouse, username: config.auth.username, password: config.auth.password, timeoutMs: 30_000 };
+    servers.push(await listen(track(createDashboardHandler({ connection, database: config.database, credentials, log })), config.host, config.ports.dashboard, 'dashboard'));
+    log({ level: 'info', msg: 'listening', host: config.host, clickhousePort: config.ports.clickhouse, otlpPort: config.ports.otlp, dashboardPort: config.ports.dashboard });
 
     const database = db;
     let closing: Promise<void> | undefined;

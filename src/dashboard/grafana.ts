@@ -1,0 +1,50 @@
+// Owns the provisioned Grafana dashboard as a typed object (Grafana's own schema types), written to templates/.
+
+import type { Dashboard, Panel } from '@grafana/schema';
+import { grafanaSql, PANELS } from './panels.js';
+
+const DATASOURCE = { type: 'grafana-clickhouse-datasource', uid: 'automagik-clickhouse' };
+
+export function overviewDashboard(database = 'telemetry'): Dashboard {
+  const panels: Panel[] = PANELS.map((p, i) => ({
+    id: i + 1,
+    type: p.kind,
+    title: p.title,
+    datasource: DATASOURCE,
+    gridPos: p.grid,
+    ...(p.unit ? { fieldConfig: { defaults: { unit: p.unit }, overrides: [] } } : {}),
+    targets: [
+      {
+        refId: 'A',
+        datasource: DATASOURCE,
+        editorType: 'sql',
+        queryType: p.kind === 'timeseries' ? 'timeseries' : 'table',
+        format: p.kind === 'timeseries' ? 0 : 1,
+        rawSql: grafanaSql(p, database),
+      },
+    ],
+  }));
+  const variable = (name: string, label: string, column: string) => ({
+    name,
+    label,
+    type: 'query' as const,
+    datasource: DATASOURCE,
+    query: `SELECT DISTINCT ${column} FROM ${database}.traces WHERE $__timeFilter(timestamp) ORDER BY ${column}`,
+    refresh: 2,
+    multi: true,
+    includeAll: true,
+    current: { text: 'All', value: '$__all' },
+  });
+  return {
+    uid: 'automagik-overview',
+    title: 'Automagik Telemetry Overview',
+    tags: ['automagik-telemetry'],
+    schemaVersion: 39,
+    version: 1,
+    editable: true,
+    time: { from: 'now-24h', to: 'now' },
+    refresh: '30s',
+    templating: { list: [variable('project', 'Project', 'project_name'), variable('environment', 'Environment', 'environment')] },
+    panels,
+  };
+}
