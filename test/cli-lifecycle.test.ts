@@ -82,6 +82,7 @@ describe('a user starting the embedded engine from the command line', () => {
       ['clickhouse.ping', true],
       ['clickhouse.query', true],
       ['otlp.health', true],
+      ['dashboard.health', true],
     ]);
   });
 
