@@ -33,9 +33,6 @@ export const DEFAULTS = Object.freeze({
   dockerStartTimeoutMs: 180_000,
   /** How long `--engine auto` waits for the Docker engine to answer a ping before choosing the embedded engine. */
   dockerPingTimeoutMs: 800,
-  /** OTLP spans are gathered this long, or up to insertBatchRows, before one insert (embedded engine). */
-  insertBatchDelayMs: 20,
-  insertBatchRows: 10_000,
 });
 
 /** The variables `<home>/.env` uses for credentials, shared with the Docker stack's compose file. */

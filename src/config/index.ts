@@ -36,8 +36,6 @@ export interface Config {
   readonly maxBodyBytes: number;
   readonly startTimeoutMs: number;
   readonly dockerStartTimeoutMs: number;
-  readonly insertBatchDelayMs: number;
-  readonly insertBatchRows: number;
   readonly paths: {
     readonly envFile: string;
     readonly dataDir: string;
@@ -122,8 +120,6 @@ export async function loadConfig(options: LoadConfigOptions = {}): Promise<Confi
     maxBodyBytes: Math.round(maxBodyMb * 1024 * 1024),
     startTimeoutMs,
     dockerStartTimeoutMs,
-    insertBatchDelayMs: DEFAULTS.insertBatchDelayMs,
-    insertBatchRows: DEFAULTS.insertBatchRows,
     paths: {
       envFile,
       dataDir: join(home, 'data'),

@@ -8,6 +8,10 @@ export interface BulkOptions {
   strict?: boolean;
   /** Called for every bad line, with its 1-based number. */
   onReject?: (line: number, reason: string) => void;
+  /** How long to keep retrying, reading paused, while the store does not answer (default 60 s). */
+  waitForStoreMs?: number;
+  /** Called once when the store stops answering and reading pauses. */
+  onStoreDown?: (reason: string) => void;
   /** Called now and then with the counts so far. */
   onProgress?: (counts: { read: number; rejected: number; sent: number }) => void;
 }
@@ -23,6 +27,8 @@ export interface BulkResult {
   failed: number;
   /** True when --strict stopped the reading early. */
   stoppedEarly: boolean;
+  /** True when the store stayed unreachable past waitForStoreMs and reading stopped. */
+  storeGaveUp: boolean;
   durationMs: number;
   errors: string[];
 }
@@ -41,6 +47,7 @@ export async function sendLines(source: AsyncIterable<Buffer | string>, client: 
   const highWater = batchSize * 4;
   const errors: string[] = [];
   const sentBefore = client.stats().sent;
+  let storeGaveUp = false;
 
   const handle = (line: string): boolean => {
     lineNumber++;
@@ -73,16 +80,31 @@ export async function sendLines(source: AsyncIterable<Buffer | string>, client: 
         break reading;
       }
     }
-    if (client.stats().queued >= highWater) await client.whenQueuedBelow(highWater);
+    if (client.stats().queued >= highWater) {
+      const failedBefore = client.stats().failedBatches;
+      const ok = await client.whenQueuedBelow(highWater, { waitForStoreMs: options.waitForStoreMs ?? 60_000 });
+      if (client.stats().failedBatches > failedBefore) options.onStoreDown?.('the store did not answer; reading paused while retrying');
+      if (!ok) {
+        storeGaveUp = true;
+        break reading;
+      }
+    }
     const now = performance.now();
     if (options.onProgress && now - lastProgress > 250) {
       lastProgress = now;
       options.onProgress({ read, rejected, sent: client.stats().sent - sentBefore });
     }
   }
-  if (!stoppedEarly && partial !== '') handle(partial);
+  if (!stoppedEarly && !storeGaveUp && partial !== '') handle(partial);
 
-  const flushed = await client.flush();
+  let flushed = await client.flush();
+  // The store may come back while we finish: keep retrying what is left for as long as we would have waited.
+  const deadline = Date.now() + (storeGaveUp ? 0 : (options.waitForStoreMs ?? 60_000));
+  while (flushed.pending > 0 && Date.now() < deadline) {
+    options.onStoreDown?.('the store did not answer; retrying what is left');
+    await new Promise((r) => setTimeout(r, 500));
+    flushed = await client.flush();
+  }
   errors.push(...flushed.errors);
   const stats = client.stats();
   return {
@@ -91,6 +113,7 @@ export async function sendLines(source: AsyncIterable<Buffer | string>, client: 
     sent: stats.sent - sentBefore,
     failed: read - rejected - (stats.sent - sentBefore),
     stoppedEarly,
+    storeGaveUp,
     durationMs: Math.round(performance.now() - started),
     errors,
   };

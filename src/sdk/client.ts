@@ -166,12 +166,25 @@ export class AutomagikTelemetry {
   }
 
   /** Resolves once fewer than `count` events are queued, sending full batches meanwhile (backpressure for bulk senders). */
-  async whenQueuedBelow(count: number): Promise<void> {
-    while (this.enabled && this.queue.size >= count) {
+  /**
+   * Resolves once fewer than `count` events are queued, sending full batches meanwhile: backpressure for bulk
+   * senders, so nothing is dropped. While the store is unreachable it keeps retrying, every `retryEveryMs`, for at
+   * most `waitForStoreMs`; then it resolves false (the caller decides what to do with what is left).
+   */
+  async whenQueuedBelow(count: number, options: { waitForStoreMs?: number; retryEveryMs?: number } = {}): Promise<boolean> {
+    const giveUpAt = Date.now() + (options.waitForStoreMs ?? 0);
+    while (this.enabled && this.stats().queued >= count) {
+      if (this.retryBatches.length > 0) {
+        // The store did not answer: wait, then try the oldest batch again.
+        if (Date.now() >= giveUpAt) return false;
+        await new Promise((r) => setTimeout(r, options.retryEveryMs ?? 500));
+        await this.flushFull(false);
+        continue;
+      }
       void this.flushFull(false);
-      if (this.retryBatches.length > 0) return; // the store is down: waiting would never end; the queue bound applies
       await new Promise<void>((resolve) => this.waiters.push(resolve));
     }
+    return true;
   }
 
   /** Flushes, stops the timer, and tracks nothing more. What could not be sent is counted as dropped. */

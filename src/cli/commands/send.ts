@@ -173,8 +173,13 @@ async function sendOne(ui: Ui, client: AutomagikTelemetry, backend: BackendName,
 async function sendStdin(ui: Ui, client: AutomagikTelemetry, backend: BackendName, batchSize: number, options: SendOptions): Promise<number> {
   let shown = 0;
   const showProgress = ui.io.stderr.isTTY === true && !options.json;
+  let warned = false;
   const result = await sendLines(process.stdin, client, batchSize, {
     ...(options.strict ? { strict: true } : {}),
+    onStoreDown: (reason) => {
+      if (!warned) ui.err(ui.ce.yellow(`${reason} (up to 60 s)`));
+      warned = true;
+    },
     onReject: (line, reason) => {
       if (shown++ < SHOWN_REJECTIONS) ui.err(`line ${line}: ${reason}`);
     },
@@ -190,6 +195,7 @@ async function sendStdin(ui: Ui, client: AutomagikTelemetry, backend: BackendNam
   } else {
     for (const error of [...new Set(result.errors)].slice(0, 5)) ui.err(`${ui.ce.red('error')} ${error}`);
     if (result.stoppedEarly) ui.err('stopped at the first bad line (--strict)');
+    if (result.storeGaveUp) ui.err('stopped reading: the store did not come back within 60 s');
     ui.err(`sent ${result.sent}, rejected ${result.rejected}${result.failed > 0 ? `, failed ${result.failed}` : ''}, in ${seconds.toFixed(2)} s, ${rate} events/s`);
   }
   return result.rejected === 0 && result.failed === 0 ? EXIT.OK : EXIT.FAILURE;

@@ -37,7 +37,7 @@ export async function startEmbeddedServer(config: Config, log: LogFn = () => und
     const schema = await applySchema(db, config.database);
     log({ level: 'info', msg: 'schema ready', version: schema.version, applied: schema.applied });
 
-    const writer = new TraceWriter({ db, database: config.database, delayMs: config.insertBatchDelayMs, maxRows: config.insertBatchRows });
+    const writer = new TraceWriter({ db, database: config.database });
     const track = (handler: Handler) => (req: IncomingMessage, res: ServerResponse) => {
       const work = handler(req, res).catch((error: unknown) => {
         log({ level: 'error', msg: 'unhandled request error', error: String(error) });

@@ -1,5 +1,6 @@
 // Owns the OTLP/HTTP trace receiver: POST /v1/traces in protobuf or JSON, answers as the OTLP specification says.
 
+import { createHash } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { describeError } from '../../../errors.js';
 import { countSpans, type OtlpTraceRequest } from '../../../otlp/model.js';
@@ -90,7 +91,7 @@ export function createOtlpHandler(options: OtlpHandlerOptions) {
       rejected = bad.length;
 
       try {
-        await writer.write(rows);
+        await writer.write(rows, `otlp-${createHash('sha256').update(body).digest('hex')}`);
       } catch (error) {
         // The rows were not stored: a retryable answer, so the exporter sends them again.
         await fail(503, GRPC.UNAVAILABLE, `spans could not be stored: ${describeError(error).split('\n')[0] ?? ''}`, { 'Retry-After': '1' });
