@@ -66,13 +66,22 @@ export async function sendLines(source: AsyncIterable<Buffer | string>, client: 
     }
   };
 
+  // A line longer than MAX_LINE_BYTES is reported once, then skipped up to its newline (never held in memory).
+  let skipping = false;
   reading: for await (const chunk of source) {
-    const lines = (partial + (typeof chunk === 'string' ? chunk : chunk.toString('utf8'))).split('\n');
+    let text = typeof chunk === 'string' ? chunk : chunk.toString('utf8');
+    if (skipping) {
+      const end = text.indexOf('\n');
+      if (end === -1) continue;
+      skipping = false;
+      text = text.slice(end + 1);
+    }
+    const lines = (partial + text).split('\n');
     partial = lines.pop() ?? '';
     if (partial.length > MAX_LINE_BYTES) {
-      // A runaway line: report it once, then skip to its end.
       lines.push(partial);
       partial = '';
+      skipping = true;
     }
     for (const line of lines) {
       if (!handle(line)) {
