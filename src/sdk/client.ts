@@ -54,6 +54,7 @@ export class AutomagikTelemetry {
   private readonly debug = createDebug('automagik:sdk');
   private readonly timer: NodeJS.Timeout | undefined;
   private autoFlush: Promise<unknown> | undefined;
+  private flushScheduled = false;
   private flushChain: Promise<unknown> = Promise.resolve();
   private waiters: Array<() => void> = [];
   private closed = false;
@@ -111,7 +112,14 @@ export class AutomagikTelemetry {
       this.counters.dropped += dropped;
       this.debug(`queue full (${this.options.maxQueueSize}): dropped ${dropped} oldest event(s)`);
     }
-    if (this.queue.size >= this.options.batchSize) void this.flushFull(false);
+    // Sending is scheduled, never done inside trackEvent: the host's code path only pays for queueing.
+    if (this.queue.size >= this.options.batchSize && !this.flushScheduled) {
+      this.flushScheduled = true;
+      setImmediate(() => {
+        this.flushScheduled = false;
+        void this.flushFull(false);
+      }).unref();
+    }
   }
 
   /** Records an error as an ERROR event named "error", with OpenTelemetry's exception.* attributes. */

@@ -22,10 +22,20 @@ export interface TrackOptions {
   projectName?: string;
 }
 
-/** One event as the queue holds it: everything resolved, nothing left to fail later. */
+/**
+ * One event as the queue holds it: validated and flattened, nothing left to fail later. Its span (ids, nanosecond
+ * times) is built when it is first sent, off the host's hot path, and kept, so a retried batch sends the same bytes.
+ */
 export interface QueuedEvent {
-  span: OtlpSpan;
+  name: string;
+  attributes: FlatAttributes;
+  startMs: number;
+  durationMs: number;
+  error: boolean;
+  statusMessage: string;
+  traceId: string | undefined;
   projectName: string | undefined;
+  span?: OtlpSpan;
 }
 
 export interface ResourceInfo {
@@ -43,13 +53,13 @@ const POOL_SIZE = 4096;
 let pool = randomBytes(POOL_SIZE);
 let poolOffset = 0;
 
-/** `size` cryptographically random bytes, in a buffer of their own. */
+/** `size` cryptographically random bytes: a view into the pool (no allocation of its own). */
 export function randomId(size: number): Uint8Array {
   if (poolOffset + size > POOL_SIZE) {
     pool = randomBytes(POOL_SIZE);
     poolOffset = 0;
   }
-  const id = Uint8Array.prototype.slice.call(pool, poolOffset, poolOffset + size);
+  const id = pool.subarray(poolOffset, poolOffset + size);
   poolOffset += size;
   return id;
 }
@@ -90,21 +100,34 @@ export function makeEvent(name: string, attributes: Attributes | undefined, opti
   if (options.traceId !== undefined && !/^[0-9a-fA-F]{32}$/.test(options.traceId)) throw new Error(`traceId must be 32 hex characters, got ${JSON.stringify(options.traceId)}`);
   const status = options.status === undefined ? 'ok' : options.status.toLowerCase();
   if (status !== 'ok' && status !== 'error') throw new Error(`status must be 'ok' or 'error', got ${JSON.stringify(options.status)}`);
-  const startNs = BigInt(Math.round(startMs * 1000)) * 1000n;
   return {
-    span: {
-      traceId: options.traceId ? Buffer.from(options.traceId, 'hex') : randomId(16),
-      spanId: randomId(8),
-      parentSpanId: new Uint8Array(),
-      name,
-      kind: 1,
-      startTimeUnixNano: startNs,
-      endTimeUnixNano: startNs + BigInt(Math.round(durationMs * 1_000_000)),
-      attributes: flattenAttributes(attributes),
-      status: { code: status === 'error' ? STATUS_CODE_ERROR : 0, message: options.statusMessage ?? '' },
-    },
+    name,
+    attributes: attributes ? flattenAttributes(attributes) : {},
+    startMs,
+    durationMs,
+    error: status === 'error',
+    statusMessage: options.statusMessage ?? '',
+    traceId: options.traceId,
     projectName: options.projectName,
   };
+}
+
+/** The event's span, built on first use and kept (ids stay the same across retries). */
+export function spanOf(event: QueuedEvent): OtlpSpan {
+  if (event.span) return event.span;
+  const startNs = BigInt(Math.round(event.startMs * 1000)) * 1000n;
+  event.span = {
+    traceId: event.traceId ? Buffer.from(event.traceId, 'hex') : randomId(16),
+    spanId: randomId(8),
+    parentSpanId: new Uint8Array(),
+    name: event.name,
+    kind: 1,
+    startTimeUnixNano: startNs,
+    endTimeUnixNano: startNs + BigInt(Math.round(event.durationMs * 1_000_000)),
+    attributes: event.attributes,
+    status: { code: event.error ? STATUS_CODE_ERROR : 0, message: event.statusMessage },
+  };
+  return event.span;
 }
 
 /** One OTLP request for a batch: a resource per project, the SDK as the instrumentation scope. */
@@ -114,7 +137,7 @@ export function buildRequest(events: readonly QueuedEvent[], resource: ResourceI
     const project = event.projectName ?? resource.projectName;
     let spans = byProject.get(project);
     if (!spans) byProject.set(project, (spans = []));
-    spans.push(event.span);
+    spans.push(spanOf(event));
   }
   return {
     resourceSpans: [...byProject].map(([project, spans]) => ({
