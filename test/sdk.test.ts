@@ -184,16 +184,29 @@ describe('an SDK that must never hurt its host', () => {
     for (let i = 50; i < 80; i++) expect(kept.has(i)).toBe(true);
   });
 
-  it('retries a batch the server stored but answered 500 to, and the table holds it once', async () => {
-    const proxy = await startProxy(ch, (_req, index) => (index === 0 ? { status: 500, body: 'Code: 999. DB::Exception: injected', forwardFirst: true } : undefined));
-    const t = client({ projectName: 'sdk-500', backend: 'clickhouse', clickhouseEndpoint: proxy.url });
+  it.each([500, 503, 429])('retries a batch the server stored but answered %i to, and the table holds it once', async (status) => {
+    const proxy = await startProxy(ch, (_req, index) => (index === 0 ? { status, body: 'Code: 999. DB::Exception: injected', forwardFirst: true } : undefined));
+    const project = `sdk-ch-${status}`;
+    const t = client({ projectName: project, backend: 'clickhouse', clickhouseEndpoint: proxy.url });
     for (let i = 0; i < 5; i++) t.trackEvent('once', { i });
     const result = await t.flush();
     await proxy.close();
     expect(proxy.requests).toHaveLength(2);
     expect(t.stats().retried).toBe(1);
     expect(result.sent).toBe(5);
-    expect(await rows("project_name = 'sdk-500'")).toHaveLength(5);
+    expect(await rows(`project_name = '${project}'`)).toHaveLength(5);
+  });
+
+  it('does not retry a 400: the batch is counted as failed and reported', async () => {
+    const proxy = await startProxy(ch, () => ({ status: 400, body: 'Code: 27. DB::Exception: Cannot parse input. (CANNOT_PARSE_INPUT_ASSERTION_FAILED)' }));
+    const errors: Error[] = [];
+    const t = client({ projectName: 'sdk-400', backend: 'clickhouse', clickhouseEndpoint: proxy.url }, errors);
+    t.trackEvent('refused');
+    const result = await t.flush();
+    await proxy.close();
+    expect(proxy.requests).toHaveLength(1);
+    expect(result).toMatchObject({ sent: 0, failed: 1, pending: 0 });
+    expect(errors[0]?.message).toContain('answered HTTP 400: Code: 27. DB::Exception: Cannot parse input');
   });
 
   it('honours Retry-After on OTLP 503 and delivers on the next attempt', async () => {

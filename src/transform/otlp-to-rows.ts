@@ -49,6 +49,7 @@ interface ResourceColumns {
   project_version: string;
   environment: string;
   rest: FlatAttributes;
+  hasRest: boolean;
 }
 
 function resourceColumns(resource: FlatAttributes): ResourceColumns {
@@ -67,6 +68,7 @@ function resourceColumns(resource: FlatAttributes): ResourceColumns {
     project_version: first(RESOURCE_COLUMNS.project_version),
     environment: first(RESOURCE_COLUMNS.environment),
     rest,
+    hasRest: Object.keys(rest).length > 0,
   };
 }
 
@@ -97,6 +99,6 @@ function spanToRow(span: OtlpSpan, resource: ResourceColumns): TraceRow {
     project_name: resource.project_name || span.attributes['project.name'] || resource.service_name,
     project_version: resource.project_version,
     environment: resource.environment,
-    attributes: { ...resource.rest, ...span.attributes },
+    attributes: resource.hasRest ? { ...resource.rest, ...span.attributes } : span.attributes,
   };
 }

@@ -29,7 +29,9 @@ const UINT32_MAX = 4_294_967_295;
 
 /** Milliseconds since the epoch as DateTime64(3) text in UTC. */
 export function formatTimestamp(ms: number): string {
-  return new Date(ms).toISOString().replace('T', ' ').replace('Z', '');
+  const iso = new Date(ms).toISOString();
+  // 'YYYY-MM-DDTHH:MM:SS.sssZ' for years 0000-9999: swap the T, drop the Z.
+  return iso.length === 24 ? `${iso.slice(0, 10)} ${iso.slice(11, 23)}` : iso.replace('T', ' ').replace('Z', '');
 }
 
 export function clampDuration(ms: number): number {
