@@ -3,6 +3,7 @@
 import { Chalk, type ChalkInstance } from 'chalk';
 import ora from 'ora';
 import { createInterface } from 'node:readline/promises';
+import { TelemetryError } from '../errors.js';
 
 export interface Io {
   stdin?: NodeJS.ReadableStream & { isTTY?: boolean };
@@ -73,6 +74,18 @@ export function createUi(io: Io): Ui {
       };
     },
   };
+}
+
+/**
+ * Asks before something destructive. True when the user typed "yes". Without a terminal to ask on it refuses with
+ * E_REFUSED, pointing at --yes: a script must say what it wants.
+ */
+export async function confirm(ui: Ui, what: string, question: string): Promise<boolean> {
+  if (!ui.io.stdin?.isTTY) {
+    throw new TelemetryError('E_REFUSED', `${what} and needs a confirmation, but there is no terminal to ask on`, { hint: 'Run it again with --yes to confirm.' });
+  }
+  const answer = await ui.ask(`${question} Type "yes" to confirm: `);
+  return answer.trim().toLowerCase() === 'yes';
 }
 
 export function formatBytes(n: number): string {

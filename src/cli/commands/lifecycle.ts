@@ -6,7 +6,7 @@ import { TelemetryError } from '../../errors.js';
 import type { EngineStatus, HealthReport } from '../../engine/index.js';
 import { EXIT } from '../errors.js';
 import { engineOf, stackContext, withStackOptions, type StackOptions } from '../context.js';
-import { formatBytes, formatDuration, keyValues, type Ui } from '../ui.js';
+import { confirm, formatBytes, formatDuration, keyValues, type Ui } from '../ui.js';
 
 type Run = (action: () => Promise<number>) => Promise<void>;
 
@@ -165,17 +165,9 @@ Examples:
     run(async () => {
       const context = await stackContext(options, ui);
       const engine = await engineOf(context, ui);
-      if (!options.yes) {
-        if (!ui.io.stdin?.isTTY) {
-          throw new TelemetryError('E_REFUSED', 'reset deletes all telemetry data and needs a confirmation, but there is no terminal to ask on', {
-            hint: 'Run it again with --yes to confirm.',
-          });
-        }
-        const answer = await ui.ask(`Delete all telemetry data of the ${engine.name} stack in ${context.config.home}? Type "yes" to confirm: `);
-        if (answer.trim().toLowerCase() !== 'yes') {
-          ui.err('nothing deleted');
-          return EXIT.FAILURE;
-        }
+      if (!options.yes && !(await confirm(ui, 'reset deletes all telemetry data', `Delete all telemetry data of the ${engine.name} stack in ${context.config.home}?`))) {
+        ui.err('nothing deleted');
+        return EXIT.FAILURE;
       }
       const result = await engine.reset();
       if (options.json) ui.json(result);

@@ -18,7 +18,7 @@ import { EXIT } from '../errors.js';
 import { stackContext, withStackOptions, type StackOptions } from '../context.js';
 import { runRepl } from '../repl.js';
 import { OUTPUT_FORMATS, renderRows, type OutputFormat } from '../table.js';
-import type { Ui } from '../ui.js';
+import { confirm, type Ui } from '../ui.js';
 
 type Run = (action: () => Promise<number>) => Promise<void>;
 
@@ -231,17 +231,9 @@ Examples:
   ).action((file: string, options: StackOptions & { replace?: boolean; yes?: boolean }) =>
     run(async () => {
       const { config } = await stackContext(options, ui);
-      if (options.replace && !options.yes) {
-        if (!ui.io.stdin?.isTTY) {
-          throw new TelemetryError('E_REFUSED', 'restore --replace deletes the data in the store and needs a confirmation, but there is no terminal to ask on', {
-            hint: 'Run it again with --yes to confirm.',
-          });
-        }
-        const answer = await ui.ask(`Replace ALL telemetry data in ${config.home} with ${file}? Type "yes" to confirm: `);
-        if (answer.trim().toLowerCase() !== 'yes') {
-          ui.err('nothing changed');
-          return EXIT.FAILURE;
-        }
+      if (options.replace && !options.yes && !(await confirm(ui, 'restore --replace deletes the data in the store', `Replace ALL telemetry data in ${config.home} with ${file}?`))) {
+        ui.err('nothing changed');
+        return EXIT.FAILURE;
       }
       const progress = options.json ? undefined : ui.progress(`checking ${file}`);
       const result = await restoreBackup(stackConnection(config, 600_000), config.database, resolve(file), {
