@@ -131,3 +131,16 @@ describe('--help', () => {
     expect(result.stderr).toContain("unknown command 'strat'");
   });
 });
+
+describe('start --no-auth', () => {
+  it('serves without credentials, and says so loudly', async () => {
+    const home = await newHome();
+    const started = await cli(['start', '--no-auth'], home.env);
+    expect(started.code).toBe(0);
+    expect(started.stderr).toContain('warning: --no-auth: anyone who can reach the ports can read and write telemetry');
+    const query = await fetch(`http://127.0.0.1:${home.env.AUTOMAGIK_TELEMETRY_CLICKHOUSE_PORT}/?query=SELECT+1`);
+    expect(await query.text()).toBe('1\n');
+    const otlp = await fetch(`http://127.0.0.1:${home.env.AUTOMAGIK_TELEMETRY_OTLP_PORT}/v1/traces`, { method: 'POST', body: '{}', headers: { 'Content-Type': 'application/json' } });
+    expect(otlp.status).toBe(200);
+  });
+});

@@ -1,7 +1,7 @@
 // Owns the Docker stack's lifecycle through the Docker Engine API: network, volumes, images, containers, waits, logs.
 
 import { createHash } from 'node:crypto';
-import { cp, mkdir, rm, writeFile, readFile } from 'node:fs/promises';
+import { access, cp, mkdir, rm, writeFile, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type Docker from 'dockerode';
 import { connectHost, ensureSecret, stackEndpoints, type Config } from '../../config/index.js';
@@ -61,12 +61,16 @@ export class DockerEngine implements Engine {
     return `${this.project}_${volume}`;
   }
 
-  /** Copies the templates into <home>/docker and reads the stack from there, with this config's values. */
-  async definition(): Promise<StackDefinition> {
+  /** Copies the templates into <home>/docker, where the containers' bind mounts and `docker compose` find them. */
+  private async installTemplates(): Promise<void> {
     await mkdir(this.stackDir, { recursive: true });
     for (const part of ['docker-compose.yml', 'otel-collector-config.yaml', 'grafana']) {
       await cp(templatePath(part), join(this.stackDir, part), { recursive: true, force: true });
     }
+  }
+
+  /** Reads the stack, with this config's values, from the templates `start` installed (bind sources point there). */
+  async definition(): Promise<StackDefinition> {
     const dotenv = await readDotenv(this.config.paths.envFile);
     const vars: Record<string, string | undefined> = {
       ...dotenv,
@@ -79,13 +83,17 @@ export class DockerEngine implements Engine {
       CLICKHOUSE_USER: this.config.auth.username,
       CLICKHOUSE_PASSWORD: this.config.auth.password,
     };
-    return loadStack(join(this.stackDir, 'docker-compose.yml'), vars);
+    // Before the first start nothing is installed yet: read the packaged template (only start creates containers).
+    const installed = join(this.stackDir, 'docker-compose.yml');
+    const file = (await access(installed).then(() => true, () => false)) ? installed : templatePath('docker-compose.yml');
+    return loadStack(file, vars);
   }
 
   async start(options: StartOptions = {}): Promise<StartResult> {
     const progress = options.onProgress ?? (() => undefined);
     await ping(this.options.target, PING_TIMEOUT_MS);
     await ensureSecret(this.config, DOTENV_GRAFANA_PASSWORD);
+    await this.installTemplates();
     const stack = await this.definition();
     const before = await this.containers();
     const allRunningAndCurrent = stack.services.every((s) => {
