@@ -182,7 +182,8 @@ function insertRequest(insert: InsertStatement, data: Buffer, settings: Record<s
     table: insert.table,
     format: insert.format as InsertRequest['format'],
     data,
-    settings: { ...settings, ...insert.settings },
+    // One parsing thread an insert: chDB's parallel parsing is no faster here and takes the cores clients need.
+    settings: { input_format_parallel_parsing: '0', ...settings, ...insert.settings },
     ...(insert.columns ? { columns: insert.columns } : {}),
     ...(database ? { database } : {}),
   };
