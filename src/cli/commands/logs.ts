@@ -1,8 +1,8 @@
 // Owns `logs`: the engine's log lines (embedded: its log file; Docker: each container's output), tail and follow.
 
 import type { Command } from 'commander';
-import { TelemetryError } from '../../errors.js';
 import { EXIT } from '../errors.js';
+import { numberFlag } from '../flags.js';
 import { engineOf, stackContext, withStackOptions, type StackOptions } from '../context.js';
 import type { Ui } from '../ui.js';
 
@@ -16,8 +16,7 @@ export function registerLogs(program: Command, ui: Ui, run: (action: () => Promi
       .option('--json', 'embedded engine: print the raw JSON lines'),
   ).action((service: string | undefined, options: StackOptions & { follow?: boolean; tail: string }) =>
     run(async () => {
-      const tail = Number(options.tail);
-      if (!Number.isInteger(tail) || tail < 0) throw new TelemetryError('E_CONFIG', `--tail ${JSON.stringify(options.tail)} is not a whole number`);
+      const tail = numberFlag(options.tail, '--tail', { whole: true });
       const context = await stackContext(options, ui);
       const engine = await engineOf(context, ui);
       const many = engine.name === 'docker' && service === undefined;

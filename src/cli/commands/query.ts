@@ -15,6 +15,7 @@ import { clusterStatements, CLUSTER_NAME } from '../../schema/cluster.js';
 import { applySchema, forDatabase } from '../../schema/index.js';
 import { templatePath } from '../../paths.js';
 import { EXIT } from '../errors.js';
+import { numberFlag } from '../flags.js';
 import { stackContext, withStackOptions, type StackOptions } from '../context.js';
 import { runRepl } from '../repl.js';
 import { OUTPUT_FORMATS, renderRows, type OutputFormat } from '../table.js';
@@ -32,11 +33,6 @@ function outputFormat(value: string | undefined, fallback: OutputFormat): Output
 
 function width(ui: Ui): number {
   return (ui.io.stdout as { columns?: number }).columns ?? 120;
-}
-
-function wholeNumber(value: string, flag: string): number {
-  if (!/^\d+$/.test(value) || Number(value) < 1) throw new TelemetryError('E_CONFIG', `${flag} ${JSON.stringify(value)} is not a whole number >= 1`);
-  return Number(value);
 }
 
 const FORMAT_CLAUSE = /\bFORMAT\s+[A-Za-z0-9_]+\s*;?\s*$/i;
@@ -129,7 +125,7 @@ Examples:
         const status = options.status?.toUpperCase();
         if (status !== undefined && status !== 'OK' && status !== 'ERROR') throw new TelemetryError('E_CONFIG', `--status ${JSON.stringify(options.status)} is not ok or error`);
         const filters: TraceFilters = {
-          limit: wholeNumber(options.limit, '--limit'),
+          limit: numberFlag(options.limit, '--limit', { min: 1, whole: true }),
           ...(options.project !== undefined ? { project: options.project } : {}),
           ...(options.event !== undefined ? { event: options.event } : {}),
           ...(status !== undefined ? { status: status as 'OK' | 'ERROR' } : {}),

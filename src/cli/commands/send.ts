@@ -10,6 +10,7 @@ import { sdkOptionsForStack } from '../../sdk/from-stack.js';
 import type { BackendName } from '../../sdk/options.js';
 import { roundTrip, SAMPLE } from '../../sdk/round-trip.js';
 import { EXIT } from '../errors.js';
+import { numberFlag } from '../flags.js';
 import { stackContext, withStackOptions, type StackOptions } from '../context.js';
 import type { Ui } from '../ui.js';
 
@@ -34,13 +35,6 @@ function backendOf(value: string | undefined, env: NodeJS.ProcessEnv): BackendNa
   const backend = value ?? env.AUTOMAGIK_TELEMETRY_BACKEND ?? 'otlp';
   if (backend !== 'otlp' && backend !== 'clickhouse') throw new TelemetryError('E_CONFIG', `--backend ${JSON.stringify(backend)} is not one of otlp, clickhouse`);
   return backend;
-}
-
-function wholeNumber(value: string | undefined, flag: string, fallback: number, min = 0): number {
-  if (value === undefined) return fallback;
-  const n = Number(value);
-  if (!/^\d+(\.\d+)?$/.test(value) || n < min) throw new TelemetryError('E_CONFIG', `${flag} ${JSON.stringify(value)} is not a number >= ${min}`);
-  return n;
 }
 
 export function registerSend(program: Command, ui: Ui, run: Run): void {
@@ -82,7 +76,7 @@ Examples:
       const { config } = await stackContext(options, ui);
       const errors: string[] = [];
       const projectName = options.project ?? env.AUTOMAGIK_TELEMETRY_PROJECT_NAME ?? 'cli';
-      const batchSize = options.stdin ? wholeNumber(options.batchSize, '--batch-size', 5000, 1) : 1;
+      const batchSize = options.stdin ? numberFlag(options.batchSize, '--batch-size', { fallback: 5000, min: 1, whole: true }) : 1;
       // gzip only pays across a network: to this machine it halves bulk throughput (measured), so it is off by default.
       const stack = sdkOptionsForStack(config, env);
       const target = backend === 'otlp' ? (stack.endpoint ?? env.AUTOMAGIK_TELEMETRY_ENDPOINT) : (stack.clickhouseEndpoint ?? env.AUTOMAGIK_TELEMETRY_CLICKHOUSE_ENDPOINT);
@@ -118,7 +112,7 @@ Examples:
         throw new TelemetryError('E_CONFIG', `--backend ${JSON.stringify(options.backend)} is not one of otlp, clickhouse, both`);
       }
       const backends: BackendName[] = options.backend === 'both' ? ['otlp', 'clickhouse'] : [options.backend as BackendName];
-      const timeoutMs = wholeNumber(options.timeout, '--timeout', 10_000, 1);
+      const timeoutMs = numberFlag(options.timeout, '--timeout', { fallback: 10_000, min: 1 });
       const { config } = await stackContext(options, ui);
       const sdk = sdkOptionsForStack(config, ui.io.env);
       const store = {
@@ -153,7 +147,7 @@ async function sendOne(ui: Ui, client: AutomagikTelemetry, backend: BackendName,
   }
   const status = (options.status ?? 'ok').toLowerCase();
   if (status !== 'ok' && status !== 'error') throw new TelemetryError('E_CONFIG', `--status ${JSON.stringify(options.status)} is not ok or error`);
-  const durationMs = wholeNumber(options.duration, '--duration', 0);
+  const durationMs = numberFlag(options.duration, '--duration', { fallback: 0 });
   const name = options.event as string;
   client.trackEvent(name, attributes, { status, durationMs });
   if (errors.length > 0) throw new TelemetryError('E_CONFIG', errors[0] ?? 'invalid event');

@@ -10,7 +10,7 @@ import { createClickHouseHandler } from './http/clickhouse-handler.js';
 import { createDashboardHandler } from './http/dashboard-handler.js';
 import { createOtlpHandler } from './http/otlp-handler.js';
 import type { LogFn } from './http/respond.js';
-import { lockDataDir, type DataLock } from './lock.js';
+import { lockDataDir } from './lock.js';
 import { TraceWriter } from './trace-writer.js';
 
 export interface RunningEmbeddedServer {
