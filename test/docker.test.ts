@@ -243,3 +243,19 @@ describe('a Docker start without a Docker engine', () => {
     await h.cleanup();
   });
 });
+
+describe('--engine auto', () => {
+  it.skipIf(!available)('picks Docker when its engine answers a ping', async () => {
+    const h = await makeTestHome({ ...dockerEnv, AUTOMAGIK_TELEMETRY_ENGINE: 'auto' });
+    const status = await cli(['status', '--json'], h.env);
+    expect(JSON.parse(status.stdout)).toMatchObject({ engine: 'docker', running: false });
+    await h.cleanup();
+  });
+
+  it('picks the embedded engine when no Docker engine answers', async () => {
+    const h = await makeTestHome({ DOCKER_HOST: 'unix:///nonexistent/docker.sock', AUTOMAGIK_TELEMETRY_ENGINE: 'auto' });
+    const status = await cli(['status', '--json'], h.env);
+    expect(JSON.parse(status.stdout)).toMatchObject({ engine: 'embedded', running: false });
+    await h.cleanup();
+  });
+});

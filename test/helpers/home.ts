@@ -15,6 +15,8 @@ export async function makeTestHome(extra: NodeJS.ProcessEnv = {}): Promise<TestH
   const home = await mkdtemp(join(tmpdir(), 'amt-test-'));
   const env: NodeJS.ProcessEnv = {
     AUTOMAGIK_TELEMETRY_HOME: home,
+    // Explicit, so that a developer's running Docker never turns an embedded-engine test into a Docker one.
+    AUTOMAGIK_TELEMETRY_ENGINE: 'embedded',
     AUTOMAGIK_TELEMETRY_CLICKHOUSE_PORT: String(await freePort()),
     AUTOMAGIK_TELEMETRY_OTLP_PORT: String(await freePort()),
     AUTOMAGIK_TELEMETRY_DASHBOARD_PORT: String(await freePort()),
