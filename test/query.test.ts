@@ -5,6 +5,7 @@ import { gzipSync } from 'node:zlib';
 import { PassThrough } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runRepl } from '../src/cli/repl.js';
+import { templatePath } from '../src/paths.js';
 import { CLI, cli } from './helpers/cli.js';
 import { startStack, type RunningStack } from './helpers/stack.js';
 
@@ -222,6 +223,20 @@ describe('backup and restore', () => {
 });
 
 describe('schema', () => {
+  it('prints the server config for a given layout, and templates/cluster/ is that config for 2 x 2', async () => {
+    const result = await cli(['schema', 'print', '--cluster', 'telemetry_cluster', '--shards', '3', '--replicas', '2'], {});
+    expect(result.code).toBe(0);
+    const xml = result.stdout.split('\n').filter((l) => l.startsWith('-- ')).map((l) => l.slice(3)).join('\n');
+    expect(xml.match(/<shard>/g)).toHaveLength(3);
+    expect(xml.match(/<replica>/g)).toHaveLength(6);
+    expect(xml).toContain('<replica><host>clickhouse-s3-r2</host><port>9000</port></replica>');
+    const { clusterConfigXml } = await import('../src/schema/cluster.js');
+    expect(await readFile(templatePath('cluster', 'clickhouse', 'cluster.xml'), 'utf8')).toBe(clusterConfigXml('telemetry_cluster', 2, 2));
+    const alone = await cli(['schema', 'print', '--cluster', 'c', '--shards', '2'], {});
+    expect(alone.code).toBe(2);
+    expect(alone.stderr).toContain('--shards and --replicas go together, with --cluster');
+  });
+
   it('prints the single-node DDL', async () => {
     const result = await cli(['schema', 'print'], {});
     expect(result.stdout).toContain('CREATE TABLE IF NOT EXISTS telemetry.traces');

@@ -54,3 +54,38 @@ export async function clusterStatements(cluster: string, database: string): Prom
   }
   return out;
 }
+
+/**
+ * ClickHouse server config for a cluster of `shards` x `replicas` nodes named clickhouse-s<shard>-r<replica> (as in
+ * templates/cluster/), with Keeper at keeper:9181: what the cluster DDL's ON CLUSTER and Distributed tables expect.
+ */
+export function clusterConfigXml(cluster: string, shards: number, replicas: number): string {
+  if (!Number.isInteger(shards) || shards < 1 || !Number.isInteger(replicas) || replicas < 1) {
+    throw new TelemetryError('E_CONFIG', `--shards and --replicas must be whole numbers >= 1, got ${shards} and ${replicas}`);
+  }
+  const shardBlocks = Array.from({ length: shards }, (_, s) =>
+    [
+      '            <shard>',
+      '                <internal_replication>true</internal_replication>',
+      ...Array.from({ length: replicas }, (_, r) => `                <replica><host>clickhouse-s${s + 1}-r${r + 1}</host><port>9000</port></replica>`),
+      '            </shard>',
+    ].join('\n'),
+  );
+  return [
+    `<!-- The cluster automagik-telemetry's cluster DDL names (schema print --cluster ${cluster}): ${shards} shards x ${replicas} replicas. -->`,
+    '<clickhouse>',
+    '    <remote_servers>',
+    `        <${cluster}>`,
+    ...shardBlocks,
+    `        </${cluster}>`,
+    '    </remote_servers>',
+    '    <zookeeper>',
+    '        <node><host>keeper</host><port>9181</port></node>',
+    '    </zookeeper>',
+    '    <distributed_ddl>',
+    '        <path>/clickhouse/task_queue/ddl</path>',
+    '    </distributed_ddl>',
+    '</clickhouse>',
+    '',
+  ].join('\n');
+}

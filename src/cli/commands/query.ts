@@ -11,7 +11,7 @@ import { stackConnection } from '../../query/connection.js';
 import { queryStats, STATS_GROUPINGS, type StatsGrouping } from '../../query/stats.js';
 import { parseMoment } from '../../query/time.js';
 import { followTraces, recentTraces, type StoredTrace, type TraceFilters } from '../../query/traces.js';
-import { clusterStatements, CLUSTER_NAME } from '../../schema/cluster.js';
+import { clusterConfigXml, clusterStatements, CLUSTER_NAME } from '../../schema/cluster.js';
 import { applySchema, forDatabase } from '../../schema/index.js';
 import { templatePath } from '../../paths.js';
 import { EXIT } from '../errors.js';
@@ -251,10 +251,31 @@ Examples:
     .description('print the DDL: single-node by default; with --cluster, replicated local tables + Distributed tables')
     .option('--cluster <name>', `a cluster from ClickHouse's remote_servers (templates/cluster/ defines "${CLUSTER_NAME}")`)
     .option('--database <name>', 'database name', 'telemetry')
-    .action((options: { cluster?: string; database: string }) =>
+    .option('--shards <n>', 'with --cluster and --replicas: also print the server config (remote_servers) for this layout, as a comment')
+    .option('--replicas <m>', 'replicas per shard (with --shards)')
+    .addHelpText(
+      'after',
+      `
+Examples:
+  $ automagik-telemetry schema print
+  $ automagik-telemetry schema print --cluster telemetry_cluster
+  $ automagik-telemetry schema print --cluster telemetry_cluster --shards 3 --replicas 2`,
+    )
+    .action((options: { cluster?: string; database: string; shards?: string; replicas?: string }) =>
       run(async () => {
-        const statements = options.cluster !== undefined ? await clusterStatements(options.cluster, options.database) : [forDatabase(await readFile(templatePath('init-db.sql'), 'utf8'), options.database).trim()];
-        ui.out(options.cluster !== undefined ? `${statements.join(';\n\n')};` : statements.join('\n'));
+        if ((options.shards === undefined) !== (options.replicas === undefined) || (options.shards !== undefined && options.cluster === undefined)) {
+          throw new TelemetryError('E_CONFIG', '--shards and --replicas go together, with --cluster');
+        }
+        if (options.cluster === undefined) {
+          ui.out(forDatabase(await readFile(templatePath('init-db.sql'), 'utf8'), options.database).trim());
+          return EXIT.OK;
+        }
+        const statements = await clusterStatements(options.cluster, options.database);
+        if (options.shards !== undefined && options.replicas !== undefined) {
+          const xml = clusterConfigXml(options.cluster, numberFlag(options.shards, '--shards', { min: 1, whole: true }), numberFlag(options.replicas, '--replicas', { min: 1, whole: true }));
+          ui.out(`-- Server config for this layout (config.d/cluster.xml on every node; macros shard and replica per node):\n${xml.trimEnd().replace(/^/gm, '-- ')}\n`);
+        }
+        ui.out(`${statements.join(';\n\n')};`);
         return EXIT.OK;
       }),
     );
