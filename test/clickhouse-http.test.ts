@@ -5,6 +5,7 @@ import type { Config } from '../src/config/index.js';
 import { startEmbeddedServer, type RunningEmbeddedServer } from '../src/engine/embedded/server.js';
 import { configFor, makeTestHome, type TestHome } from './helpers/home.js';
 import { recent } from './helpers/time.js';
+import { toolAvailable } from './helpers/tools.js';
 
 let home: TestHome;
 let config: Config;
@@ -178,7 +179,7 @@ describe('the official @clickhouse/client against the embedded engine', () => {
   });
 });
 
-describe('curl itself against the embedded engine', () => {
+describe.skipIf(!toolAvailable('curl', 'curl'))('curl itself against the embedded engine', () => {
   it('answers `curl -u telemetry:$PW "http://127.0.0.1:8123/?query=SELECT+1"` with 1', async () => {
     const { execFile } = await import('node:child_process');
     const ran = await new Promise<{ code: number | string; stdout: string; stderr: string }>((resolve) => {

@@ -7,6 +7,7 @@ import { startEmbeddedServer, type RunningEmbeddedServer } from '../src/engine/e
 import { configFor, makeTestHome, type TestHome } from './helpers/home.js';
 import { freePort } from './helpers/ports.js';
 import { startProxy } from './helpers/proxy.js';
+import { toolAvailable } from './helpers/tools.js';
 
 let home: TestHome;
 let config: Config;
@@ -222,7 +223,7 @@ describe('an SDK that must never hurt its host', () => {
   });
 });
 
-describe('the bytes the OTLP backend sends', () => {
+describe.skipIf(!toolAvailable('protoc', 'protobuf-compiler'))('the bytes the OTLP backend sends', () => {
   it('are an ExportTraceServiceRequest that protoc --decode_raw reads independently', async () => {
     const proxy = await startProxy(undefined);
     const t = client({ projectName: 'raw-check', backend: 'otlp', endpoint: `${proxy.url}/v1/traces` });
