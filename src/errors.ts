@@ -11,7 +11,6 @@ export type ErrorCode =
   | 'E_DATA_DIR_LOCKED'
   | 'E_TIMEOUT'
   | 'E_UNHEALTHY'
-  | 'E_AUTH'
   | 'E_CLICKHOUSE'
   | 'E_SCHEMA'
   | 'E_DOCKER_UNAVAILABLE'

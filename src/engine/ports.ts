@@ -2,6 +2,7 @@
 
 import { readFile, readdir, readlink } from 'node:fs/promises';
 import { createServer } from 'node:net';
+import { TelemetryError } from '../errors.js';
 
 export function isPortFree(host: string, port: number): Promise<boolean> {
   return new Promise((resolve) => {
@@ -46,4 +47,18 @@ export async function findPortHolder(port: number): Promise<PortHolder | undefin
     return undefined;
   }
   return undefined;
+}
+
+/** The flag that moves each embedded-engine service to another port. */
+const PORT_FLAG: Record<string, string> = { 'ClickHouse HTTP': '--clickhouse-port', 'OTLP/HTTP': '--otlp-port', dashboard: '--dashboard-port' };
+
+/** E_PORT_IN_USE for one of the embedded engine's ports, naming the process that holds it when /proc tells. */
+export async function portInUse(service: string, port: number, host: string, cause?: unknown): Promise<TelemetryError> {
+  const holder = await findPortHolder(port);
+  const who = holder ? ` by process ${holder.pid} (${holder.command})` : '';
+  return new TelemetryError('E_PORT_IN_USE', `port ${port} (${service}) on ${host} is already in use${who}`, {
+    cause,
+    hint: `Stop what holds it, or choose another port: ${PORT_FLAG[service] ?? '--clickhouse-port'} <n>.`,
+    details: { port, service, host, ...(holder ? { pid: holder.pid, command: holder.command } : {}) },
+  });
 }

@@ -5,13 +5,12 @@
 
 import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
-import { rename, rm } from 'node:fs/promises';
+import { readFile, rename, rm, stat } from 'node:fs/promises';
 import { createGunzip, createGzip } from 'node:zlib';
 import { queryRows, runStatement, streamStatement, type ClickHouseConnection } from '../clickhouse/http-client.js';
 import { TelemetryError } from '../errors.js';
 import { packageVersion, templatePath } from '../paths.js';
 import { applySchema } from '../schema/index.js';
-import { readFile } from 'node:fs/promises';
 
 export const BACKUP_FORMAT = 'automagik-telemetry-backup';
 const FORMAT_VERSION = 1;
@@ -88,7 +87,7 @@ export async function writeBackup(connection: ClickHouseConnection, database: st
     gzip.end();
     await done;
     await rename(partial, file);
-    const { size } = await import('node:fs/promises').then((fs) => fs.stat(file));
+    const { size } = await stat(file);
     return { file, rows, sha256: trailer.sha256, bytes: size };
   } catch (error) {
     gzip.destroy();

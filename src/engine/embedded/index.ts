@@ -9,9 +9,10 @@ import { stackEndpoints, type Config, type ConfigFlags } from '../../config/inde
 import { queryRows } from '../../clickhouse/http-client.js';
 import { TelemetryError } from '../../errors.js';
 import { packageRoot } from '../../paths.js';
-import { findPortHolder, isPortFree } from '../ports.js';
+import { isPortFree, portInUse } from '../ports.js';
 import type { CleanResult, Engine, EngineState, EngineStatus, HealthCheck, HealthReport, LogOptions, StartOptions, StartResult, StopResult } from '../types.js';
 import { allOf, httpOk, waitFor } from '../wait.js';
+import { chdbMissing } from './chdb.js';
 import { isAlive } from './lock.js';
 import { hostEngine, jsonLineLogger } from './process.js';
 
@@ -142,16 +143,8 @@ export class EmbeddedEngine implements Engine {
         const rows = await this.sql<{ one: number }>('SELECT 1 AS one');
         return rows[0]?.one === 1 ? 'SELECT 1 answered 1' : fail(`unexpected answer ${JSON.stringify(rows)}`);
       }),
-      timed('otlp.health', `${this.endpoints.otlp}/health`, async () => {
-        const res = await fetch(`${this.endpoints.otlp}/health`, { signal: AbortSignal.timeout(3_000) });
-        await res.arrayBuffer();
-        return res.ok ? 'OTLP receiver answers' : fail(`HTTP ${res.status}`);
-      }),
-      timed('dashboard.health', `${this.endpoints.dashboard}/health`, async () => {
-        const res = await fetch(`${this.endpoints.dashboard}/health`, { signal: AbortSignal.timeout(3_000) });
-        await res.arrayBuffer();
-        return res.ok ? 'dashboard answers' : fail(`HTTP ${res.status}`);
-      }),
+      healthEndpoint('otlp.health', `${this.endpoints.otlp}/health`, 'OTLP receiver answers'),
+      healthEndpoint('dashboard.health', `${this.endpoints.dashboard}/health`, 'dashboard answers'),
     ]);
     return { healthy: checks.every((c) => c.ok), checks };
   }
@@ -246,25 +239,22 @@ function checkChdbInstalled(): void {
   try {
     createRequire(import.meta.url).resolve('chdb');
   } catch (error) {
-    throw new TelemetryError('E_CHDB_MISSING', 'the embedded engine needs the npm package "chdb", which is not installed', {
-      cause: error,
-      hint: 'Run `npm install chdb` next to automagik-telemetry (an optional dependency, about 550 MB).',
-    });
+    throw chdbMissing(error);
   }
-}
-
-async function portInUse(service: string, port: number, host: string): Promise<TelemetryError> {
-  const holder = await findPortHolder(port);
-  const who = holder ? ` by process ${holder.pid} (${holder.command})` : '';
-  return new TelemetryError('E_PORT_IN_USE', `port ${port} (${service}) on ${host} is already in use${who}`, {
-    hint: `Stop what holds it, or choose another port: ${service.startsWith('OTLP') ? '--otlp-port <n>' : service === 'dashboard' ? '--dashboard-port <n>' : '--clickhouse-port <n>'}.`,
-    details: { port, service, host, ...(holder ? { pid: holder.pid, command: holder.command } : {}) },
-  });
 }
 
 class CheckFailed extends Error {}
 function fail(detail: string): never {
   throw new CheckFailed(detail);
+}
+
+/** A check that passes when `url` answers 2xx. */
+function healthEndpoint(name: string, url: string, detail: string): Promise<HealthCheck> {
+  return timed(name, url, async () => {
+    const res = await fetch(url, { signal: AbortSignal.timeout(3_000) });
+    await res.arrayBuffer();
+    return res.ok ? detail : fail(`HTTP ${res.status}`);
+  });
 }
 
 async function timed(name: string, target: string, run: () => Promise<string>): Promise<HealthCheck> {

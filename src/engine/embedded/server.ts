@@ -10,6 +10,7 @@ import { createClickHouseHandler } from './http/clickhouse-handler.js';
 import { createDashboardHandler } from './http/dashboard-handler.js';
 import { createOtlpHandler } from './http/otlp-handler.js';
 import type { LogFn } from './http/respond.js';
+import { portInUse } from '../ports.js';
 import { lockDataDir } from './lock.js';
 import { TraceWriter } from './trace-writer.js';
 
@@ -86,13 +87,8 @@ function listen(handler: (req: IncomingMessage, res: ServerResponse) => void, ho
     const server = createServer({ keepAliveTimeout: 5_000, requestTimeout: 300_000 }, handler);
     server.once('error', (error: NodeJS.ErrnoException) => {
       if (error.code === 'EADDRINUSE') {
-        reject(
-          new TelemetryError('E_PORT_IN_USE', `port ${port} (${service}) on ${host} is already in use`, {
-            cause: error,
-            hint: 'Stop what holds it, or pick another port (see `automagik-telemetry start --help`).',
-            details: { port, service, host },
-          }),
-        );
+        // Taken between start's check and this listen.
+        void portInUse(service, port, host, error).then(reject);
       } else {
         reject(new TelemetryError('E_ENGINE_START', `cannot listen on ${host}:${port} (${service}): ${error.message}`, { cause: error }));
       }

@@ -23,6 +23,13 @@ export interface DashboardHandlerOptions {
 const SESSION_COOKIE = 'amt_session';
 const SESSION_MS = 12 * 3_600_000;
 
+const SESSION_PATTERN = new RegExp(`(?:^|;\\s*)${SESSION_COOKIE}=([A-Za-z0-9_-]+)`);
+
+/** The session token the request's cookie carries, if any. */
+function sessionToken(req: IncomingMessage): string | undefined {
+  return SESSION_PATTERN.exec(String(req.headers.cookie ?? ''))?.[1];
+}
+
 const TYPES: Record<string, string> = { '.html': 'text/html; charset=utf-8', '.js': 'text/javascript; charset=utf-8', '.css': 'text/css; charset=utf-8' };
 
 export function createDashboardHandler(options: DashboardHandlerOptions) {
@@ -39,7 +46,7 @@ export function createDashboardHandler(options: DashboardHandlerOptions) {
 
   const loggedIn = (req: IncomingMessage): boolean => {
     if (!options.credentials) return true;
-    const token = /(?:^|;\s*)amt_session=([A-Za-z0-9_-]+)/.exec(String(req.headers.cookie ?? ''))?.[1];
+    const token = sessionToken(req);
     const expiry = token ? sessions.get(token) : undefined;
     return expiry !== undefined && expiry > Date.now();
   };
@@ -71,7 +78,7 @@ export function createDashboardHandler(options: DashboardHandlerOptions) {
         return;
       }
       if (url.pathname === '/logout' && req.method === 'POST') {
-        const token = /(?:^|;\s*)amt_session=([A-Za-z0-9_-]+)/.exec(String(req.headers.cookie ?? ''))?.[1];
+        const token = sessionToken(req);
         if (token) sessions.delete(token);
         res.writeHead(303, { Location: '/login', 'Set-Cookie': `${SESSION_COOKIE}=; HttpOnly; SameSite=Strict; Path=/; Max-Age=0` }).end();
         return;
