@@ -6,6 +6,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { cli, CLI } from './helpers/cli.js';
 import { makeTestHome, type TestHome } from './helpers/home.js';
 import { recentNanos } from './helpers/time.js';
+import { basicAuthorization } from '../src/clickhouse/auth-header.js';
 
 const root = join(import.meta.dirname, '..');
 const homes: TestHome[] = [];
@@ -46,7 +47,7 @@ describe('stop while spans are arriving', () => {
     const home = await newHome();
     expect((await cli(['start'], home.env)).code).toBe(0);
     const vars = JSON.parse((await cli(['env', '--json'], home.env)).stdout) as Record<string, string>;
-    const auth = `Basic ${Buffer.from(`telemetry:${vars.AUTOMAGIK_TELEMETRY_CLICKHOUSE_PASSWORD}`).toString('base64')}`;
+    const auth = basicAuthorization({ username: vars.AUTOMAGIK_TELEMETRY_CLICKHOUSE_USERNAME ?? '', password: vars.AUTOMAGIK_TELEMETRY_CLICKHOUSE_PASSWORD ?? '' });
     const start = recentNanos();
     const body = (i: number) =>
       JSON.stringify({

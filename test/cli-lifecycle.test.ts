@@ -6,6 +6,7 @@ import { cli } from './helpers/cli.js';
 import { makeTestHome, type TestHome } from './helpers/home.js';
 import { emitSpan } from './helpers/otel.js';
 import { freePort } from './helpers/ports.js';
+import { basicAuthorization } from '../src/clickhouse/auth-header.js';
 
 let home: TestHome;
 
@@ -19,9 +20,11 @@ afterAll(async () => {
 });
 
 describe('a user starting the embedded engine from the command line', () => {
-  it('starts it, healthy, and generates a private password in <home>/.env', async () => {
+  it('starts it, healthy, and generates a private password per role in <home>/.env', async () => {
     const result = await cli(['start', '--engine', 'embedded'], home.env);
-    expect(result.stderr).toContain('generated a password for user "telemetry"');
+    expect(result.stderr).toContain('generated a password for user "telemetry_ingest" (ingest role)');
+    expect(result.stderr).toContain('generated a password for user "telemetry_reader" (reader role)');
+    expect(result.stderr).toContain('generated a password for user "telemetry" (admin role)');
     expect(result.code).toBe(0);
     expect(result.stdout).toMatch(/state\s+running/);
     const envFile = join(home.home, '.env');
@@ -29,13 +32,23 @@ describe('a user starting the embedded engine from the command line', () => {
     expect(await readFile(envFile, 'utf8')).toMatch(/^CLICKHOUSE_PASSWORD=\S{16,}$/m);
   });
 
-  it('never prints the password, except through env', async () => {
-    const password = /^CLICKHOUSE_PASSWORD=(\S+)$/m.exec(await readFile(join(home.home, '.env'), 'utf8'))?.[1] ?? '';
+  it('never prints a password, except through env, which prints the app (ingest) one unless asked for another role', async () => {
+    const text = await readFile(join(home.home, '.env'), 'utf8');
+    const passwordOf = (key: string) => new RegExp(`^${key}=(\\S+)$`, 'm').exec(text)?.[1] ?? '';
+    const passwords = { ingest: passwordOf('CLICKHOUSE_INGEST_PASSWORD'), reader: passwordOf('CLICKHOUSE_READER_PASSWORD'), admin: passwordOf('CLICKHOUSE_PASSWORD') };
     for (const args of [['status'], ['status', '--json'], ['health', '--json'], ['logs']]) {
       const result = await cli(args, home.env);
-      expect(result.stdout + result.stderr).not.toContain(password);
+      for (const password of Object.values(passwords)) expect(result.stdout + result.stderr).not.toContain(password);
     }
-    expect((await cli(['env'], home.env)).stdout).toContain(password);
+    const printed = (await cli(['env'], home.env)).stdout;
+    expect(printed).toContain(passwords.ingest);
+    expect(printed).not.toContain(passwords.admin);
+    expect(printed).not.toContain(passwords.reader);
+    expect((await cli(['env', '--role', 'reader'], home.env)).stdout).toContain(`AUTOMAGIK_TELEMETRY_CLICKHOUSE_PASSWORD='${passwords.reader}'`);
+    expect((await cli(['env', '--role', 'admin', '--json'], home.env)).stdout).toContain(passwords.admin);
+    const bad = await cli(['env', '--role', 'root'], home.env);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain('--role "root" is not one of ingest, reader, admin');
   });
 
   it('says it is already running on a second start, and exits 0', async () => {
@@ -47,7 +60,7 @@ describe('a user starting the embedded engine from the command line', () => {
   it('answers curl-style SELECT 1 with the credentials from env', async () => {
     const vars = JSON.parse((await cli(['env', '--json'], home.env)).stdout) as Record<string, string>;
     const res = await fetch(`${vars.AUTOMAGIK_TELEMETRY_CLICKHOUSE_ENDPOINT}/?query=SELECT+1`, {
-      headers: { Authorization: `Basic ${Buffer.from(`telemetry:${vars.AUTOMAGIK_TELEMETRY_CLICKHOUSE_PASSWORD}`).toString('base64')}` },
+      headers: { Authorization: basicAuthorization({ username: vars.AUTOMAGIK_TELEMETRY_CLICKHOUSE_USERNAME ?? '', password: vars.AUTOMAGIK_TELEMETRY_CLICKHOUSE_PASSWORD ?? '' }) },
     });
     expect(await res.text()).toBe('1\n');
   });
@@ -81,6 +94,7 @@ describe('a user starting the embedded engine from the command line', () => {
     expect(report.checks.map((c) => [c.name, c.ok])).toEqual([
       ['clickhouse.ping', true],
       ['clickhouse.query', true],
+      ['clickhouse.schema', true],
       ['otlp.health', true],
       ['dashboard.health', true],
     ]);

@@ -32,7 +32,7 @@ describe('a shell script sending one event', () => {
       const result = await cli(['send', '--event', 'x', '--backend', backend], { ...home.env, AUTOMAGIK_TELEMETRY_CLICKHOUSE_PASSWORD: 'wrong' });
       expect(result.code).toBe(1);
       const endpoint = backend === 'otlp' ? vars.AUTOMAGIK_TELEMETRY_ENDPOINT : vars.AUTOMAGIK_TELEMETRY_CLICKHOUSE_ENDPOINT;
-      expect(result.stderr).toContain(`authentication failed for user "telemetry" at ${endpoint}`);
+      expect(result.stderr).toContain(`authentication failed for user "telemetry_ingest" at ${endpoint}`);
     }
   });
 

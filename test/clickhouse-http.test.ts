@@ -6,6 +6,7 @@ import { startEmbeddedServer, type RunningEmbeddedServer } from '../src/engine/e
 import { configFor, makeTestHome, type TestHome } from './helpers/home.js';
 import { recent } from './helpers/time.js';
 import { toolAvailable } from './helpers/tools.js';
+import { basicAuthorization } from '../src/clickhouse/auth-header.js';
 
 let home: TestHome;
 let config: Config;
@@ -19,8 +20,8 @@ beforeAll(async () => {
   config = await configFor(home);
   server = await startEmbeddedServer(config);
   base = `http://127.0.0.1:${config.ports.clickhouse}`;
-  auth = `Basic ${Buffer.from(`telemetry:${config.auth.password}`).toString('base64')}`;
-  client = createClient({ url: base, username: 'telemetry', password: config.auth.password, database: 'telemetry' });
+  auth = basicAuthorization({ username: 'telemetry', password: config.auth.roles.admin.password ?? '' });
+  client = createClient({ url: base, username: 'telemetry', password: config.auth.roles.admin.password, database: 'telemetry' });
 });
 
 afterAll(async () => {
@@ -51,13 +52,13 @@ describe('the embedded ClickHouse HTTP interface, spoken to the way curl does', 
     const res = await fetch(`${base}/?default_format=JSONEachRow`, {
       method: 'POST',
       body: 'SELECT 41 + 1 AS answer',
-      headers: { 'X-ClickHouse-User': 'telemetry', 'X-ClickHouse-Key': String(config.auth.password) },
+      headers: { 'X-ClickHouse-User': 'telemetry', 'X-ClickHouse-Key': String(config.auth.roles.admin.password) },
     });
     expect(await res.text()).toBe('{"answer":42}\n');
   });
 
   it('rejects a wrong password with 403 and ClickHouse code 516, and no credentials with 401', async () => {
-    const wrong = await fetch(`${base}/?query=SELECT+1`, { headers: { Authorization: `Basic ${Buffer.from('telemetry:nope').toString('base64')}` } });
+    const wrong = await fetch(`${base}/?query=SELECT+1`, { headers: { Authorization: basicAuthorization({ username: 'telemetry', password: 'nope' }) } });
     expect(wrong.status).toBe(403);
     expect(wrong.headers.get('x-clickhouse-exception-code')).toBe('516');
     expect(await wrong.text()).toMatch(/^Code: 516\. DB::Exception: telemetry: Authentication failed/);
@@ -183,7 +184,7 @@ describe.skipIf(!toolAvailable('curl', 'curl'))('curl itself against the embedde
   it('answers `curl -u telemetry:$PW "http://127.0.0.1:8123/?query=SELECT+1"` with 1', async () => {
     const { execFile } = await import('node:child_process');
     const ran = await new Promise<{ code: number | string; stdout: string; stderr: string }>((resolve) => {
-      execFile('curl', ['-sS', '-u', `telemetry:${config.auth.password}`, `${base}/?query=SELECT+1`], (error, stdout, stderr) =>
+      execFile('curl', ['-sS', '-u', `telemetry:${config.auth.roles.admin.password}`, `${base}/?query=SELECT+1`], (error, stdout, stderr) =>
         resolve({ code: error ? ((error as NodeJS.ErrnoException).code ?? 1) : 0, stdout, stderr }),
       );
     });

@@ -110,7 +110,7 @@ describe.skipIf(!browserReady)('the built-in dashboard in a real browser', () =>
   });
 
   it('logs in and shows the panels with the numbers of the seeded data', async () => {
-    await page.fill('#password', stack.vars.AUTOMAGIK_TELEMETRY_CLICKHOUSE_PASSWORD ?? '');
+    await page.fill('#password', stack.roles.reader.password);
     await page.click('#sign-in');
     await loaded('1h', '');
     expect(await value('total')).toBe('40');
@@ -147,7 +147,7 @@ describe.skipIf(!browserReady)('the built-in dashboard in a real browser', () =>
     try {
       const emptyPage = await browser.newPage();
       await emptyPage.goto(`http://127.0.0.1:${empty.home.env.AUTOMAGIK_TELEMETRY_DASHBOARD_PORT}/login`);
-      await emptyPage.fill('#password', empty.vars.AUTOMAGIK_TELEMETRY_CLICKHOUSE_PASSWORD ?? '');
+      await emptyPage.fill('#password', empty.roles.reader.password);
       await emptyPage.click('#sign-in');
       await emptyPage.waitForSelector('#empty:not([hidden])');
       const text = await emptyPage.textContent('#empty');

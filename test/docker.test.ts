@@ -66,15 +66,24 @@ describe.skipIf(!available)('the Docker stack, with stand-in images (no registry
     expect(report.checks.map((c) => c.name)).toEqual(expect.arrayContaining(['clickhouse.http', 'collector.http', 'grafana.http']));
   });
 
-  it('labels the containers with the project, publishes ports on 127.0.0.1 only, and passes secrets from .env', async () => {
+  it('labels the containers with the project, publishes ports on 127.0.0.1 only, and gives each service its role from .env', async () => {
     const containers = await containersOf(home);
     const envText = await readFile(join(home.home, '.env'), 'utf8');
-    const password = /^CLICKHOUSE_PASSWORD=(\S+)$/m.exec(envText)?.[1];
+    const value = (key: string) => new RegExp(`^${key}=(\\S+)$`, 'm').exec(envText)?.[1];
     expect(/^GRAFANA_ADMIN_PASSWORD=\S+$/m.test(envText)).toBe(true);
+    // ClickHouse's own user is the admin role; the collector holds ingest, Grafana reader: least privilege for each.
+    const expected: Record<string, [string, string | undefined]> = {
+      clickhouse: ['telemetry', value('CLICKHOUSE_PASSWORD')],
+      collector: ['telemetry_ingest', value('CLICKHOUSE_INGEST_PASSWORD')],
+      grafana: ['telemetry_reader', value('CLICKHOUSE_READER_PASSWORD')],
+    };
     for (const [service, c] of containers) {
       expect(c.Labels['com.automagik-telemetry.project']).toBe(projectName(home.home));
       for (const p of c.Ports.filter((x) => x.PublicPort)) expect(p.IP, `${service} port ${p.PrivatePort}`).toBe('127.0.0.1');
       const inspect = await docker.getContainer(c.Id).inspect();
+      const [user, password] = expected[service] ?? ['', ''];
+      expect(password).toMatch(/\S{16,}/);
+      expect(inspect.Config.Env).toContain(`CLICKHOUSE_USER=${user}`);
       expect(inspect.Config.Env).toContain(`CLICKHOUSE_PASSWORD=${password}`);
     }
   });

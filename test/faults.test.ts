@@ -8,6 +8,7 @@ import { AutomagikTelemetry } from '../src/index.js';
 import { CLI, cli } from './helpers/cli.js';
 import { freePort } from './helpers/ports.js';
 import { startStack, type RunningStack } from './helpers/stack.js';
+import { basicAuthorization } from '../src/clickhouse/auth-header.js';
 
 let stack: RunningStack;
 beforeAll(async () => {
@@ -132,7 +133,7 @@ describe('security', () => {
 
   it('rejects unauthenticated and wrong-password requests on every endpoint', async () => {
     const e = endpoints();
-    const wrong = { Authorization: `Basic ${Buffer.from('telemetry:wrong').toString('base64')}` };
+    const wrong = { Authorization: basicAuthorization({ username: 'telemetry', password: 'wrong' }) };
     expect((await fetch(e.clickhouse)).status).toBe(401);
     expect((await fetch(e.clickhouse, { headers: wrong })).status).toBe(403);
     expect((await fetch(e.otlp, { method: 'POST', body: '{}', headers: { 'Content-Type': 'application/json' } })).status).toBe(401);
@@ -165,7 +166,7 @@ describe('security', () => {
   });
 
   it('never prints the password in status, health, logs or errors', async () => {
-    const password = stack.vars.AUTOMAGIK_TELEMETRY_CLICKHOUSE_PASSWORD ?? '';
+    const passwords = Object.values(stack.roles).map((r) => r.password);
     const outputs = await Promise.all([
       cli(['status', '--json'], stack.home.env),
       cli(['health', '--json'], stack.home.env),
@@ -173,7 +174,10 @@ describe('security', () => {
       cli(['send', '--event', 'x', '--backend', 'clickhouse'], { ...stack.home.env, AUTOMAGIK_TELEMETRY_CLICKHOUSE_ENDPOINT: 'http://127.0.0.1:1' }),
       cli(['query', 'SELEC'], stack.home.env),
     ]);
-    for (const o of outputs) expect(o.stdout + o.stderr).not.toContain(password);
-    expect(await readFile(join(stack.home.home, 'run', 'engine.log'), 'utf8')).not.toContain(password);
+    const log = await readFile(join(stack.home.home, 'run', 'engine.log'), 'utf8');
+    for (const password of passwords) {
+      for (const o of outputs) expect(o.stdout + o.stderr).not.toContain(password);
+      expect(log).not.toContain(password);
+    }
   });
 });

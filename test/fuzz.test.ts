@@ -15,7 +15,7 @@ let stack: RunningStack;
 let auth: string;
 beforeAll(async () => {
   stack = await startStack();
-  auth = `Basic ${Buffer.from(`telemetry:${stack.vars.AUTOMAGIK_TELEMETRY_CLICKHOUSE_PASSWORD}`).toString('base64')}`;
+  auth = stack.auth('admin');
 });
 afterAll(() => stack.stop());
 

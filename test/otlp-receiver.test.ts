@@ -5,6 +5,7 @@ import { startEmbeddedServer, type RunningEmbeddedServer } from '../src/engine/e
 import { configFor, makeTestHome, type TestHome } from './helpers/home.js';
 import { emitSpan } from './helpers/otel.js';
 import { recentNanos } from './helpers/time.js';
+import { basicAuthorization } from '../src/clickhouse/auth-header.js';
 
 let home: TestHome;
 let config: Config;
@@ -16,7 +17,7 @@ beforeAll(async () => {
   home = await makeTestHome({ AUTOMAGIK_TELEMETRY_MAX_BODY_MB: '1' });
   config = await configFor(home);
   server = await startEmbeddedServer(config);
-  auth = `Basic ${Buffer.from(`telemetry:${config.auth.password}`).toString('base64')}`;
+  auth = basicAuthorization({ username: 'telemetry', password: config.auth.roles.admin.password ?? '' });
   tracesUrl = `http://127.0.0.1:${config.ports.otlp}/v1/traces`;
 });
 
@@ -107,7 +108,7 @@ describe('an app exporting spans with the official OpenTelemetry exporters', () 
 
   it('is refused with a wrong password: the exporter reports the failure', async () => {
     await expect(
-      emitSpan({ url: tracesUrl, encoding: 'protobuf', headers: { Authorization: `Basic ${Buffer.from('telemetry:wrong').toString('base64')}` }, resource: { 'service.name': 'x' }, name: 'nope' }),
+      emitSpan({ url: tracesUrl, encoding: 'protobuf', headers: { Authorization: basicAuthorization({ username: 'telemetry', password: 'wrong' }) }, resource: { 'service.name': 'x' }, name: 'nope' }),
     ).rejects.toBeTruthy();
     const res = await fetch(tracesUrl, { method: 'POST', body: '{}', headers: { 'Content-Type': 'application/json' } });
     expect(res.status).toBe(401);

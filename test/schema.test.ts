@@ -4,7 +4,9 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EmbeddedDatabase } from '../src/engine/embedded/database.js';
 import { templatePath } from '../src/paths.js';
+import { loadConfig } from '../src/config/index.js';
 import { applySchema, splitStatements } from '../src/schema/index.js';
+import { roleStatements } from '../src/schema/roles.js';
 import { recent } from './helpers/time.js';
 
 let dir: string;
@@ -99,5 +101,32 @@ describe('the schema applied to a real engine', () => {
 
   it('splits statements on semicolons at line ends, ignoring comment lines', () => {
     expect(splitStatements('-- a; comment\nSELECT 1;\nSELECT \';\' ;\n\n-- end')).toEqual(['SELECT 1', "SELECT ';'"]);
+  });
+});
+
+describe("the Docker stack's users and grants (templates/docker/roles.sql)", () => {
+  it('renders every statement with the roles from the config, quoting passwords, and ClickHouse parses each', async () => {
+    const home = await mkdtemp(join(tmpdir(), 'amt-roles-'));
+    try {
+      const config = await loadConfig({
+        flags: { home },
+        env: { AUTOMAGIK_TELEMETRY_CLICKHOUSE_PASSWORD: "it's\\ingest", AUTOMAGIK_TELEMETRY_READER_PASSWORD: 'reader-pw', AUTOMAGIK_TELEMETRY_CLICKHOUSE_DATABASE: 'tele' },
+      });
+      const statements = await roleStatements(config);
+      expect(statements.length).toBeGreaterThanOrEqual(10);
+      for (const statement of statements) {
+        expect(statement).not.toMatch(/\{\{/);
+        const formatted = (await db.query('SELECT formatQuery({q:String})', { params: { q: statement }, format: 'RawBLOB' })).body;
+        expect(Buffer.from(formatted).toString('utf8'), statement).not.toBe('');
+      }
+      const text = statements.join('\n');
+      expect(text).toContain("CREATE USER IF NOT EXISTS telemetry_ingest IDENTIFIED WITH sha256_password BY 'it\\'s\\\\ingest' DEFAULT DATABASE tele");
+      expect(text).toContain('GRANT INSERT ON tele.traces TO telemetry_ingest');
+      expect(text).toContain('GRANT SELECT ON tele.* TO telemetry_reader');
+      expect(text).not.toMatch(/GRANT (SELECT|ALL)[^;]*TO telemetry_ingest/);
+      await expect(roleStatements(await loadConfig({ flags: { home }, env: { AUTOMAGIK_TELEMETRY_CLICKHOUSE_USERNAME: 'bad name' } }))).rejects.toThrow('not a valid ClickHouse name');
+    } finally {
+      await rm(home, { recursive: true, force: true });
+    }
   });
 });

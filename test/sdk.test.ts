@@ -8,6 +8,7 @@ import { configFor, makeTestHome, type TestHome } from './helpers/home.js';
 import { freePort } from './helpers/ports.js';
 import { startProxy } from './helpers/proxy.js';
 import { toolAvailable } from './helpers/tools.js';
+import { basicAuthorization } from '../src/clickhouse/auth-header.js';
 
 let home: TestHome;
 let config: Config;
@@ -34,7 +35,7 @@ function client(options: AutomagikTelemetryOptions, errors: Error[] = []): Autom
       environment: 'test',
       endpoint: otlp,
       clickhouseEndpoint: ch,
-      clickhousePassword: config.auth.password,
+      clickhousePassword: config.auth.roles.admin.password,
       flushIntervalMs: 60_000,
       onError: (e) => errors.push(e),
       ...options,
@@ -47,7 +48,7 @@ async function rows<T = Record<string, unknown>>(where: string): Promise<T[]> {
   const res = await fetch(`${ch}/?default_format=JSONEachRow`, {
     method: 'POST',
     body: `SELECT span_name, status_code, status_message, duration_ms, project_name, project_version, environment, service_name, attributes FROM telemetry.traces WHERE ${where} ORDER BY timestamp, span_name`,
-    headers: { Authorization: `Basic ${Buffer.from(`telemetry:${config.auth.password}`).toString('base64')}` },
+    headers: { Authorization: basicAuthorization({ username: 'telemetry', password: config.auth.roles.admin.password ?? '' }) },
   });
   const text = await res.text();
   if (!res.ok) throw new Error(text);
@@ -115,7 +116,7 @@ describe('an SDK that must never hurt its host', () => {
       expect(result.sent).toBe(0);
       expect(result.failed).toBe(1);
       const target = backend === 'clickhouse' ? ch : otlp;
-      expect(errors[0]?.message).toContain(`authentication failed for user "telemetry" at ${target}`);
+      expect(errors[0]?.message).toContain(`authentication failed for user "telemetry_ingest" at ${target}`);
       expect(t.stats().retried).toBe(0);
     }
     expect(await rows("project_name = 'sdk-auth'")).toEqual([]);

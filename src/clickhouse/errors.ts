@@ -73,7 +73,7 @@ function tidyMessage(message: string): string {
 }
 
 const BAD_REQUEST = new Set([
-  'BAD_QUERY_PARAMETER',
+  'BAD_QUERY_PARAMETER', 'INVALID_SESSION_TIMEOUT', 'UNKNOWN_QUERY_PARAMETER',
   'BAD_ARGUMENTS', 'CANNOT_COMPILE_REGEXP', 'CANNOT_PARSE_TEXT', 'CANNOT_PARSE_ESCAPE_SEQUENCE', 'CANNOT_PARSE_QUOTED_STRING',
   'CANNOT_PARSE_DATE', 'CANNOT_PARSE_DATETIME', 'CANNOT_PARSE_NUMBER', 'CANNOT_PARSE_DOMAIN_VALUE_FROM_STRING',
   'CANNOT_PARSE_IPV4', 'CANNOT_PARSE_IPV6', 'CANNOT_PARSE_INPUT_ASSERTION_FAILED', 'CANNOT_PARSE_UUID', 'DUPLICATE_COLUMN',
@@ -92,7 +92,11 @@ const NOT_FOUND = new Set([
 export function httpStatusFor(error: ClickHouseError): number {
   const name = error.serverName;
   if (name === 'REQUIRED_PASSWORD') return 401;
-  if (['UNKNOWN_USER', 'WRONG_PASSWORD', 'AUTHENTICATION_FAILED', 'SET_NON_GRANTED_ROLE', 'ACCESS_DENIED'].includes(name)) return 403;
+  if (['UNKNOWN_USER', 'WRONG_PASSWORD', 'AUTHENTICATION_FAILED', 'SET_NON_GRANTED_ROLE'].includes(name)) return 403;
+  // Refusals of the embedded engine's access policy: a client error, never a 500 (ClickHouse answers 500 for some).
+  if (['ACCESS_DENIED', 'READONLY', 'SETTING_CONSTRAINT_VIOLATION', 'INTO_OUTFILE_NOT_ALLOWED'].includes(name)) return 403;
+  if (name === 'SESSION_NOT_FOUND') return 404;
+  if (name === 'SESSION_IS_LOCKED') return 409;
   if (name === 'QUERY_IS_TOO_LARGE') return 413;
   if (BAD_REQUEST.has(name)) return 400;
   if (NOT_FOUND.has(name)) return 404;

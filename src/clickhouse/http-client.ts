@@ -1,14 +1,10 @@
 // Owns a small ClickHouse HTTP client for the CLI's own reads: bound parameters, JSONEachRow rows, ClickHouseError on failure.
 
+import { basicAuthorization, type ClickHouseConnection } from './connection.js';
 import { ClickHouseError, parseClickHouseMessage } from './errors.js';
+import { escapeParam } from './sql-lexer.js';
 
-export interface ClickHouseConnection {
-  url: string;
-  username: string;
-  password: string | undefined;
-  database?: string;
-  timeoutMs?: number;
-}
+export type { ClickHouseConnection } from './connection.js';
 
 /** Runs a query and returns its rows. Values in `params` bind to {name:Type} placeholders; they never enter the SQL text. */
 export async function queryRows<T>(connection: ClickHouseConnection, sql: string, params: Record<string, string | number> = {}): Promise<T[]> {
@@ -16,9 +12,8 @@ export async function queryRows<T>(connection: ClickHouseConnection, sql: string
   url.searchParams.set('default_format', 'JSONEachRow');
   url.searchParams.set('output_format_json_quote_64bit_integers', '0');
   if (connection.database) url.searchParams.set('database', connection.database);
-  for (const [name, value] of Object.entries(params)) url.searchParams.set(`param_${name}`, String(value));
-  const headers: Record<string, string> = {};
-  if (connection.password !== undefined) headers.Authorization = `Basic ${Buffer.from(`${connection.username}:${connection.password}`).toString('base64')}`;
+  for (const [name, value] of Object.entries(params)) url.searchParams.set(`param_${name}`, escapeParam(String(value)));
+  const headers = authHeaders(connection);
   const res = await fetch(url, { method: 'POST', body: sql, headers, signal: AbortSignal.timeout(connection.timeoutMs ?? 10_000) });
   const text = await res.text();
   if (!res.ok) {
@@ -37,12 +32,11 @@ export interface StatementOptions {
 }
 
 function request(connection: ClickHouseConnection, sql: string, options: StatementOptions): { url: URL; init: RequestInit } {
-  const headers: Record<string, string> = {};
-  if (connection.password !== undefined) headers.Authorization = `Basic ${Buffer.from(`${connection.username}:${connection.password}`).toString('base64')}`;
+  const headers = authHeaders(connection);
   const url = new URL(connection.url);
   if (connection.database) url.searchParams.set('database', connection.database);
   for (const [k, v] of Object.entries(options.settings ?? {})) url.searchParams.set(k, String(v));
-  for (const [k, v] of Object.entries(options.params ?? {})) url.searchParams.set(`param_${k}`, String(v));
+  for (const [k, v] of Object.entries(options.params ?? {})) url.searchParams.set(`param_${k}`, escapeParam(String(v)));
   if (options.data !== undefined) url.searchParams.set('query', sql);
   return { url, init: { method: 'POST', body: options.data ?? sql, headers, signal: AbortSignal.timeout(connection.timeoutMs ?? 30_000) } };
 }
@@ -68,4 +62,9 @@ export async function* streamStatement(connection: ClickHouseConnection, sql: st
   if (!res.ok) throw await failure(res, sql);
   if (!res.body) return;
   for await (const chunk of res.body) yield chunk as Uint8Array;
+}
+
+function authHeaders(connection: ClickHouseConnection): Record<string, string> {
+  const authorization = basicAuthorization(connection);
+  return authorization ? { Authorization: authorization } : {};
 }

@@ -38,9 +38,3 @@ function parseSettingsClause(text: string): Record<string, string> {
   }
   return out;
 }
-
-/** True for statements that only read (what ClickHouse allows over GET). */
-export function isReadOnly(sql: string): boolean {
-  const head = sql.replace(/^(\s|--[^\n]*\n|\/\*[\s\S]*?\*\/)*/, '').slice(0, 12).toUpperCase();
-  return /^(SELECT|WITH|SHOW|DESC|DESCRIBE|EXISTS|EXPLAIN|\()/.test(head);
-}

@@ -21,8 +21,6 @@ export const DEFAULTS = Object.freeze({
   otlpPort: 4318,
   /** --dashboard-port / AUTOMAGIK_TELEMETRY_DASHBOARD_PORT */
   dashboardPort: 3000,
-  /** AUTOMAGIK_TELEMETRY_CLICKHOUSE_USERNAME, or CLICKHOUSE_USER in <home>/.env */
-  username: 'telemetry',
   /** AUTOMAGIK_TELEMETRY_CLICKHOUSE_DATABASE */
   database: 'telemetry',
   /** Largest request body either endpoint accepts, after gunzip (AUTOMAGIK_TELEMETRY_MAX_BODY_MB). */
@@ -35,8 +33,5 @@ export const DEFAULTS = Object.freeze({
   dockerPingTimeoutMs: 800,
 });
 
-/** The variables `<home>/.env` uses for credentials, shared with the Docker stack's compose file. */
-export const DOTENV_USER = 'CLICKHOUSE_USER';
-export const DOTENV_PASSWORD = 'CLICKHOUSE_PASSWORD';
 /** Grafana's admin password in the Docker stack, generated into <home>/.env on the first Docker start. */
 export const DOTENV_GRAFANA_PASSWORD = 'GRAFANA_ADMIN_PASSWORD';

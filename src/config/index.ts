@@ -4,10 +4,21 @@ import { randomBytes } from 'node:crypto';
 import { stat } from 'node:fs/promises';
 import { isAbsolute, join, resolve } from 'node:path';
 import { TelemetryError } from '../errors.js';
-import { DEFAULTS, DOTENV_PASSWORD, DOTENV_USER, ENGINE_KINDS, ENV_PREFIX, type EngineKind } from './defaults.js';
+import { DEFAULTS, ENGINE_KINDS, ENV_PREFIX, type EngineKind } from './defaults.js';
 import { readDotenv, updateDotenv } from './dotenv.js';
+import { ROLE_SPECS, ROLES, type Role } from './roles.js';
 
 export { DEFAULTS, ENGINE_KINDS, ENV_PREFIX, type EngineKind } from './defaults.js';
+export { INGEST_TABLES, ROLE_SPECS, ROLES, type Role } from './roles.js';
+
+/** One role's user and password, and where they came from (so that an auth failure can say). */
+export interface RoleCredential {
+  readonly username: string;
+  /** undefined until `start` generates one (see ensureCredentials). */
+  readonly password: string | undefined;
+  /** Where the password came from: the variable's name, `<home>/.env` with its key, or nowhere yet. */
+  readonly source: string;
+}
 
 /** Options as the CLI passes them; every field is optional and overrides everything else. */
 export interface ConfigFlags {
@@ -28,9 +39,8 @@ export interface Config {
   readonly ports: { readonly clickhouse: number; readonly otlp: number; readonly dashboard: number };
   readonly auth: {
     readonly required: boolean;
-    readonly username: string;
-    /** undefined until `start` generates one (see ensureCredentials). */
-    readonly password: string | undefined;
+    /** The three roles' credentials: ingest for apps, reader for dashboards, admin for the CLI itself. */
+    readonly roles: Readonly<Record<Role, RoleCredential>>;
   };
   readonly database: string;
   readonly maxBodyBytes: number;
@@ -98,10 +108,7 @@ export async function loadConfig(options: LoadConfigOptions = {}): Promise<Confi
     });
   }
 
-  const username =
-    env[`${ENV_PREFIX}CLICKHOUSE_USERNAME`] ?? dotenv[`${ENV_PREFIX}CLICKHOUSE_USERNAME`] ?? dotenv[DOTENV_USER] ?? DEFAULTS.username;
-  const password =
-    env[`${ENV_PREFIX}CLICKHOUSE_PASSWORD`] ?? dotenv[`${ENV_PREFIX}CLICKHOUSE_PASSWORD`] ?? dotenv[DOTENV_PASSWORD];
+  const roles = resolveRoles(env, dotenv);
   const database = get(undefined, '', 'CLICKHOUSE_DATABASE', DEFAULTS.database);
   if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(database.value)) throw invalid(database, 'a database name (letters, digits, _)');
 
@@ -115,7 +122,7 @@ export async function loadConfig(options: LoadConfigOptions = {}): Promise<Confi
     engine: engine.value as EngineKind,
     host: host.value,
     ports,
-    auth: { required: flags.auth !== false, username, password: password === '' ? undefined : password },
+    auth: { required: flags.auth !== false, roles },
     database: database.value,
     maxBodyBytes: Math.round(maxBodyMb * 1024 * 1024),
     startTimeoutMs,
@@ -155,14 +162,61 @@ export function isLoopback(host: string): boolean {
 }
 
 /**
- * Makes sure a password exists: when none is configured, generates a random one and stores it in <home>/.env
- * (mode 0600). Returns the config with the password filled in.
+ * Each role's credential as the CLI and SDK use it: a variable (AUTOMAGIK_TELEMETRY_*) wins over `<home>/.env`, which
+ * wins over the default user name; passwords have no default (start generates them).
  */
-export async function ensureCredentials(config: Config): Promise<Config> {
-  if (config.auth.password !== undefined) return config;
-  const password = randomBytes(18).toString('base64url');
-  await updateDotenv(config.paths.envFile, { [DOTENV_USER]: config.auth.username, [DOTENV_PASSWORD]: password });
-  return deepFreeze({ ...config, auth: { ...config.auth, password } });
+function resolveRoles(env: NodeJS.ProcessEnv, dotenv: Record<string, string>): Record<Role, RoleCredential> {
+  const out = {} as Record<Role, RoleCredential>;
+  for (const role of ROLES) {
+    const spec = ROLE_SPECS[role];
+    const username = nonEmpty(env[spec.envUser]) ?? nonEmpty(dotenv[spec.envUser]) ?? nonEmpty(dotenv[spec.dotenvUser]) ?? spec.username;
+    const fromEnv = nonEmpty(env[spec.envPassword]);
+    const fromDotenvVar = nonEmpty(dotenv[spec.envPassword]);
+    const fromDotenv = nonEmpty(dotenv[spec.dotenvPassword]);
+    const password = fromEnv ?? fromDotenvVar ?? fromDotenv;
+    const source =
+      fromEnv !== undefined
+        ? `the environment variable ${spec.envPassword}`
+        : fromDotenvVar !== undefined
+          ? `${spec.envPassword} in <home>/.env`
+          : fromDotenv !== undefined
+            ? `${spec.dotenvPassword} in <home>/.env`
+            : 'nowhere yet (start generates it)';
+    out[role] = { username, password, source };
+  }
+  return out;
+}
+
+function nonEmpty(value: string | undefined): string | undefined {
+  return value === undefined || value === '' ? undefined : value;
+}
+
+/** The variables that carry credentials; the engine's own process reads credentials from <home>/.env alone. */
+export const CREDENTIAL_VARIABLES: readonly string[] = ROLES.flatMap((role) => [ROLE_SPECS[role].envUser, ROLE_SPECS[role].envPassword]);
+
+/**
+ * Makes sure `<home>/.env` (mode 0600) holds a user and password for each role: missing ones are generated, existing
+ * ones kept, so an existing home gains the roles it lacks on its next start. Returns the config read again, and the
+ * roles that were generated now.
+ */
+export async function ensureCredentials(config: Config): Promise<{ config: Config; generated: Role[] }> {
+  const stored = await readDotenv(config.paths.envFile);
+  const updates: Record<string, string> = {};
+  const generated: Role[] = [];
+  const roles = { ...config.auth.roles };
+  for (const role of ROLES) {
+    const spec = ROLE_SPECS[role];
+    if (nonEmpty(stored[spec.dotenvPassword]) !== undefined) continue;
+    const password = randomBytes(18).toString('base64url');
+    updates[spec.dotenvUser] = nonEmpty(stored[spec.dotenvUser]) ?? roles[role].username;
+    updates[spec.dotenvPassword] = password;
+    generated.push(role);
+    // A variable still wins for this process's clients, as it did when the config was read.
+    if (roles[role].password === undefined) roles[role] = { ...roles[role], password, source: `${spec.dotenvPassword} in <home>/.env` };
+  }
+  if (generated.length === 0) return { config, generated };
+  await updateDotenv(config.paths.envFile, updates);
+  return { config: deepFreeze({ ...config, auth: { ...config.auth, roles } }), generated };
 }
 
 /** Makes sure <home>/.env holds a value for `key` (a generated secret when it has none yet); returns the value. */

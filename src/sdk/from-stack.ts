@@ -10,8 +10,9 @@ export function sdkOptionsForStack(config: Config, env: NodeJS.ProcessEnv): Auto
     ['endpoint', 'ENDPOINT', endpoints.otlpTraces],
     ['clickhouseEndpoint', 'CLICKHOUSE_ENDPOINT', endpoints.clickhouse],
     ['clickhouseDatabase', 'CLICKHOUSE_DATABASE', config.database],
-    ['clickhouseUsername', 'CLICKHOUSE_USERNAME', config.auth.username],
-    ['clickhousePassword', 'CLICKHOUSE_PASSWORD', config.auth.password],
+    // Apps, `send` and `test` hold the ingest credential: they insert, nothing else.
+    ['clickhouseUsername', 'CLICKHOUSE_USERNAME', config.auth.roles.ingest.username],
+    ['clickhousePassword', 'CLICKHOUSE_PASSWORD', config.auth.required ? config.auth.roles.ingest.password : undefined],
   ];
   const options: Record<string, string> = {};
   for (const [option, name, value] of fromStack) {

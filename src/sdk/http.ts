@@ -3,6 +3,7 @@
 import { promisify } from 'node:util';
 import { gzip } from 'node:zlib';
 import { SendError, parseRetryAfter } from './retry.js';
+import { basicAuthorization } from '../clickhouse/auth-header.js';
 
 const gzipAsync = promisify(gzip);
 
@@ -45,5 +46,5 @@ function where(url: string): string {
 }
 
 export function basicAuth(username: string, password: string): string {
-  return `Basic ${Buffer.from(`${username}:${password}`).toString('base64')}`;
+  return basicAuthorization({ username, password });
 }

@@ -82,7 +82,7 @@ export const SDK_DEFAULTS = Object.freeze({
   clickhouseEndpoint: 'http://localhost:8123',
   clickhouseDatabase: 'telemetry',
   clickhouseTable: 'traces',
-  clickhouseUsername: 'telemetry',
+  clickhouseUsername: 'telemetry_ingest',
   batchSize: 100,
   timeoutMs: 5_000,
   maxRetries: 3,

@@ -25,6 +25,14 @@ export async function makeTestHome(extra: NodeJS.ProcessEnv = {}): Promise<TestH
   return { home, env, cleanup: () => rm(home, { recursive: true, force: true }) };
 }
 
+/** A config for an in-process engine: every role (telemetry_ingest, telemetry_reader, telemetry) with `password`. */
 export async function configFor(testHome: TestHome, password = 'test-password-1'): Promise<Config> {
-  return loadConfig({ env: { ...testHome.env, AUTOMAGIK_TELEMETRY_CLICKHOUSE_PASSWORD: password } });
+  return loadConfig({
+    env: {
+      ...testHome.env,
+      AUTOMAGIK_TELEMETRY_CLICKHOUSE_PASSWORD: password,
+      AUTOMAGIK_TELEMETRY_READER_PASSWORD: password,
+      AUTOMAGIK_TELEMETRY_ADMIN_PASSWORD: password,
+    },
+  });
 }

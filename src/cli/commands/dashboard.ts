@@ -26,7 +26,7 @@ export function registerDashboard(program: Command, ui: Ui, run: (action: () => 
       const signIn =
         engine.name === 'docker'
           ? `user "admin", password GRAFANA_ADMIN_PASSWORD in ${context.config.paths.envFile}`
-          : `user "${context.config.auth.username}", the password from \`automagik-telemetry env\``;
+          : `user "${context.config.auth.roles.reader.username}", the password from \`automagik-telemetry env --role reader\``;
       if (options.json) ui.json({ engine: engine.name, url, signIn });
       else {
         ui.out(url);

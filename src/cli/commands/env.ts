@@ -1,7 +1,8 @@
 // Owns `env`: the variables that point an app's SDK (or any OpenTelemetry SDK) at the local stack.
 
 import type { Command } from 'commander';
-import { stackEndpoints, type Config } from '../../config/index.js';
+import { basicAuthorization } from '../../clickhouse/connection.js';
+import { ROLE_SPECS, ROLES, stackEndpoints, type Config, type Role } from '../../config/index.js';
 import { TelemetryError } from '../../errors.js';
 import { EXIT } from '../errors.js';
 import { stackContext, withStackOptions, type StackOptions } from '../context.js';
@@ -10,25 +11,25 @@ import type { Ui } from '../ui.js';
 const SHELLS = ['sh', 'fish', 'dotenv'] as const;
 type Shell = (typeof SHELLS)[number];
 
-/** The variables for a config, in the order they are printed. */
-export function sdkEnvironment(config: Config): Record<string, string> {
+/**
+ * The variables for a config, in the order they are printed. Whatever the role, the credential goes under the names
+ * apps read (AUTOMAGIK_TELEMETRY_CLICKHOUSE_USERNAME/PASSWORD, OTEL_EXPORTER_OTLP_HEADERS); the default, ingest, is
+ * the one an app should hold.
+ */
+export function sdkEnvironment(config: Config, role: Role = 'ingest'): Record<string, string> {
   const endpoints = stackEndpoints(config);
-  const otlp = endpoints.otlp;
+  const credential = config.auth.roles[role];
   const vars: Record<string, string> = {
     AUTOMAGIK_TELEMETRY_ENDPOINT: endpoints.otlpTraces,
     AUTOMAGIK_TELEMETRY_CLICKHOUSE_ENDPOINT: endpoints.clickhouse,
     AUTOMAGIK_TELEMETRY_CLICKHOUSE_DATABASE: config.database,
-    AUTOMAGIK_TELEMETRY_CLICKHOUSE_USERNAME: config.auth.username,
+    AUTOMAGIK_TELEMETRY_CLICKHOUSE_USERNAME: credential.username,
   };
-  if (config.auth.password !== undefined) {
-    vars.AUTOMAGIK_TELEMETRY_CLICKHOUSE_PASSWORD = config.auth.password;
-  }
-  vars.OTEL_EXPORTER_OTLP_ENDPOINT = otlp;
-  if (config.auth.password !== undefined) {
-    const basic = Buffer.from(`${config.auth.username}:${config.auth.password}`).toString('base64');
-    // OTEL_EXPORTER_OTLP_HEADERS values are URL-encoded (OpenTelemetry SDK environment variable specification).
-    vars.OTEL_EXPORTER_OTLP_HEADERS = `Authorization=${encodeURIComponent(`Basic ${basic}`)}`;
-  }
+  if (credential.password !== undefined) vars.AUTOMAGIK_TELEMETRY_CLICKHOUSE_PASSWORD = credential.password;
+  vars.OTEL_EXPORTER_OTLP_ENDPOINT = endpoints.otlp;
+  const authorization = basicAuthorization(credential);
+  // OTEL_EXPORTER_OTLP_HEADERS values are URL-encoded (OpenTelemetry SDK environment variable specification).
+  if (authorization) vars.OTEL_EXPORTER_OTLP_HEADERS = `Authorization=${encodeURIComponent(authorization)}`;
   return vars;
 }
 
@@ -45,27 +46,36 @@ export function registerEnv(program: Command, ui: Ui, run: (action: () => Promis
       .command('env')
       .description('print the variables that point an app at the stack (endpoints, user, password); this is the one command that prints the secret')
       .option('--shell <kind>', `output syntax: ${SHELLS.join(', ')}`, 'sh')
+      .option('--role <role>', `whose credential: ${ROLES.join(', ')} (ingest is what apps should hold)`, 'ingest')
       .option('--json', 'print the variables as a JSON object')
       .addHelpText(
         'after',
         `
+Roles:
+${ROLES.map((r) => `  ${r.padEnd(7)} ${ROLE_SPECS[r].username.padEnd(17)} ${ROLE_SPECS[r].purpose}`).join('\n')}
+
 Examples:
-  $ eval "$(automagik-telemetry env)"            # sh, bash, zsh
+  $ eval "$(automagik-telemetry env)"            # sh, bash, zsh: an app's (ingest) credential
+  $ automagik-telemetry env --role reader --json # the credential for a dashboard or Grafana
   $ automagik-telemetry env --shell fish | source
   $ automagik-telemetry env --shell dotenv >> .env`,
       ),
-  ).action((options: StackOptions & { shell: string }) =>
+  ).action((options: StackOptions & { shell: string; role: string }) =>
     run(async () => {
       if (!(SHELLS as readonly string[]).includes(options.shell)) {
         throw new TelemetryError('E_CONFIG', `--shell ${JSON.stringify(options.shell)} is not one of ${SHELLS.join(', ')}`);
       }
+      if (!(ROLES as readonly string[]).includes(options.role)) {
+        throw new TelemetryError('E_CONFIG', `--role ${JSON.stringify(options.role)} is not one of ${ROLES.join(', ')}`);
+      }
+      const role = options.role as Role;
       const { config } = await stackContext(options, ui);
-      if (config.auth.required && config.auth.password === undefined) {
+      if (config.auth.required && config.auth.roles[role].password === undefined) {
         throw new TelemetryError('E_CONFIG', `no credentials yet in ${config.paths.envFile}`, {
           hint: 'Run `automagik-telemetry start` first: it generates the password.',
         });
       }
-      const vars = sdkEnvironment(config);
+      const vars = sdkEnvironment(config, role);
       if (options.json) ui.json(vars);
       else ui.out(render(vars, options.shell as Shell));
       return EXIT.OK;

@@ -184,12 +184,14 @@ function warnAboutExposure(ui: Ui, config: Config): void {
   if (!config.auth.required) ui.err(ui.ce.yellow('warning: --no-auth: anyone who can reach the ports can read and write telemetry'));
 }
 
-/** The config with a password, generating one into <home>/.env on first start (auth off: unchanged). */
+/** The config with a password for every role, generating the missing ones into <home>/.env (auth off: unchanged). */
 async function credentialsFor(ui: Ui, config: Config): Promise<Config> {
-  if (!config.auth.required || config.auth.password !== undefined) return config;
-  const withPassword = await ensureCredentials(config);
-  ui.err(`generated a password for user "${config.auth.username}" in ${config.paths.envFile}`);
-  return withPassword;
+  if (!config.auth.required) return config;
+  const ensured = await ensureCredentials(config);
+  for (const role of ensured.generated) {
+    ui.err(`generated a password for user "${ensured.config.auth.roles[role].username}" (${role} role) in ${config.paths.envFile}`);
+  }
+  return ensured.config;
 }
 
 export function printStatus(ui: Ui, status: EngineStatus): void {

@@ -7,7 +7,7 @@ import { ClickHouseError } from '../../clickhouse/errors.js';
 import { runStatement } from '../../clickhouse/http-client.js';
 import { TelemetryError } from '../../errors.js';
 import { restoreBackup, writeBackup } from '../../query/backup.js';
-import { stackConnection } from '../../query/connection.js';
+import { connectionFor } from '../../clickhouse/connection.js';
 import { queryStats, STATS_GROUPINGS, type StatsGrouping } from '../../query/stats.js';
 import { parseMoment } from '../../query/time.js';
 import { followTraces, recentTraces, type StoredTrace, type TraceFilters } from '../../query/traces.js';
@@ -60,7 +60,7 @@ Examples:
     run(async () => {
       const format = outputFormat(options.format, 'table');
       const { config } = await stackContext(options, ui);
-      const connection = stackConnection(config);
+      const connection = connectionFor(config, 'admin');
       const execute = async (statement: string): Promise<void> => {
         const started = performance.now();
         const own = FORMAT_CLAUSE.test(statement);
@@ -133,7 +133,7 @@ Examples:
           ...(options.until !== undefined ? { until: parseMoment(options.until, '--until') } : {}),
         };
         const { config } = await stackContext(options, ui);
-        const connection = stackConnection(config);
+        const connection = connectionFor(config, 'reader');
         const table = `${config.database}.traces`;
         const columns = ['timestamp', 'project_name', 'span_name', 'status_code', 'duration_ms', 'attributes'];
         const rows = await recentTraces(connection, table, filters);
@@ -178,7 +178,7 @@ Examples:
       }
       const since = parseMoment(options.since, '--since');
       const { config } = await stackContext(options, ui);
-      const result = await queryStats(stackConnection(config), config.database, {
+      const result = await queryStats(connectionFor(config, 'reader'), config.database, {
         since,
         by: options.by as StatsGrouping,
         ...(options.project !== undefined ? { project: options.project } : {}),
@@ -205,7 +205,7 @@ Examples:
       const { config } = await stackContext(options, ui);
       const file = resolve(options.out ?? `automagik-telemetry-${new Date().toISOString().replace(/[:.]/g, '-')}.backup.gz`);
       const progress = options.json ? undefined : ui.progress(`writing ${file}`);
-      const result = await writeBackup(stackConnection(config, 600_000), config.database, file, (rows) => progress?.update(`writing ${file}: ${rows} rows`)).catch(
+      const result = await writeBackup(connectionFor(config, 'admin', 600_000), config.database, file, (rows) => progress?.update(`writing ${file}: ${rows} rows`)).catch(
         (error: unknown) => {
           progress?.fail('backup failed; no file was left behind');
           throw error;
@@ -232,7 +232,7 @@ Examples:
         return EXIT.FAILURE;
       }
       const progress = options.json ? undefined : ui.progress(`checking ${file}`);
-      const result = await restoreBackup(stackConnection(config, 600_000), config.database, resolve(file), {
+      const result = await restoreBackup(connectionFor(config, 'admin', 600_000), config.database, resolve(file), {
         replace: options.replace === true,
         onProgress: (rows) => progress?.update(`loading ${rows} rows`),
       }).catch((error: unknown) => {
@@ -288,7 +288,7 @@ Examples:
   ).action((options: StackOptions & { cluster?: string }) =>
     run(async () => {
       const { config } = await stackContext(options, ui);
-      const connection = stackConnection(config);
+      const connection = connectionFor(config, 'admin');
       if (options.cluster !== undefined) {
         const statements = await clusterStatements(options.cluster, config.database);
         for (const statement of statements) await runStatement(connection, statement);

@@ -2,6 +2,7 @@
 
 import type { Command } from 'commander';
 import { isLoopback } from '../../config/index.js';
+import { connectionFor } from '../../clickhouse/connection.js';
 import { TelemetryError } from '../../errors.js';
 import { sendLines } from '../../sdk/bulk.js';
 import { AutomagikTelemetry } from '../../sdk/client.js';
@@ -115,10 +116,12 @@ Examples:
       const timeoutMs = numberFlag(options.timeout, '--timeout', { fallback: 10_000, min: 1 });
       const { config } = await stackContext(options, ui);
       const sdk = sdkOptionsForStack(config, ui.io.env);
+      // Events go in as ingest (as an app's would); reading them back takes the reader role.
+      const reader = connectionFor(config, 'reader');
       const store = {
         url: sdk.clickhouseEndpoint ?? ui.io.env.AUTOMAGIK_TELEMETRY_CLICKHOUSE_ENDPOINT ?? '',
-        username: config.auth.username,
-        password: config.auth.password,
+        username: reader.username,
+        password: reader.password,
         table: `${config.database}.traces`,
       };
       const results = [];

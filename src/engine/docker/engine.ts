@@ -4,13 +4,15 @@ import { createHash } from 'node:crypto';
 import { access, cp, mkdir, rm, writeFile, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type Docker from 'dockerode';
-import { connectHost, ensureSecret, stackEndpoints, type Config } from '../../config/index.js';
+import { connectHost, ensureSecret, stackEndpoints, ROLE_SPECS, type Config } from '../../config/index.js';
 import { DOTENV_GRAFANA_PASSWORD } from '../../config/defaults.js';
 import { readDotenv } from '../../config/dotenv.js';
+import { basicAuthorization } from '../../clickhouse/connection.js';
 import { runStatement } from '../../clickhouse/http-client.js';
 import { TelemetryError, describeError } from '../../errors.js';
 import { templatePath } from '../../paths.js';
 import { applySchema, loadSchemaFile } from '../../schema/index.js';
+import { roleStatements } from '../../schema/roles.js';
 import { findPortHolder, isPortFree } from '../ports.js';
 import type { CleanResult, Engine, EngineStatus, HealthCheck, HealthReport, LogOptions, ServiceStatus, StartOptions, StartResult, StopResult } from '../types.js';
 import { ping, type DockerTarget } from './connect.js';
@@ -80,8 +82,7 @@ export class DockerEngine implements Engine {
       AUTOMAGIK_TELEMETRY_OTLP_PORT: String(this.config.ports.otlp),
       AUTOMAGIK_TELEMETRY_DASHBOARD_PORT: String(this.config.ports.dashboard),
       AUTOMAGIK_TELEMETRY_CLICKHOUSE_DATABASE: this.config.database,
-      CLICKHOUSE_USER: this.config.auth.username,
-      CLICKHOUSE_PASSWORD: this.config.auth.password,
+      ...roleVariables(this.config),
     };
     // Before the first start nothing is installed yet: read the packaged template (only start creates containers).
     const installed = join(this.stackDir, 'docker-compose.yml');
@@ -126,16 +127,22 @@ export class DockerEngine implements Engine {
         await this.startContainer(service.name, container);
       }
       await this.waitForService(service, progress);
+      // The users and tables exist before anything that logs in with them (the collector, Grafana) starts.
+      if (service.name === 'clickhouse') await this.applySchema(stack, progress);
     }
-
-    progress('applying the schema');
-    const connection = this.clickhouseConnection(stack);
-    const runner = { run: (sql: string) => runStatement(connection, sql) };
-    await applySchema(runner, this.config.database);
-    for (const statement of (await loadSchemaFile(templatePath('docker', 'otel-route.sql'), this.config.database)).statements) await runner.run(statement);
     await mkdir(this.config.paths.runDir, { recursive: true });
     await writeFile(this.config.paths.stateFile, `${JSON.stringify({ engine: 'docker', project: this.project, startedAt: new Date().toISOString() }, null, 2)}\n`);
     return { alreadyRunning: allRunningAndCurrent, status: await this.status() };
+  }
+
+  /** The schema, the ingest and reader users with their grants (passwords from <home>/.env), and the collector's route. */
+  private async applySchema(stack: StackDefinition, progress: (message: string) => void): Promise<void> {
+    progress('applying the schema and the users');
+    const connection = this.clickhouseConnection(stack);
+    const runner = { run: (sql: string) => runStatement(connection, sql) };
+    await applySchema(runner, this.config.database);
+    for (const statement of await roleStatements(this.config)) await runner.run(statement);
+    for (const statement of (await loadSchemaFile(templatePath('docker', 'otel-route.sql'), this.config.database)).statements) await runner.run(statement);
   }
 
   private async startContainer(service: string, container: Docker.Container): Promise<void> {
@@ -443,9 +450,8 @@ export class DockerEngine implements Engine {
 
   private async probe(service: ServiceDefinition, probe: ServiceDefinition['wait'][number]): Promise<{ ok: boolean; detail: string }> {
     const headers: Record<string, string> = {};
-    if (probe.auth && this.config.auth.password !== undefined) {
-      headers.Authorization = `Basic ${Buffer.from(`${this.config.auth.username}:${this.config.auth.password}`).toString('base64')}`;
-    }
+    const authorization = probe.auth ? basicAuthorization(this.config.auth.roles.admin) : undefined;
+    if (authorization) headers.Authorization = authorization;
     const res = await fetch(this.probeUrl(service, probe), { headers, signal: AbortSignal.timeout(3_000) });
     const body = await res.text();
     const ok = res.ok && body.includes(probe.expect);
@@ -497,8 +503,19 @@ export class DockerEngine implements Engine {
     const ch = stack.services.find((s) => s.name === 'clickhouse');
     const binding = ch?.ports.find((p) => p.containerPort === 8123);
     const host = connectHost(binding?.hostIp ?? this.config.host);
-    return { url: `http://${host}:${binding?.hostPort ?? this.config.ports.clickhouse}`, username: this.config.auth.username, password: this.config.auth.password };
+    const admin = this.config.auth.roles.admin;
+    return { url: `http://${host}:${binding?.hostPort ?? this.config.ports.clickhouse}`, username: admin.username, password: admin.password };
   }
+}
+
+/** The variables the compose file reads for the roles: admin for ClickHouse's own user, ingest for the collector, reader for Grafana. */
+function roleVariables(config: Config): Record<string, string | undefined> {
+  const out: Record<string, string | undefined> = {};
+  for (const role of ['ingest', 'reader', 'admin'] as const) {
+    out[ROLE_SPECS[role].dotenvUser] = config.auth.roles[role].username;
+    out[ROLE_SPECS[role].dotenvPassword] = config.auth.roles[role].password;
+  }
+  return out;
 }
 
 function hashOf(options: object): string {

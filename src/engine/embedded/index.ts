@@ -5,7 +5,9 @@ import { constants } from 'node:fs';
 import { access, mkdir, open, readFile, readdir, rm, stat } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
-import { stackEndpoints, type Config, type ConfigFlags } from '../../config/index.js';
+import { CREDENTIAL_VARIABLES, ROLES, stackEndpoints, type Config, type ConfigFlags } from '../../config/index.js';
+import { connectionFor } from '../../clickhouse/connection.js';
+import { checkSchemaTables } from '../../schema/check.js';
 import { queryRows } from '../../clickhouse/http-client.js';
 import { TelemetryError } from '../../errors.js';
 import { packageRoot } from '../../paths.js';
@@ -46,8 +48,8 @@ export class EmbeddedEngine implements Engine {
     ] as const) {
       if (!(await isPortFree(this.config.host, port))) throw await portInUse(service, port, this.config.host);
     }
-    if (this.config.auth.required && this.config.auth.password === undefined) {
-      throw new TelemetryError('E_CONFIG', 'no password is configured', { hint: 'Call ensureCredentials(config) before start().' });
+    if (this.config.auth.required && ROLES.some((role) => this.config.auth.roles[role].password === undefined)) {
+      throw new TelemetryError('E_CONFIG', 'no password is configured for every role', { hint: 'Call ensureCredentials(config) before start().' });
     }
 
     if (options.foreground) {
@@ -64,7 +66,9 @@ export class EmbeddedEngine implements Engine {
     const child = spawn(process.execPath, [daemon, JSON.stringify({ ...this.flags, home: this.config.home })], {
       detached: true,
       stdio: ['ignore', log.fd, log.fd],
-      env: process.env,
+      // The engine's users and passwords come from <home>/.env alone: a shell that exported another home's
+      // credentials (eval "$(… env)") must not change what this engine accepts.
+      env: withoutCredentials(process.env),
     });
     await log.close();
     let exited: number | undefined;
@@ -139,10 +143,15 @@ export class EmbeddedEngine implements Engine {
         const text = await res.text();
         return res.ok && text === 'Ok.\n' ? 'Ok.' : fail(`HTTP ${res.status}: ${text.trim().slice(0, 120)}`);
       }),
-      timed('clickhouse.query', `${this.endpoints.clickhouse}/ SELECT 1 as ${this.config.auth.username}`, async () => {
+      timed('clickhouse.query', `${this.endpoints.clickhouse}/ SELECT 1 as ${this.config.auth.roles.reader.username}`, async () => {
         const rows = await this.sql<{ one: number }>('SELECT 1 AS one');
         return rows[0]?.one === 1 ? 'SELECT 1 answered 1' : fail(`unexpected answer ${JSON.stringify(rows)}`);
       }),
+      timed('clickhouse.schema', `${this.config.database}: every table of the schema`, () =>
+        checkSchemaTables((sql, params) => this.sql(sql, params), this.config.database).catch((error: unknown) =>
+          fail(error instanceof TelemetryError && error.code === 'E_SCHEMA' ? `${error.message}; ${error.hint ?? ''}` : String(error)),
+        ),
+      ),
       healthEndpoint('otlp.health', `${this.endpoints.otlp}/health`, 'OTLP receiver answers'),
       healthEndpoint('dashboard.health', `${this.endpoints.dashboard}/health`, 'dashboard answers'),
     ]);
@@ -214,8 +223,9 @@ export class EmbeddedEngine implements Engine {
     });
   }
 
-  private sql<T>(query: string): Promise<T[]> {
-    return queryRows<T>({ url: this.endpoints.clickhouse, username: this.config.auth.username, password: this.config.auth.password, timeoutMs: 5_000 }, query);
+  /** Reads as the reader role: status and health never need more. */
+  private sql<T>(query: string, params: Record<string, string> = {}): Promise<T[]> {
+    return queryRows<T>(connectionFor(this.config, 'reader', 5_000), query, params);
   }
 
   private async checkHomeWritable(): Promise<void> {
@@ -292,3 +302,9 @@ async function directorySize(dir: string): Promise<number> {
   return total;
 }
 
+
+function withoutCredentials(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  const out = { ...env };
+  for (const name of CREDENTIAL_VARIABLES) delete out[name];
+  return out;
+}

@@ -2,13 +2,16 @@
 
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { join } from 'node:path';
-import { stackEndpoints, type Config } from '../../config/index.js';
+import { connectionFor } from '../../clickhouse/connection.js';
+import { ROLES, type Config } from '../../config/index.js';
 import { TelemetryError } from '../../errors.js';
 import { applySchema } from '../../schema/index.js';
 import { EmbeddedDatabase } from './database.js';
 import { createClickHouseHandler } from './http/clickhouse-handler.js';
 import { createDashboardHandler } from './http/dashboard-handler.js';
 import { createOtlpHandler } from './http/otlp-handler.js';
+import type { Users } from './http/auth.js';
+import { AccessGate } from './access/gate.js';
 import type { LogFn } from './http/respond.js';
 import { portInUse } from '../ports.js';
 import { lockDataDir } from './lock.js';
@@ -23,11 +26,7 @@ export interface RunningEmbeddedServer {
 type Handler = (req: IncomingMessage, res: ServerResponse) => Promise<void>;
 
 export async function startEmbeddedServer(config: Config, log: LogFn = () => undefined): Promise<RunningEmbeddedServer> {
-  const credentials = config.auth.required
-    ? config.auth.password === undefined
-      ? missingPassword()
-      : { username: config.auth.username, password: config.auth.password }
-    : undefined;
+  const users = config.auth.required ? engineUsers(config) : undefined;
 
   const lock = await lockDataDir(join(config.paths.runDir, 'data.lock'), config.paths.dataDir);
   let db: EmbeddedDatabase | undefined;
@@ -39,6 +38,7 @@ export async function startEmbeddedServer(config: Config, log: LogFn = () => und
     log({ level: 'info', msg: 'schema ready', version: schema.version, applied: schema.applied });
 
     const writer = new TraceWriter({ db, database: config.database });
+    const gate = new AccessGate(db, config.database);
     const track = (handler: Handler) => (req: IncomingMessage, res: ServerResponse) => {
       const work = handler(req, res).catch((error: unknown) => {
         log({ level: 'error', msg: 'unhandled request error', error: String(error) });
@@ -47,11 +47,11 @@ export async function startEmbeddedServer(config: Config, log: LogFn = () => und
       inFlight.add(work);
       void work.finally(() => inFlight.delete(work));
     };
-    const common = { credentials, maxBodyBytes: config.maxBodyBytes, log };
-    servers.push(await listen(track(createClickHouseHandler({ ...common, db })), config.host, config.ports.clickhouse, 'ClickHouse HTTP'));
+    const common = { users, maxBodyBytes: config.maxBodyBytes, log };
+    servers.push(await listen(track(createClickHouseHandler({ ...common, db, gate })), config.host, config.ports.clickhouse, 'ClickHouse HTTP'));
     servers.push(await listen(track(createOtlpHandler({ ...common, writer })), config.host, config.ports.otlp, 'OTLP/HTTP'));
-    const connection = { url: stackEndpoints(config).clickhouse, username: config.auth.username, password: config.auth.password, timeoutMs: 30_000 };
-    servers.push(await listen(track(createDashboardHandler({ connection, database: config.database, credentials, log })), config.host, config.ports.dashboard, 'dashboard'));
+    const connection = connectionFor(config, 'reader', 30_000);
+    servers.push(await listen(track(createDashboardHandler({ connection, database: config.database, users, log })), config.host, config.ports.dashboard, 'dashboard'));
     log({ level: 'info', msg: 'listening', host: config.host, clickhousePort: config.ports.clickhouse, otlpPort: config.ports.otlp, dashboardPort: config.ports.dashboard });
 
     const database = db;
@@ -63,6 +63,7 @@ export async function startEmbeddedServer(config: Config, log: LogFn = () => und
           await Promise.all(servers.map(closeServer));
           await Promise.allSettled([...inFlight]);
           await writer.drain();
+          await gate.close();
           await database.close();
           await lock.release();
           log({ level: 'info', msg: 'stopped' });
@@ -76,9 +77,16 @@ export async function startEmbeddedServer(config: Config, log: LogFn = () => und
   }
 }
 
-function missingPassword(): never {
-  throw new TelemetryError('E_CONFIG', 'no ClickHouse password is configured for the embedded engine', {
-    hint: 'Start through `automagik-telemetry start`, which generates one into <home>/.env, or pass --no-auth.',
+/** The three roles' users, each with its password; every role needs one (start generates them into <home>/.env). */
+function engineUsers(config: Config): Users {
+  return ROLES.map((role) => {
+    const { username, password } = config.auth.roles[role];
+    if (password === undefined) {
+      throw new TelemetryError('E_CONFIG', `no password is configured for the ${role} role (user ${username})`, {
+        hint: 'Start through `automagik-telemetry start`, which generates one into <home>/.env, or pass --no-auth.',
+      });
+    }
+    return { role, username, password };
   });
 }
 

@@ -1,15 +1,19 @@
-// Owns checking credentials on both endpoints: HTTP basic auth, X-ClickHouse-User/Key headers, or user/password URL params.
+// Owns checking credentials on every endpoint: HTTP basic auth, X-ClickHouse-User/Key headers, or user/password URL params.
 
-import { timingSafeEqual } from 'node:crypto';
+import { createHash, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
+import type { Role } from '../../../config/roles.js';
 
 export interface Credentials {
   username: string;
   password: string;
 }
 
+/** The users the engine accepts, each with its role; undefined when the engine runs with --no-auth. */
+export type Users = ReadonlyArray<Credentials & { role: Role }>;
+
 export type AuthOutcome =
-  | { ok: true; username: string }
+  | { ok: true; username: string; role: Role }
   | { ok: false; reason: 'missing' | 'wrong'; username: string | undefined };
 
 /** Reads the credentials a request presents, in ClickHouse's order of precedence. */
@@ -30,15 +34,22 @@ export function presentedCredentials(req: IncomingMessage, url?: URL): Partial<C
   return {};
 }
 
-export function checkCredentials(presented: Partial<Credentials>, expected: Credentials | undefined): AuthOutcome {
-  if (!expected) return { ok: true, username: presented.username ?? 'default' };
+/** Finds the user presented and checks its password in constant time; without users (--no-auth) everyone is admin. */
+export function checkCredentials(presented: Partial<Credentials>, users: Users | undefined): AuthOutcome {
+  if (!users) return { ok: true, username: presented.username ?? 'default', role: 'admin' };
   if (presented.username === undefined) return { ok: false, reason: 'missing', username: undefined };
-  const ok = presented.username === expected.username && safeEqual(presented.password ?? '', expected.password);
-  return ok ? { ok: true, username: presented.username } : { ok: false, reason: 'wrong', username: presented.username };
+  const user = users.find((u) => u.username === presented.username);
+  // Compare even for an unknown user, so that timing does not tell which user names exist.
+  const ok = safeEqual(presented.password ?? '', user?.password ?? '\u0000unknown-user') && user !== undefined;
+  return ok ? { ok: true, username: user.username, role: user.role } : { ok: false, reason: 'wrong', username: presented.username };
 }
 
-function safeEqual(a: string, b: string): boolean {
-  const left = Buffer.from(a);
-  const right = Buffer.from(b);
-  return left.length === right.length && timingSafeEqual(left, right);
+/** Whether the outcome is a signed-in user of one of `roles`. */
+export function hasRole(outcome: AuthOutcome, roles: readonly Role[]): boolean {
+  return outcome.ok && roles.includes(outcome.role);
+}
+
+/** Equal strings, compared through their digests so that neither content nor length shows in the timing. */
+export function safeEqual(a: string, b: string): boolean {
+  return timingSafeEqual(createHash('sha256').update(a).digest(), createHash('sha256').update(b).digest());
 }

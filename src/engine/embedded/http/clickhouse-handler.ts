@@ -3,16 +3,20 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { CH, ClickHouseError, chError, httpStatusFor, toClickHouseError } from '../../../clickhouse/errors.js';
-import { isReadOnly, parseInsert, type InsertStatement } from '../../../clickhouse/statement.js';
+import { parseInsert, type InsertStatement } from '../../../clickhouse/statement.js';
+import type { AccessGate, Execution, RequestScope } from '../access/gate.js';
+import type { Session } from '../access/sessions.js';
 import { RAW_INSERT_FORMATS, type EmbeddedDatabase, type InsertRequest } from '../database.js';
-import { checkCredentials, presentedCredentials, type Credentials } from './auth.js';
+import { checkCredentials, presentedCredentials, type Users } from './auth.js';
 import { BodyError, readBody } from './body.js';
 import { acceptsGzip, send, type LogFn } from './respond.js';
 
 export interface ClickHouseHandlerOptions {
   db: EmbeddedDatabase;
+  /** Decides what each request may run, and keeps sessions. */
+  gate: AccessGate;
   /** undefined when the engine runs with --no-auth. */
-  credentials: Credentials | undefined;
+  users: Users | undefined;
   maxBodyBytes: number;
   log: LogFn;
 }
@@ -38,7 +42,7 @@ const CONTENT_TYPES: Record<string, string> = {
 };
 
 export function createClickHouseHandler(options: ClickHouseHandlerOptions) {
-  const { db, credentials, maxBodyBytes, log } = options;
+  const { db, gate, users, maxBodyBytes, log } = options;
 
   return async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const started = performance.now();
@@ -52,6 +56,7 @@ export function createClickHouseHandler(options: ClickHouseHandlerOptions) {
     const gzipOut = url.searchParams.get('enable_http_compression') === '1' && acceptsGzip(req);
     let status = 200;
     let user: string | undefined;
+    let session: Session | undefined;
     let summary = { read_rows: 0, read_bytes: 0, written_rows: 0, written_bytes: 0, elapsed_ns: 0 };
     try {
       const hasQuery = url.searchParams.has('query');
@@ -70,7 +75,7 @@ export function createClickHouseHandler(options: ClickHouseHandlerOptions) {
         throw chError({ code: 1, name: 'UNSUPPORTED_METHOD' }, `HTTP method ${String(req.method)} is not supported; use GET or POST`);
       }
 
-      const auth = checkCredentials(presentedCredentials(req, url), credentials);
+      const auth = checkCredentials(presentedCredentials(req, url), users);
       user = auth.username;
       if (!auth.ok) {
         res.setHeader('WWW-Authenticate', 'Basic realm="automagik-telemetry", charset="UTF-8"');
@@ -79,28 +84,48 @@ export function createClickHouseHandler(options: ClickHouseHandlerOptions) {
           : chError(CH.AUTHENTICATION_FAILED, `${auth.username}: Authentication failed: password is incorrect, or there is no user with such name`);
       }
 
+      const sessionId = url.searchParams.get('session_id');
+      if (sessionId !== null && sessionId !== '') {
+        session = await gate.sessions.acquire(auth.username, sessionId, {
+          timeout: url.searchParams.get('session_timeout'),
+          check: url.searchParams.get('session_check') === '1',
+        });
+        baseHeaders['X-ClickHouse-Session-Id'] = sessionId;
+      }
+
       const body = await readBody(req, maxBodyBytes).catch((error: unknown) => {
         throw bodyToClickHouse(error);
       });
       const { params, settings } = splitParams(url);
-      const database = url.searchParams.get('database') ?? undefined;
+      const scope: RequestScope = {
+        caller: { role: auth.role, user: auth.username },
+        database: url.searchParams.get('database') ?? undefined,
+        settings,
+        get: req.method === 'GET',
+        session,
+      };
       const defaultFormat = url.searchParams.get('default_format') ?? 'TabSeparated';
       const plan = planStatement(url.searchParams.get('query'), body);
       if (plan.kind === 'empty') throw chError(CH.SYNTAX_ERROR, 'Empty query');
-      if (req.method === 'GET' && (plan.kind === 'insert' || !isReadOnly(plan.sql))) {
-        throw chError(CH.READONLY, 'Cannot execute query in readonly mode: GET requests may only read; use POST');
-      }
 
       if (plan.kind === 'insert') {
-        const request = insertRequest(plan.insert, plan.data, settings, database);
-        const outcome = await db.insert(request);
+        const run = gate.checkInsert(scope, plan.insert);
+        const outcome = await db.insert(insertRequest(plan.insert, plan.data, run));
         summary = { ...summary, written_rows: outcome.rowsWritten, written_bytes: outcome.bytesWritten, elapsed_ns: Math.round(outcome.elapsedSeconds * 1e9) };
         await send(res, 200, { ...baseHeaders, 'X-ClickHouse-Summary': summaryHeader(summary), 'Content-Type': 'text/plain; charset=UTF-8' }, '', false);
         return;
       }
 
+      const { verdict, run } = await gate.checkSql(scope, plan.sql, params);
+      if (verdict.kind === 'set' || verdict.kind === 'use') {
+        gate.remember(scope, verdict);
+        await send(res, 200, { ...baseHeaders, 'X-ClickHouse-Summary': summaryHeader(summary), 'Content-Type': 'text/plain; charset=UTF-8' }, '', false);
+        return;
+      }
       const format = formatOf(plan.sql) ?? defaultFormat;
-      const outcome = await db.query(plan.sql, { format: defaultFormat, params, settings, ...(database ? { database } : {}) });
+      const outcome = await db.query(plan.sql, { format: defaultFormat, params: run.params, settings: run.settings, database: run.database });
+      if (verdict.kind === 'create-temporary') session?.temporaryTables.add(verdict.table);
+      if (verdict.kind === 'drop-temporary') session?.temporaryTables.delete(verdict.table);
       summary = { ...summary, read_rows: outcome.rowsRead, read_bytes: outcome.bytesRead, elapsed_ns: Math.round(outcome.elapsedSeconds * 1e9) };
       await send(
         res,
@@ -134,6 +159,7 @@ export function createClickHouseHandler(options: ClickHouseHandlerOptions) {
       }
       log({ level: 'warn', endpoint: 'clickhouse', status, code: error.serverCode, error: firstLine(error.message) });
     } finally {
+      if (session) gate.sessions.release(session);
       log({
         level: 'debug',
         endpoint: 'clickhouse',
@@ -171,7 +197,7 @@ function planStatement(queryParam: string | null, body: Buffer): Plan {
   return { kind: 'sql', sql: body.toString('utf8') };
 }
 
-function insertRequest(insert: InsertStatement, data: Buffer, settings: Record<string, string>, database: string | undefined): InsertRequest {
+function insertRequest(insert: InsertStatement, data: Buffer, run: Execution): InsertRequest {
   if (!RAW_INSERT_FORMATS.has(insert.format)) {
     throw chError(
       CH.UNKNOWN_FORMAT,
@@ -183,9 +209,9 @@ function insertRequest(insert: InsertStatement, data: Buffer, settings: Record<s
     format: insert.format as InsertRequest['format'],
     data,
     // One parsing thread an insert: chDB's parallel parsing is no faster here and takes the cores clients need.
-    settings: { input_format_parallel_parsing: '0', ...settings, ...insert.settings },
+    settings: { input_format_parallel_parsing: '0', ...run.settings, ...insert.settings },
     ...(insert.columns ? { columns: insert.columns } : {}),
-    ...(database ? { database } : {}),
+    database: run.database,
   };
 }
 

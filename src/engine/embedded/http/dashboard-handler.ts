@@ -9,14 +9,15 @@ import type { ClickHouseConnection } from '../../../clickhouse/http-client.js';
 import { dashboardData, projectList } from '../../../dashboard/data.js';
 import { describeError } from '../../../errors.js';
 import { packageRoot } from '../../../paths.js';
-import { checkCredentials, type Credentials } from './auth.js';
+import { checkCredentials, hasRole, type Users } from './auth.js';
 import { BodyError, readBody } from './body.js';
 import { send, type LogFn } from './respond.js';
 
 export interface DashboardHandlerOptions {
   connection: ClickHouseConnection;
   database: string;
-  credentials: Credentials | undefined;
+  /** Who may log in (the reader and admin roles); undefined with --no-auth. */
+  users: Users | undefined;
   log: LogFn;
 }
 
@@ -45,7 +46,7 @@ export function createDashboardHandler(options: DashboardHandlerOptions) {
   const security = { 'X-Frame-Options': 'DENY', 'X-Content-Type-Options': 'nosniff', 'Content-Security-Policy': "default-src 'self'; style-src 'self' 'unsafe-inline'" };
 
   const loggedIn = (req: IncomingMessage): boolean => {
-    if (!options.credentials) return true;
+    if (!options.users) return true;
     const token = sessionToken(req);
     const expiry = token ? sessions.get(token) : undefined;
     return expiry !== undefined && expiry > Date.now();
@@ -66,8 +67,8 @@ export function createDashboardHandler(options: DashboardHandlerOptions) {
       }
       if (url.pathname === '/login' && req.method === 'POST') {
         const form = new URLSearchParams((await readBody(req, 64 * 1024)).toString('utf8'));
-        const outcome = checkCredentials({ username: form.get('username') ?? '', password: form.get('password') ?? '' }, options.credentials);
-        if (!outcome.ok) {
+        const outcome = checkCredentials({ username: form.get('username') ?? '', password: form.get('password') ?? '' }, options.users);
+        if (!hasRole(outcome, ['reader', 'admin'])) {
           options.log({ level: 'warn', endpoint: 'dashboard', msg: 'failed login', user: form.get('username') });
           res.writeHead(303, { Location: '/login?failed=1' }).end();
           return;

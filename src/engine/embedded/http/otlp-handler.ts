@@ -8,13 +8,14 @@ import { decodeTraceRequestJson } from '../../../otlp/json.js';
 import { OtlpDecodeError, decodeTraceRequest, encodeStatus, encodeTraceResponse } from '../../../otlp/protobuf.js';
 import { otlpToRows } from '../../../transform/otlp-to-rows.js';
 import type { TraceWriter } from '../trace-writer.js';
-import { checkCredentials, presentedCredentials, type Credentials } from './auth.js';
+import { checkCredentials, hasRole, presentedCredentials, type Users } from './auth.js';
 import { BodyError, readBody } from './body.js';
 import { send, type LogFn } from './respond.js';
 
 export interface OtlpHandlerOptions {
   writer: TraceWriter;
-  credentials: Credentials | undefined;
+  /** Accepted users; OTLP takes the ingest and admin roles. undefined with --no-auth. */
+  users: Users | undefined;
   maxBodyBytes: number;
   log: LogFn;
 }
@@ -22,13 +23,13 @@ export interface OtlpHandlerOptions {
 type Encoding = 'protobuf' | 'json';
 
 // gRPC status codes used in google.rpc.Status bodies.
-const GRPC = { INVALID_ARGUMENT: 3, NOT_FOUND: 5, RESOURCE_EXHAUSTED: 8, UNAUTHENTICATED: 16, UNAVAILABLE: 14, UNIMPLEMENTED: 12 } as const;
+const GRPC = { INVALID_ARGUMENT: 3, NOT_FOUND: 5, PERMISSION_DENIED: 7, RESOURCE_EXHAUSTED: 8, UNAUTHENTICATED: 16, UNAVAILABLE: 14, UNIMPLEMENTED: 12 } as const;
 
 /** How many rejected spans the partial-success message names one by one. */
 const NAMED_REJECTIONS = 5;
 
 export function createOtlpHandler(options: OtlpHandlerOptions) {
-  const { writer, credentials, maxBodyBytes, log } = options;
+  const { writer, users, maxBodyBytes, log } = options;
 
   return async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const started = performance.now();
@@ -55,7 +56,11 @@ export function createOtlpHandler(options: OtlpHandlerOptions) {
         await fail(405, GRPC.UNIMPLEMENTED, `method ${String(req.method)} not allowed: POST OTLP data to /v1/traces`, { Allow: 'POST' });
         return;
       }
-      const auth = checkCredentials(presentedCredentials(req), credentials);
+      const auth = checkCredentials(presentedCredentials(req), users);
+      if (auth.ok && !hasRole(auth, ['ingest', 'admin'])) {
+        await fail(403, GRPC.PERMISSION_DENIED, `user ${auth.username} (${auth.role} role) may not send telemetry: use the ingest credential that \`automagik-telemetry env\` prints`);
+        return;
+      }
       if (!auth.ok) {
         await fail(401, GRPC.UNAUTHENTICATED, auth.reason === 'missing' ? 'authentication required: send HTTP basic auth' : `authentication failed for user ${auth.username ?? ''}`, {
           'WWW-Authenticate': 'Basic realm="automagik-telemetry", charset="UTF-8"',
