@@ -68,8 +68,11 @@ try {
   results.start_to_healthy_ms = Math.round(performance.now() - t);
   if (started.code !== 0) throw new Error(`start failed: ${started.stderr}`);
   say(`start_to_healthy_ms      ${results.start_to_healthy_ms} ms (target <= 2000)`);
+  // `env` prints the app's (ingest) credential; reading back and the raw baseline take the admin one.
   const vars = JSON.parse((await run(['env', '--json'], env)).stdout);
-  const connection = { url: vars.AUTOMAGIK_TELEMETRY_CLICKHOUSE_ENDPOINT, username: 'telemetry', password: vars.AUTOMAGIK_TELEMETRY_CLICKHOUSE_PASSWORD, database: 'telemetry' };
+  const admin = JSON.parse((await run(['env', '--role', 'admin', '--json'], env)).stdout);
+  const connection = { url: vars.AUTOMAGIK_TELEMETRY_CLICKHOUSE_ENDPOINT, username: 'telemetry', password: admin.AUTOMAGIK_TELEMETRY_CLICKHOUSE_PASSWORD, database: 'telemetry' };
+  const ingestAuth = `Basic ${Buffer.from(`${vars.AUTOMAGIK_TELEMETRY_CLICKHOUSE_USERNAME}:${vars.AUTOMAGIK_TELEMETRY_CLICKHOUSE_PASSWORD}`).toString('base64')}`;
 
   // 2. send --stdin (ClickHouse backend) against a raw @clickhouse/client insert of the same rows, same batch size.
   const file = join(home, 'events.jsonl');
@@ -114,7 +117,7 @@ try {
   const sdkRate = async (backend) => {
     const telemetry = new AutomagikTelemetry({
       projectName: `sdk-${backend}`, backend, endpoint: vars.AUTOMAGIK_TELEMETRY_ENDPOINT, clickhouseEndpoint: connection.url,
-      clickhousePassword: connection.password, clickhouseBatchSize: BATCH, maxQueueSize: BATCH * 8, compression: false,
+      clickhouseUsername: vars.AUTOMAGIK_TELEMETRY_CLICKHOUSE_USERNAME, clickhousePassword: vars.AUTOMAGIK_TELEMETRY_CLICKHOUSE_PASSWORD, clickhouseBatchSize: BATCH, maxQueueSize: BATCH * 8, compression: false,
     }, {});
     const began = performance.now();
     for (let i = 0; i < SDK_EVENTS; i++) {
@@ -134,7 +137,7 @@ try {
   // 4. CPU per event: trackEvent against OpenTelemetry's startSpan().end() with BatchSpanProcessor + OTLP exporter.
   const { BasicTracerProvider, BatchSpanProcessor } = await import('@opentelemetry/sdk-trace-base');
   const { OTLPTraceExporter } = await import('@opentelemetry/exporter-trace-otlp-proto');
-  const headers = { Authorization: `Basic ${Buffer.from(`telemetry:${connection.password}`).toString('base64')}` };
+  const headers = { Authorization: ingestAuth };
   const provider = new BasicTracerProvider({ spanProcessors: [new BatchSpanProcessor(new OTLPTraceExporter({ url: vars.AUTOMAGIK_TELEMETRY_ENDPOINT, headers }))] });
   const tracer = provider.getTracer('bench');
   const cpu = (fn) => {
@@ -143,7 +146,7 @@ try {
     const used = process.cpuUsage(before);
     return (used.user + used.system) / TRACK_EVENTS;
   };
-  const ours = new AutomagikTelemetry({ projectName: 'track', endpoint: vars.AUTOMAGIK_TELEMETRY_ENDPOINT, clickhousePassword: connection.password }, {});
+  const ours = new AutomagikTelemetry({ projectName: 'track', endpoint: vars.AUTOMAGIK_TELEMETRY_ENDPOINT, clickhouseUsername: vars.AUTOMAGIK_TELEMETRY_CLICKHOUSE_USERNAME, clickhousePassword: vars.AUTOMAGIK_TELEMETRY_CLICKHOUSE_PASSWORD }, {});
   cpu(() => { for (let i = 0; i < 2000; i++) ours.trackEvent('warm', { i }); });
   cpu(() => { for (let i = 0; i < 2000; i++) tracer.startSpan('warm', { attributes: { i } }).end(); });
   // Alternating rounds, median of each: one round is at the mercy of when the garbage collector runs.
@@ -192,6 +195,63 @@ try {
   }
   results.query_traces_ms_1m = Number(median(times).toFixed(1));
   say(`query_traces_ms_1m       ${results.query_traces_ms_1m} ms median of 7, --limit 50 --project bench over ${fmt(n)} rows (target <= 100)`);
+
+  // 7. Many small writers (issue: ~30 inserts/s before batching): 100-row INSERTs and 50-span OTLP requests from 8
+  // clients at once, each waiting for its acknowledgement (which means stored), as real SDKs and exporters do.
+  const smallRows = (tag, count) => {
+    const ts = new Date().toISOString().replace('T', ' ').replace('Z', '');
+    return Array.from({ length: count }, (_, i) => JSON.stringify({ trace_id: `${tag}-${i}`, span_id: `${i}`, span_name: 'small', service_name: 'small', project_name: 'small', timestamp: ts })).join('\n');
+  };
+  const insertUrl = `${connection.url}/?query=${encodeURIComponent('INSERT INTO telemetry.traces (trace_id, span_id, span_name, service_name, project_name, timestamp) FORMAT JSONEachRow')}`;
+  const postInsert = async (body) => {
+    const res = await fetch(insertUrl, { method: 'POST', body, headers: { Authorization: ingestAuth } });
+    if (!res.ok) throw new Error(`small insert: HTTP ${res.status} ${await res.text()}`);
+  };
+  const single = [];
+  for (let i = 0; i < 15; i++) {
+    t = performance.now();
+    await postInsert(smallRows(`single-${i}`, 100));
+    single.push(performance.now() - t);
+  }
+  results.single_insert_ms = Number(median(single).toFixed(1));
+  say(`single_insert_ms         ${results.single_insert_ms} ms median of 15, one 100-row INSERT on an idle engine (target <= 20)`);
+  const PER_CLIENT = quick ? 40 : 150;
+  const latencies = [];
+  t = performance.now();
+  await Promise.all(Array.from({ length: 8 }, async (_, c) => {
+    for (let k = 0; k < PER_CLIENT; k++) {
+      const started = performance.now();
+      await postInsert(smallRows(`c${c}-${k}`, 100));
+      latencies.push(performance.now() - started);
+    }
+  }));
+  const smallSeconds = (performance.now() - t) / 1000;
+  results.small_inserts_rows_per_s = Math.round((8 * PER_CLIENT * 100) / smallSeconds);
+  results.small_inserts_p99_ms = Number([...latencies].sort((a, b) => a - b)[Math.floor(latencies.length * 0.99)].toFixed(1));
+  say(`small_inserts_rows_per_s ${fmt(results.small_inserts_rows_per_s)} rows/s, 8 clients x ${PER_CLIENT} INSERTs of 100 rows (target >= 50,000)`);
+  say(`small_inserts_p99_ms     ${results.small_inserts_p99_ms} ms to acknowledge one such INSERT under that load (target <= 250)`);
+  const { ProtobufTraceSerializer } = await import('@opentelemetry/otlp-transformer');
+  const { InMemorySpanExporter, SimpleSpanProcessor } = await import('@opentelemetry/sdk-trace-base');
+  const memory = new InMemorySpanExporter();
+  const spanSource = new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(memory)] }).getTracer('small');
+  const OTLP_PER_CLIENT = quick ? 60 : 250;
+  // Distinct spans in every request (the receiver stores a repeated body once), serialized before the clock starts.
+  const bodies = Array.from({ length: 8 * OTLP_PER_CLIENT }, () => {
+    memory.reset();
+    for (let i = 0; i < 50; i++) spanSource.startSpan(`small-${i}`).end();
+    return ProtobufTraceSerializer.serializeRequest(memory.getFinishedSpans());
+  });
+  t = performance.now();
+  await Promise.all(Array.from({ length: 8 }, async (_, c) => {
+    for (let k = 0; k < OTLP_PER_CLIENT; k++) {
+      const body = bodies[c * OTLP_PER_CLIENT + k];
+      const res = await fetch(vars.AUTOMAGIK_TELEMETRY_ENDPOINT, { method: 'POST', body, headers: { ...headers, 'Content-Type': 'application/x-protobuf' } });
+      await res.arrayBuffer();
+      if (!res.ok) throw new Error(`small OTLP request: HTTP ${res.status}`);
+    }
+  }));
+  results.otlp_small_requests_per_s = Math.round((8 * OTLP_PER_CLIENT) / ((performance.now() - t) / 1000));
+  say(`otlp_small_requests_per_s ${fmt(results.otlp_small_requests_per_s)} requests/s, 8 clients posting 50-span protobuf requests (target >= 1,000)`);
 } finally {
   await run(['stop'], env).catch(() => undefined);
   await rm(home, { recursive: true, force: true });

@@ -29,6 +29,14 @@ export const DEFAULTS = Object.freeze({
   startTimeoutMs: 30_000,
   /** How long `start` waits for each Docker service (AUTOMAGIK_TELEMETRY_DOCKER_START_TIMEOUT_MS): Grafana installs a plugin first. */
   dockerStartTimeoutMs: 180_000,
+  /** Embedded engine: how long a batch of small inserts waits for more after the first (AUTOMAGIK_TELEMETRY_INSERT_WAIT_MS). */
+  insertWaitMs: 2,
+  /** Embedded engine: the largest batch, MiB of rows (AUTOMAGIK_TELEMETRY_INSERT_BATCH_MB). */
+  insertBatchMb: 16,
+  /** Embedded engine: rows held waiting to be written, MiB, before requests are refused retryable (AUTOMAGIK_TELEMETRY_INSERT_QUEUE_MB). */
+  insertQueueMb: 256,
+  /** Embedded engine: how many recent request tokens are remembered to store a retried request once (AUTOMAGIK_TELEMETRY_DEDUP_WINDOW). */
+  dedupWindow: 100_000,
   /** How long `--engine auto` waits for the Docker engine to answer a ping before choosing the embedded engine. */
   dockerPingTimeoutMs: 800,
 });

@@ -44,6 +44,8 @@ export interface Config {
   };
   readonly database: string;
   readonly maxBodyBytes: number;
+  /** How the embedded engine batches small inserts (see README, "Many small writers"). */
+  readonly ingest: { readonly waitMs: number; readonly maxBatchBytes: number; readonly maxQueuedBytes: number; readonly dedupWindow: number };
   readonly startTimeoutMs: number;
   readonly dockerStartTimeoutMs: number;
   readonly paths: {
@@ -114,6 +116,12 @@ export async function loadConfig(options: LoadConfigOptions = {}): Promise<Confi
 
   const maxBodyMb = positive(get(undefined, '', 'MAX_BODY_MB', DEFAULTS.maxBodyBytes / (1024 * 1024)));
   const startTimeoutMs = positive(get(undefined, '', 'START_TIMEOUT_MS', DEFAULTS.startTimeoutMs));
+  const ingest = {
+    waitMs: nonNegative(get(undefined, '', 'INSERT_WAIT_MS', DEFAULTS.insertWaitMs)),
+    maxBatchBytes: Math.round(positive(get(undefined, '', 'INSERT_BATCH_MB', DEFAULTS.insertBatchMb)) * 1024 * 1024),
+    maxQueuedBytes: Math.round(positive(get(undefined, '', 'INSERT_QUEUE_MB', DEFAULTS.insertQueueMb)) * 1024 * 1024),
+    dedupWindow: Math.round(positive(get(undefined, '', 'DEDUP_WINDOW', DEFAULTS.dedupWindow))),
+  };
   const dockerStartTimeoutMs = positive(get(undefined, '', 'DOCKER_START_TIMEOUT_MS', DEFAULTS.dockerStartTimeoutMs));
 
   const runDir = join(home, 'run');
@@ -125,6 +133,7 @@ export async function loadConfig(options: LoadConfigOptions = {}): Promise<Confi
     auth: { required: flags.auth !== false, roles },
     database: database.value,
     maxBodyBytes: Math.round(maxBodyMb * 1024 * 1024),
+    ingest,
     startTimeoutMs,
     dockerStartTimeoutMs,
     paths: {
@@ -256,6 +265,12 @@ function invalid(setting: Setting, expected: string): TelemetryError {
 function port(setting: Setting): number {
   const n = Number(setting.value);
   if (!/^\d+$/.test(setting.value) || n < 1 || n > 65535) throw invalid(setting, 'a port number from 1 to 65535');
+  return n;
+}
+
+function nonNegative(setting: Setting): number {
+  const n = Number(setting.value);
+  if (setting.value.trim() === '' || !Number.isFinite(n) || n < 0) throw invalid(setting, 'a number, 0 or more');
   return n;
 }
 

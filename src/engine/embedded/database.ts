@@ -4,6 +4,8 @@ import { mkdir } from 'node:fs/promises';
 import { toClickHouseError } from '../../clickhouse/errors.js';
 import type { SqlRunner } from '../../schema/index.js';
 import { loadChdb } from './chdb.js';
+import { InsertCoalescer, type CoalescerLimits } from './ingest/coalescer.js';
+import { IngestJournal } from './ingest/journal.js';
 
 type Session = InstanceType<Awaited<ReturnType<typeof loadChdb>>['Session']>;
 
@@ -57,6 +59,7 @@ export class EmbeddedDatabase implements SqlRunner {
   private currentDatabase = DEFAULT_DATABASE;
   private readonly activeSettings = new Map<string, string>();
   private closed = false;
+  private coalescer: InsertCoalescer | undefined;
 
   private constructor(private readonly session: Session) {}
 
@@ -89,7 +92,29 @@ export class EmbeddedDatabase implements SqlRunner {
     });
   }
 
+  /**
+   * From now on, concurrent inserts into one table are written as one (ingest/coalescer.ts), journalled in
+   * `journalDir` for exactly-once across a crash. Inserts the batches a crash left there first; returns how many.
+   */
+  async batchInserts(journalDir: string, limits: CoalescerLimits, dedupWindow: number): Promise<number> {
+    const coalescer = new InsertCoalescer((request) => this.insertNow(request), IngestJournal.open(journalDir, dedupWindow), limits);
+    const recovered = await coalescer.recover();
+    this.coalescer = coalescer;
+    return recovered;
+  }
+
+  /** How the batching went so far (requests, batches, deduplicated requests); undefined without batching. */
+  batchCounters(): ReturnType<InsertCoalescer['counters']> | undefined {
+    return this.coalescer?.counters();
+  }
+
+  /** Inserts rows; with batching on, resolves once the batch holding them is stored. */
   insert(request: InsertRequest): Promise<InsertOutcome> {
+    return this.coalescer ? this.coalescer.insert(request) : this.insertNow(request);
+  }
+
+  /** One insert statement now, on the lane. */
+  insertNow(request: InsertRequest): Promise<InsertOutcome> {
     return this.enqueue(async () => {
       await this.prepare(request.database, undefined);
       try {
@@ -110,6 +135,7 @@ export class EmbeddedDatabase implements SqlRunner {
   /** Waits for statements already queued, then closes the session. */
   async close(): Promise<void> {
     if (this.closed) return;
+    await this.coalescer?.drain();
     this.closed = true;
     await this.lane.catch(() => undefined);
     this.session.close();

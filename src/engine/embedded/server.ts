@@ -19,6 +19,8 @@ import { TraceWriter } from './trace-writer.js';
 
 export interface RunningEmbeddedServer {
   readonly schemaVersion: number;
+  /** How inserts were batched so far: requests, batches written, requests found stored already. */
+  ingestCounters(): { requests: number; batches: number; deduplicated: number };
   /** Stops taking requests, lets those under way finish, stores what is waiting, closes the database. */
   close(): Promise<void>;
 }
@@ -36,6 +38,8 @@ export async function startEmbeddedServer(config: Config, log: LogFn = () => und
     db = await EmbeddedDatabase.open(config.paths.dataDir);
     const schema = await applySchema(db, config.database);
     log({ level: 'info', msg: 'schema ready', version: schema.version, applied: schema.applied });
+    const recovered = await db.batchInserts(join(config.paths.dataDir, 'ingest-journal'), config.ingest, config.ingest.dedupWindow);
+    if (recovered > 0) log({ level: 'info', msg: 'stored the batches a crash had left in the journal', batches: recovered });
 
     const writer = new TraceWriter({ db, database: config.database });
     const gate = new AccessGate(db, config.database);
@@ -58,6 +62,7 @@ export async function startEmbeddedServer(config: Config, log: LogFn = () => und
     let closing: Promise<void> | undefined;
     return {
       schemaVersion: schema.version,
+      ingestCounters: () => database.batchCounters() ?? { requests: 0, batches: 0, deduplicated: 0 },
       close: () =>
         (closing ??= (async () => {
           await Promise.all(servers.map(closeServer));

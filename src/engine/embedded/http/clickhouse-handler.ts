@@ -150,6 +150,7 @@ export function createClickHouseHandler(options: ClickHouseHandlerOptions) {
             ...baseHeaders,
             'Content-Type': 'text/plain; charset=UTF-8',
             'X-ClickHouse-Exception-Code': String(error.serverCode),
+            ...(status === 503 ? { 'Retry-After': '1' } : {}),
             ...(status === 413 ? { Connection: 'close' } : {}),
           },
           error.toHttpBody(),
