@@ -4,8 +4,7 @@ import type { Command } from 'commander';
 import { stackEndpoints, type Config } from '../../config/index.js';
 import { TelemetryError } from '../../errors.js';
 import { EXIT } from '../errors.js';
-import { stackContext, withStackOptions, type StackOptions } from '../context.js';
-import type { Ui } from '../ui.js';
+import { stackCommand, type Cli, type Stack } from '../stack.js';
 
 const SHELLS = ['sh', 'fish', 'dotenv'] as const;
 type Shell = (typeof SHELLS)[number];
@@ -39,8 +38,9 @@ function render(vars: Record<string, string>, shell: Shell): string {
     .join('\n');
 }
 
-export function registerEnv(program: Command, ui: Ui, run: (action: () => Promise<number>) => Promise<void>): void {
-  withStackOptions(
+export function register(program: Command, cli: Cli): void {
+  stackCommand(
+    cli,
     program
       .command('env')
       .description('print the variables that point an app at the stack (endpoints, user, password); this is the one command that prints the secret')
@@ -54,21 +54,21 @@ Examples:
   $ automagik-telemetry env --shell fish | source
   $ automagik-telemetry env --shell dotenv >> .env`,
       ),
-  ).action((options: StackOptions & { shell: string }) =>
-    run(async () => {
-      if (!(SHELLS as readonly string[]).includes(options.shell)) {
-        throw new TelemetryError('E_CONFIG', `--shell ${JSON.stringify(options.shell)} is not one of ${SHELLS.join(', ')}`);
-      }
-      const { config } = await stackContext(options, ui);
-      if (config.auth.required && config.auth.password === undefined) {
-        throw new TelemetryError('E_CONFIG', `no credentials yet in ${config.paths.envFile}`, {
-          hint: 'Run `automagik-telemetry start` first: it generates the password.',
-        });
-      }
-      const vars = sdkEnvironment(config);
-      if (options.json) ui.json(vars);
-      else ui.out(render(vars, options.shell as Shell));
-      return EXIT.OK;
-    }),
+    env,
   );
+}
+
+export async function env({ config, ui, startCommand }: Stack, options: { shell: string; json?: boolean }): Promise<number> {
+  if (!(SHELLS as readonly string[]).includes(options.shell)) {
+    throw new TelemetryError('E_CONFIG', `--shell ${JSON.stringify(options.shell)} is not one of ${SHELLS.join(', ')}`);
+  }
+  if (config.auth.required && config.auth.password === undefined) {
+    throw new TelemetryError('E_CONFIG', `no credentials yet in ${config.paths.envFile}`, {
+      hint: `Run \`${startCommand}\` first: it generates the password.`,
+    });
+  }
+  const vars = sdkEnvironment(config);
+  if (options.json) ui.json(vars);
+  else ui.out(render(vars, options.shell as Shell));
+  return EXIT.OK;
 }

@@ -1,0 +1,71 @@
+// Owns telling a failure in the terms of the stack it happened on: "not running" with the command that starts it, whose password was refused.
+
+import { ClickHouseError } from '../clickhouse/errors.js';
+import { ENV_PREFIX, type Config } from '../config/index.js';
+import { TelemetryError } from '../errors.js';
+import type { Stack } from './stack.js';
+
+const AUTH_NAMES = new Set(['AUTHENTICATION_FAILED', 'REQUIRED_PASSWORD', 'WRONG_PASSWORD', 'UNKNOWN_USER']);
+
+/** The failure as the user should read it; anything not recognised passes through unchanged. */
+export async function inContext(error: unknown, stack: Pick<Stack, 'config' | 'startCommand' | 'ui'>): Promise<unknown> {
+  const refused = refusedAddress(error);
+  if (refused !== undefined) return notRunning(stack, refused, error);
+  if (error instanceof ClickHouseError && (AUTH_NAMES.has(error.serverName) || error.serverCode === 516 || error.serverCode === 194)) {
+    return authFailure(stack.config, stack.ui.io.env, error.serverName || `code ${error.serverCode}`, error);
+  }
+  return error;
+}
+
+export function notRunning(stack: Pick<Stack, 'startCommand'>, address: string, cause?: unknown): TelemetryError {
+  return new TelemetryError('E_ENGINE_NOT_RUNNING', `the stack is not running: nothing answers at ${address}`, {
+    cause,
+    hint: `Start it with \`${stack.startCommand}\`.`,
+    details: { address },
+  });
+}
+
+/** Throws "not running" when nothing listens at the URL's host and port (a refused connection, at once; no retries). */
+export async function assertListening(url: URL, stack: Pick<Stack, 'startCommand'>): Promise<void> {
+  const { connect } = await import('node:net');
+  const port = Number(url.port || (url.protocol === 'https:' ? 443 : 80));
+  const host = url.hostname.replace(/^\[|\]$/g, '');
+  const refused = await new Promise<boolean>((resolve) => {
+    const socket = connect({ host, port });
+    socket.setTimeout(3_000);
+    socket.once('connect', () => (socket.destroy(), resolve(false)));
+    socket.once('timeout', () => (socket.destroy(), resolve(false)));
+    socket.once('error', (error: NodeJS.ErrnoException) => resolve(error.code === 'ECONNREFUSED'));
+  });
+  if (refused) throw notRunning(stack, `${host}:${port}`);
+}
+
+/** "host:port" when `error` (or a cause of it) is a refused connection, else undefined. */
+export function refusedAddress(error: unknown): string | undefined {
+  for (let e = error as { code?: string; message?: string; cause?: unknown; address?: string; port?: number } | undefined, depth = 0; e && depth < 6; e = e.cause as typeof e, depth++) {
+    if (e.code === 'ECONNREFUSED') return e.address !== undefined && e.port !== undefined ? `${e.address}:${e.port}` : 'its address';
+    const m = typeof e.message === 'string' ? /cannot reach (\S+): ECONNREFUSED/.exec(e.message) : null;
+    if (m) return m[1] as string;
+  }
+  return undefined;
+}
+
+/** Where the user name and password a command used came from: the environment, <home>/.env, or nowhere. */
+export function credentialSource(config: Config, env: NodeJS.ProcessEnv): string {
+  const variable = `${ENV_PREFIX}CLICKHOUSE_PASSWORD`;
+  if ((env[variable] ?? '') !== '') return `the password from the environment variable ${variable}`;
+  if (config.auth.password === undefined) return `no password (none in the environment or in ${config.paths.envFile})`;
+  return `the password from ${config.paths.envFile}`;
+}
+
+export function authFailure(config: Config, env: NodeJS.ProcessEnv, reason: string, cause?: unknown): TelemetryError {
+  const source = credentialSource(config, env);
+  const fromEnv = source.includes('environment variable');
+  return new TelemetryError('E_AUTH', `the stack refused user "${config.auth.username}" with ${source} (${reason})`, {
+    cause,
+    hint: fromEnv
+      ? `Unset ${ENV_PREFIX}CLICKHOUSE_PASSWORD to use the stack's own password from ${config.paths.envFile}, or set it to the right one.`
+      : `The stack in ${config.home} was started with another password: \`automagik-telemetry restart\` picks up the one in ${config.paths.envFile}.`,
+    details: { user: config.auth.username, source },
+  });
+}
