@@ -123,7 +123,7 @@ describe('--help', () => {
     expect(result.stdout).toContain('flags > environment (AUTOMAGIK_TELEMETRY_*) > what start recorded for the home (run/stack.json)');
     const start = await cli(['start', '--help'], {});
     expect(start.stdout).toContain('--foreground');
-    expect(start.stdout).toContain('AUTOMAGIK_TELEMETRY_CLICKHOUSE_PORT; default: what start used, else 8123');
+    expect(start.stdout.replace(/\s+/g, ' ')).toContain('AUTOMAGIK_TELEMETRY_CLICKHOUSE_PORT; default: what start used, else 8123');
   });
 
   it('answers an unknown command with exit 2 and a pointer to --help', async () => {
