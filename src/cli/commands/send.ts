@@ -164,8 +164,9 @@ async function sendStdin(stack: Stack, client: AutomagikTelemetry, backend: Back
     process.exit(EXIT.INTERRUPTED);
   };
   process.on('SIGINT', onSigint);
+  const input = ui.io.stdin ?? process.stdin;
   try {
-    const sending = sendLines(ui.io.stdin ?? process.stdin, client, batchSize, {
+    const sending = sendLines(input, client, batchSize, {
       ...(options.strict ? { strict: true } : {}),
       maxLineBytes,
       counts,
@@ -212,6 +213,8 @@ async function sendStdin(stack: Stack, client: AutomagikTelemetry, backend: Back
   } finally {
     process.off('SIGINT', onSigint);
     if (deadline) clearTimeout(deadline);
+    // Reading is over: an input still open (a terminal, a producer still writing) must not keep the process alive.
+    (input as { destroy?: () => void }).destroy?.();
   }
 }
 
