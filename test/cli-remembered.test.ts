@@ -1,4 +1,4 @@
-import { access, mkdtemp, readFile, rm } from 'node:fs/promises';
+import { access, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -94,6 +94,57 @@ describe('a home started on custom ports', () => {
     expect((await only('start')).code).toBe(0);
     const status = JSON.parse((await only('status', '--json')).stdout) as { running: boolean; ports: typeof ports; rows: { traces: number } };
     expect(status).toMatchObject({ running: true, ports, rows: { traces: 2 } });
+  });
+});
+
+describe('a stack started with --no-auth', () => {
+  it('is reached without credentials by later commands; a later plain start turns credentials back on', async () => {
+    const other = await mkdtemp(join(tmpdir(), 'amt-noauth-'));
+    const env = {
+      AUTOMAGIK_TELEMETRY_ENGINE: 'embedded',
+      AUTOMAGIK_TELEMETRY_CLICKHOUSE_PORT: String(await freePort()),
+      AUTOMAGIK_TELEMETRY_OTLP_PORT: String(await freePort()),
+      AUTOMAGIK_TELEMETRY_DASHBOARD_PORT: String(await freePort()),
+    };
+    const at = (...args: string[]) => cli([...args, '--home', other], env);
+    try {
+      expect((await at('start', '--no-auth')).code).toBe(0);
+      const vars = JSON.parse((await at('env', '--json')).stdout) as Record<string, string>;
+      expect(vars.AUTOMAGIK_TELEMETRY_CLICKHOUSE_PASSWORD).toBeUndefined();
+      expect((await at('send', '--event', 'open')).code).toBe(0);
+      expect((await at('stop')).code).toBe(0);
+      const again = await at('start');
+      expect(again.code).toBe(0);
+      expect(again.stderr).toContain('generated a password');
+      const recorded = JSON.parse(await readFile(join(other, 'run', 'stack.json'), 'utf8')) as { authRequired: boolean };
+      expect(recorded.authRequired).toBe(true);
+      const closed = await fetch(`http://127.0.0.1:${env.AUTOMAGIK_TELEMETRY_CLICKHOUSE_PORT}/?query=SELECT+1`);
+      expect(closed.status).not.toBe(200);
+      expect((await at('query', 'SELECT count() AS n FROM traces', '--format', 'csv')).stdout).toBe('"n"\n1\n');
+    } finally {
+      await at('stop');
+      await rm(other, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('a damaged run/stack.json', () => {
+  it.each([
+    ['not JSON', '{"engine": "embedded", "ports": '],
+    ['a port out of range', JSON.stringify({ engine: 'embedded', host: '127.0.0.1', ports: { clickhouse: 70000, otlp: 1, dashboard: 2 }, database: 'telemetry', authRequired: true })],
+    ['a host with a path in it', JSON.stringify({ engine: 'embedded', host: 'evil.example/x?', ports: { clickhouse: 1, otlp: 2, dashboard: 3 }, database: 'telemetry', authRequired: true })],
+  ])('holding %s is named with the fix (exit 2), never replaced by defaults', async (_what, text) => {
+    const other = await mkdtemp(join(tmpdir(), 'amt-damaged-'));
+    try {
+      await mkdir(join(other, 'run'));
+      await writeFile(join(other, 'run', 'stack.json'), text);
+      const result = await cli(['status', '--home', other], { AUTOMAGIK_TELEMETRY_ENGINE: 'embedded' });
+      expect(result.code).toBe(2);
+      expect(result.stderr).toContain(`${join(other, 'run', 'stack.json')} is not a stack record written by start`);
+      expect(result.stderr).toContain('Delete it');
+    } finally {
+      await rm(other, { recursive: true, force: true });
+    }
   });
 });
 

@@ -55,13 +55,18 @@ export function withStackOptions(command: Command): Command {
  * Declares a stack command: adds the stack options and runs `body` with the resolved Stack, its options and its
  * arguments. Failures leave as messages with exit codes (see failures.ts), told in this stack's terms.
  */
-export function stackCommand<O extends object, A extends unknown[] = []>(cli: Cli, command: Command, body: (stack: Stack, options: O & StackOptions, ...args: A) => Promise<number>): Command {
+export function stackCommand<O extends object, A extends unknown[] = []>(
+  cli: Cli,
+  command: Command,
+  body: (stack: Stack, options: O & StackOptions, ...args: A) => Promise<number>,
+  settings: OpenOptions = {},
+): Command {
   return withStackOptions(command).action((...received: unknown[]) => {
     // commander passes the arguments, then the options, then the command itself.
     const options = received[received.length - 2] as O & StackOptions;
     const args = received.slice(0, -2) as A;
     return cli.run(async () => {
-      const stack = await openStack(options, cli.ui);
+      const stack = await openStack(options, cli.ui, settings);
       try {
         return await body(stack, options, ...args);
       } catch (error) {
@@ -71,8 +76,13 @@ export function stackCommand<O extends object, A extends unknown[] = []>(cli: Cl
   });
 }
 
+export interface OpenOptions {
+  /** false: a remembered --no-auth does not carry over (start asks for it each time). */
+  rememberAuth?: boolean;
+}
+
 /** Resolves a command's stack: flags > environment > the home's remembered stack > <home>/.env > defaults. */
-export async function openStack(options: StackOptions, ui: Ui): Promise<Stack> {
+export async function openStack(options: StackOptions, ui: Ui, settings: OpenOptions = {}): Promise<Stack> {
   const given: ConfigFlags = {
     ...(options.home !== undefined ? { home: options.home } : {}),
     ...(options.engine !== undefined ? { engine: options.engine } : {}),
@@ -87,7 +97,7 @@ export async function openStack(options: StackOptions, ui: Ui): Promise<Stack> {
   const remembered = await readRememberedStack(config.home);
   let flags = given;
   if (remembered) {
-    flags = rememberedFlags(remembered, given, env);
+    flags = rememberedFlags(remembered, given, env, { auth: settings.rememberAuth !== false });
     config = await loadConfig({ flags, env });
     if (await runsNow(config)) {
       for (const difference of differences(remembered, config, given, env)) ui.err(ui.ce.yellow(`note: ${difference}`));

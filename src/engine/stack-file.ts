@@ -3,6 +3,7 @@
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ENV_PREFIX, type Config, type ConfigFlags } from '../config/index.js';
+import { TelemetryError } from '../errors.js';
 import type { EngineName } from './types.js';
 
 export interface RememberedStack {
@@ -29,24 +30,41 @@ export function stackFilePath(home: string): string {
   return join(home, 'run', 'stack.json');
 }
 
-/** The stack recorded for this home, or undefined (none yet, or a file that is not one). */
+/**
+ * The stack recorded for this home, or undefined when there is none. A file that is not a stack record is an
+ * E_CONFIG naming it: guessing defaults instead could point every command at another stack.
+ */
 export async function readRememberedStack(home: string): Promise<RememberedStack | undefined> {
-  const text = await readFile(stackFilePath(home), 'utf8').catch(() => undefined);
+  const file = stackFilePath(home);
+  const text = await readFile(file, 'utf8').catch((error: NodeJS.ErrnoException) => {
+    if (error.code === 'ENOENT' || error.code === 'ENOTDIR') return undefined;
+    throw new TelemetryError('E_CONFIG', `cannot read ${file}: ${error.code ?? error.message}`, { hint: 'Check its permissions, or delete it: the next `start` writes it again.' });
+  });
   if (text === undefined) return undefined;
+  let value: Partial<RememberedStack> | undefined;
   try {
-    const value = JSON.parse(text) as Partial<RememberedStack>;
-    const ports = value.ports;
-    const valid =
-      (value.engine === 'embedded' || value.engine === 'docker') &&
-      typeof value.host === 'string' &&
-      typeof value.database === 'string' &&
-      typeof value.authRequired === 'boolean' &&
-      ports !== undefined &&
-      [ports.clickhouse, ports.otlp, ports.dashboard].every((p) => Number.isInteger(p) && p > 0 && p < 65536);
-    return valid ? (value as RememberedStack) : undefined;
+    value = JSON.parse(text) as Partial<RememberedStack>;
   } catch {
-    return undefined;
+    value = undefined;
   }
+  const ports = value?.ports;
+  const valid =
+    value !== undefined &&
+    (value.engine === 'embedded' || value.engine === 'docker') &&
+    typeof value.host === 'string' &&
+    /^[A-Za-z0-9.:_-]+$/.test(value.host) &&
+    typeof value.database === 'string' &&
+    /^[A-Za-z_][A-Za-z0-9_]*$/.test(value.database) &&
+    typeof value.authRequired === 'boolean' &&
+    ports !== undefined &&
+    [ports.clickhouse, ports.otlp, ports.dashboard].every((p) => Number.isInteger(p) && p > 0 && p < 65536);
+  if (!valid) {
+    throw new TelemetryError('E_CONFIG', `${file} is not a stack record written by start`, {
+      hint: `Delete it (rm ${file}) and start the stack again with the settings you want: start records them.`,
+      details: { file },
+    });
+  }
+  return value as RememberedStack;
 }
 
 /** Records the stack `config` describes, as started by `engine` (atomically: a reader never sees half a file). */
@@ -68,16 +86,17 @@ export async function rememberStack(config: Config, engine: EngineName): Promise
 
 /**
  * Flags that make a command reach the remembered stack: each remembered setting, unless the command line or the
- * environment sets it. They slot in above <home>/.env and the defaults.
+ * environment sets it. They slot in above <home>/.env and the defaults. `auth: false` leaves out a remembered
+ * --no-auth (for `start`: turning credentials off is said each time, so that a plain start turns them back on).
  */
-export function rememberedFlags(stack: RememberedStack, flags: ConfigFlags, env: NodeJS.ProcessEnv): ConfigFlags {
+export function rememberedFlags(stack: RememberedStack, flags: ConfigFlags, env: NodeJS.ProcessEnv, options: { auth: boolean } = { auth: true }): ConfigFlags {
   const out: Record<string, string | boolean> = {};
   for (const s of SETTINGS) {
     if ((flags as Record<string, unknown>)[s.key] !== undefined) continue;
     if ((env[`${ENV_PREFIX}${s.variable}`] ?? '') !== '') continue;
     out[s.key] = s.of(stack);
   }
-  if (flags.auth === undefined && !stack.authRequired) out.auth = false;
+  if (options.auth && flags.auth === undefined && !stack.authRequired) out.auth = false;
   return { ...out, ...flags } as ConfigFlags;
 }
 

@@ -37,6 +37,7 @@ Examples:
   $ automagik-telemetry start --engine embedded --foreground`,
       ),
     start,
+    { rememberAuth: false },
   );
   stackCommand(
     cli,
