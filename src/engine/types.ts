@@ -75,6 +75,8 @@ export interface StartOptions {
   foreground?: boolean;
   /** Called with short progress messages while starting. */
   onProgress?: (message: string) => void;
+  /** Foreground: receives the engine's log, one JSON line (with its newline) a record; without it the log is dropped. */
+  onLogLine?: (line: string) => void;
 }
 
 export interface StartResult {

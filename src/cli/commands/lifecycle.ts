@@ -83,7 +83,7 @@ export async function start(stack: Stack, options: Json & { foreground?: boolean
   const engine = await stack.engine(config);
   if (options.foreground && engine.name !== 'embedded') throw new TelemetryError('E_CONFIG', '--foreground is for the embedded engine (add --engine embedded)');
   const result = await withProgress(ui, `starting the ${engine.name} engine`, 'the stack did not start', (update) =>
-    engine.start({ foreground: options.foreground === true, onProgress: update }),
+    engine.start({ foreground: options.foreground === true, onProgress: update, onLogLine: (line) => ui.io.stderr.write(line) }),
   );
   const pid = result.value.status.pid ? ` (pid ${result.value.status.pid})` : '';
   result.progress.succeed(result.value.alreadyRunning ? `already running${pid}` : `healthy${pid}`);

@@ -52,7 +52,7 @@ export class EmbeddedEngine implements Engine {
 
     if (options.foreground) {
       progress('starting the embedded engine in this process');
-      const hosted = await hostEngine(this.config, jsonLineLogger((line) => process.stderr.write(line)));
+      const hosted = await hostEngine(this.config, jsonLineLogger(options.onLogLine ?? (() => undefined)));
       return { alreadyRunning: false, status: await this.status(), stopped: hosted.stopped };
     }
 
