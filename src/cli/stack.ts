@@ -1,6 +1,7 @@
 // Owns the skeleton every stack command shares: its options, the Config (with the home's remembered stack), the engine, failures in context.
 
 import type { Command } from 'commander';
+import { readFile } from 'node:fs/promises';
 import { loadConfig, type Config, type ConfigFlags } from '../config/index.js';
 import type { ClickHouseConnection } from '../clickhouse/http-client.js';
 import type { Engine } from '../engine/index.js';
@@ -117,7 +118,6 @@ export async function openStack(options: StackOptions, ui: Ui, settings: OpenOpt
 
 /** True when a stack runs for this home now (its state file names a live process, or Docker's). */
 async function runsNow(config: Config): Promise<boolean> {
-  const { readFile } = await import('node:fs/promises');
   const text = await readFile(config.paths.stateFile, 'utf8').catch(() => undefined);
   if (text === undefined) return false;
   try {

@@ -69,5 +69,4 @@ Examples:
       return EXIT.OK;
     },
   );
-
 }
