@@ -86,11 +86,15 @@ export async function query(stack: Stack, options: { file?: string; format: stri
     output: ui.io.stderr,
     terminal: true,
     historyFile: join(stack.config.paths.runDir, 'query_history'),
-    execute: (statement) =>
-      execute(statement).catch((error: unknown) => {
-        if (error instanceof ClickHouseError || (error instanceof TelemetryError && error.code === 'E_CLICKHOUSE')) ui.err(ui.ce.red(error.message));
-        else throw error;
-      }),
+    // Several statements on one line run one after the other; a failed one is shown and the prompt goes on.
+    execute: async (text) => {
+      for (const statement of splitStatements(text)) {
+        await execute(statement).catch((error: unknown) => {
+          if (error instanceof ClickHouseError || (error instanceof TelemetryError && error.code === 'E_CLICKHOUSE')) ui.err(ui.ce.red(error.message));
+          else throw error;
+        });
+      }
+    },
   });
   return EXIT.OK;
 }
