@@ -86,6 +86,15 @@ describe('a home started on custom ports', () => {
     expect((JSON.parse(result.stdout) as { ports: typeof ports }).ports).toEqual(ports);
   });
 
+  it('a second start records a stack that runs without a record (started before homes remembered theirs)', async () => {
+    await rm(join(home, 'run', 'stack.json'));
+    const again = await only('start', '--clickhouse-port', String(ports.clickhouse), '--otlp-port', String(ports.otlp), '--dashboard-port', String(ports.dashboard));
+    expect(again.code).toBe(0);
+    expect(again.stderr).toContain('already running');
+    const recorded = JSON.parse(await readFile(join(home, 'run', 'stack.json'), 'utf8')) as { ports: typeof ports };
+    expect(recorded.ports).toEqual(ports);
+  });
+
   it('after stop, a plain start brings the same stack back on the same ports', async () => {
     expect((await only('stop')).code).toBe(0);
     const stopped = await only('status', '--json');
