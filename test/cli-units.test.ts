@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { refusedAddress } from '../src/cli/failures.js';
+import { inContext, refusedAddress } from '../src/cli/failures.js';
 import { splitStatements } from '../src/cli/statements.js';
 import { renderTable } from '../src/cli/table.js';
 import { COMMANDS, commandName } from '../src/cli/commands.js';
@@ -102,5 +102,20 @@ describe('refusedAddress', () => {
     expect(refusedAddress(new TypeError('fetch failed', { cause: refused }))).toBe('127.0.0.1:8123');
     expect(refusedAddress(new Error('cannot reach http://127.0.0.1:4318/v1/traces: ECONNREFUSED'))).toBe('http://127.0.0.1:4318/v1/traces');
     expect(refusedAddress(new Error('fetch failed', { cause: Object.assign(new Error('x'), { code: 'ECONNRESET' }) }))).toBeUndefined();
+  });
+});
+
+describe('inContext', () => {
+  const stack = { config: { ports: { clickhouse: 8123, otlp: 4318, dashboard: 3000 } }, startCommand: 'automagik-telemetry start', ui: { io: { env: {} } } } as never;
+  const refusedAt = (port: number) => new TypeError('fetch failed', { cause: Object.assign(new Error('refused'), { code: 'ECONNREFUSED', address: '127.0.0.1', port }) });
+
+  it("calls a refusal on the stack's own port 'not running', with the command that starts it", async () => {
+    const error = (await inContext(refusedAt(4318), stack)) as { code: string; message: string; hint: string };
+    expect(error).toMatchObject({ code: 'E_ENGINE_NOT_RUNNING', message: 'the stack is not running: nothing answers at 127.0.0.1:4318', hint: 'Start it with `automagik-telemetry start`.' });
+  });
+
+  it('leaves a refusal elsewhere (a Docker socket on TCP) as it is', async () => {
+    const original = refusedAt(2375);
+    expect(await inContext(original, stack)).toBe(original);
   });
 });

@@ -9,8 +9,10 @@ const AUTH_NAMES = new Set(['AUTHENTICATION_FAILED', 'REQUIRED_PASSWORD', 'WRONG
 
 /** The failure as the user should read it; anything not recognised passes through unchanged. */
 export async function inContext(error: unknown, stack: Pick<Stack, 'config' | 'startCommand' | 'ui'>): Promise<unknown> {
+  // Only a refusal on one of the stack's own ports means it is down (Docker's socket refusing is another story).
   const refused = refusedAddress(error);
-  if (refused !== undefined) return notRunning(stack, refused, error);
+  const ports = Object.values(stack.config.ports).map(String);
+  if (refused !== undefined && ports.includes(/:(\d+)(?:\/|$)/.exec(refused)?.[1] ?? '')) return notRunning(stack, refused, error);
   if (error instanceof ClickHouseError && (AUTH_NAMES.has(error.serverName) || error.serverCode === 516 || error.serverCode === 194)) {
     return authFailure(stack.config, stack.ui.io.env, error.serverName || `code ${error.serverCode}`, error);
   }
