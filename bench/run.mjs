@@ -252,6 +252,32 @@ try {
   }));
   results.otlp_small_requests_per_s = Math.round((8 * OTLP_PER_CLIENT) / ((performance.now() - t) / 1000));
   say(`otlp_small_requests_per_s ${fmt(results.otlp_small_requests_per_s)} requests/s, 8 clients posting 50-span protobuf requests (target >= 1,000)`);
+
+  // 8. CLI start-up: --help and a whole `send --event` against the running engine, each against `node -e 0` in the
+  // same run (alternating, median of 9): what a shell loop pays per call.
+  const spawnMs = async (args) => {
+    const began = performance.now();
+    const code = await new Promise((resolve, reject) => {
+      const child = spawn(process.execPath, args, { env: { ...process.env, ...env, NO_COLOR: '1' }, stdio: 'ignore' });
+      child.on('error', reject);
+      child.on('close', resolve);
+    });
+    if (code !== 0) throw new Error(`${args.join(' ')} exited ${code}`);
+    return performance.now() - began;
+  };
+  const nodeTimes = [];
+  const helpTimes = [];
+  const sendTimes = [];
+  for (let i = 0; i < 9; i++) {
+    nodeTimes.push(await spawnMs(['-e', '0']));
+    helpTimes.push(await spawnMs([CLI, '--help']));
+    sendTimes.push(await spawnMs([CLI, 'send', '--event', 'bench.cli', '--attr', `i=${i}`]));
+  }
+  results.node_baseline_ms = Math.round(median(nodeTimes));
+  results.cli_help_ms = Math.round(median(helpTimes));
+  results.cli_send_event_ms = Math.round(median(sendTimes));
+  say(`cli_help_ms              ${results.cli_help_ms} ms, ${results.cli_help_ms - results.node_baseline_ms} ms above node -e 0 (${results.node_baseline_ms} ms; target <= 150 above)`);
+  say(`cli_send_event_ms        ${results.cli_send_event_ms} ms, ${results.cli_send_event_ms - results.node_baseline_ms} ms above node -e 0 (target <= 300 above)`);
 } finally {
   await run(['stop'], env).catch(() => undefined);
   await rm(home, { recursive: true, force: true });

@@ -1,4 +1,6 @@
 #!/usr/bin/env node
 import { main } from '../src/cli/main.js';
 
-process.exitCode = await main(process.argv.slice(2));
+const code = await main(process.argv.slice(2));
+// Done: exit once what was written has left (an idle keep-alive socket must not hold a shell loop for its timeout).
+process.stdout.write('', () => process.stderr.write('', () => process.exit(code)));

@@ -16,7 +16,9 @@ export type ErrorCode =
   | 'E_DOCKER_UNAVAILABLE'
   | 'E_IMAGE_PULL'
   | 'E_CONTAINER_EXITED'
-  | 'E_REFUSED';
+  | 'E_REFUSED'
+  | 'E_AUTH'
+  | 'E_FILE';
 
 export interface TelemetryErrorOptions {
   cause?: unknown;

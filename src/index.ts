@@ -3,8 +3,10 @@
 export { loadConfig, ensureCredentials, isLoopback, DEFAULTS, type Config, type ConfigFlags, type LoadConfigOptions } from './config/index.js';
 export { TelemetryError, isTelemetryError, type ErrorCode } from './errors.js';
 export { ClickHouseError } from './clickhouse/errors.js';
-export { selectEngine, DockerEngine, EmbeddedEngine } from './engine/index.js';
-export type { Engine, EngineStatus, HealthReport, HealthCheck, ServiceStatus, StartResult, StopResult, CleanResult } from './engine/index.js';
+export { selectEngine } from './engine/index.js';
+export { DockerEngine } from './engine/docker/engine.js';
+export { EmbeddedEngine } from './engine/embedded/index.js';
+export type { Engine, EngineStatus, HealthReport, HealthCheck, ServiceStatus, StartResult, StopResult, CleanResult, Removed } from './engine/index.js';
 export { startEmbeddedServer, type RunningEmbeddedServer } from './engine/embedded/server.js';
 export { applySchema, loadSchema, type SqlRunner } from './schema/index.js';
 export { otlpToRows, RESOURCE_COLUMNS } from './transform/otlp-to-rows.js';

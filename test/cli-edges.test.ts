@@ -120,10 +120,11 @@ describe('--help', () => {
     const result = await cli(['--help'], {});
     expect(result.code).toBe(0);
     for (const command of ['start', 'stop', 'restart', 'status', 'health', 'env', 'logs']) expect(result.stdout).toMatch(new RegExp(`^  ${command}\\b`, 'm'));
-    expect(result.stdout).toContain('Exit codes: 0 ok, 1 failure, 2 bad usage or configuration, 3 the stack is not running.');
+    expect(result.stdout).toContain('Exit codes: 0 ok, 1 failure, 2 bad usage or configuration, 3 the stack is not running, 130 interrupted (Ctrl-C).');
+    expect(result.stdout).toContain('flags > environment (AUTOMAGIK_TELEMETRY_*) > what start recorded for the home (run/stack.json)');
     const start = await cli(['start', '--help'], {});
     expect(start.stdout).toContain('--foreground');
-    expect(start.stdout).toContain('AUTOMAGIK_TELEMETRY_CLICKHOUSE_PORT; default 8123');
+    expect(start.stdout.replace(/\s+/g, ' ')).toContain('AUTOMAGIK_TELEMETRY_CLICKHOUSE_PORT; default: what start used, else 8123');
   });
 
   it('answers an unknown command with exit 2 and a pointer to --help', async () => {

@@ -107,7 +107,7 @@ describe('a user starting the embedded engine from the command line', () => {
     expect(status.code).toBe(3);
     expect(JSON.parse(status.stdout)).toMatchObject({ running: false });
     const health = await cli(['health'], home.env);
-    expect(health.code).toBe(1);
+    expect(health.code).toBe(3);
     expect(health.stdout).toContain('unhealthy');
     expect((await cli(['start'], home.env)).code).toBe(0);
     const again = JSON.parse((await cli(['status', '--json'], home.env)).stdout) as { rows: { traces: number } };

@@ -110,11 +110,12 @@ describe('automagik-telemetry test', () => {
     ]);
   });
 
-  it('fails with exit 1 and the reason when the store is not there', async () => {
+  it('fails at once with exit 3 and the command that starts the stack when it is not running', async () => {
     const stopped = await makeTestHome();
     const result = await cli(['test', '--backend', 'clickhouse', '--timeout', '500'], stopped.env);
-    expect(result.code).toBe(1);
-    expect(result.stderr).toMatch(/clickhouse: 0\/6 sent, 0\/6 read back.*ECONNREFUSED/);
+    expect(result.code).toBe(3);
+    expect(result.stderr).toMatch(/the stack is not running: nothing answers at 127\.0\.0\.1:\d+/);
+    expect(result.stderr).toContain('automagik-telemetry start');
     await stopped.cleanup();
   });
 });

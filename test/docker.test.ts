@@ -157,9 +157,9 @@ describe.skipIf(!available)('the Docker stack, with stand-in images (no registry
     expect([...(await containersOf(home)).values()].map((c) => c.State)).toEqual(['exited', 'exited', 'exited']);
     expect((await cli(['status'], home.env)).code).toBe(3);
     const cleaned = await cli(['clean', '--json'], home.env);
-    const removed = (JSON.parse(cleaned.stdout) as { removed: string[] }).removed;
-    expect(removed.filter((r) => r.startsWith('container '))).toHaveLength(3);
-    expect(removed).toContain(`network ${projectName(home.home)}`);
+    const removed = (JSON.parse(cleaned.stdout) as { removed: Array<{ kind: string; name: string }> }).removed;
+    expect(removed.filter((r) => r.kind === 'container')).toHaveLength(3);
+    expect(removed).toContainEqual({ kind: 'network', name: projectName(home.home) });
     expect((await containersOf(home)).size).toBe(0);
     const volumes = await docker.listVolumes({ filters: { label: [`com.automagik-telemetry.project=${projectName(home.home)}`] } });
     expect((volumes.Volumes ?? []).map((v) => v.Name).sort()).toEqual([`${projectName(home.home)}_clickhouse-data`, `${projectName(home.home)}_grafana-data`]);

@@ -4,11 +4,12 @@ import { CommanderError } from 'commander';
 import { isTelemetryError, type ErrorCode } from '../errors.js';
 import type { Ui } from './ui.js';
 
-/** Exit codes (documented in the README): 0 ok, 1 failure, 2 bad usage or configuration, 3 the stack is not running. */
-export const EXIT = { OK: 0, FAILURE: 1, USAGE: 2, NOT_RUNNING: 3 } as const;
+/** Exit codes (documented in the README): 0 ok, 1 failure, 2 bad usage or configuration, 3 the stack is not running, 130 Ctrl-C. */
+export const EXIT = { OK: 0, FAILURE: 1, USAGE: 2, NOT_RUNNING: 3, INTERRUPTED: 130 } as const;
 
 const CODE_EXIT: Partial<Record<ErrorCode, number>> = {
   E_CONFIG: EXIT.USAGE,
+  E_FILE: EXIT.USAGE,
   E_ENGINE_NOT_RUNNING: EXIT.NOT_RUNNING,
 };
 

@@ -1,5 +1,7 @@
 // Owns rendering rows for people and scripts: an aligned table sized to the terminal, JSON, CSV and TSV.
 
+import { TelemetryError } from '../errors.js';
+
 export const OUTPUT_FORMATS = ['table', 'json', 'csv', 'tsv'] as const;
 export type OutputFormat = (typeof OUTPUT_FORMATS)[number];
 
@@ -12,7 +14,8 @@ function cell(value: unknown): string {
 /** An aligned text table; columns are shrunk (longest first, ending in …) until the table fits `width`. */
 export function renderTable(columns: string[], rows: unknown[][], width = 120): string {
   const text = rows.map((r) => r.map((v) => cell(v).replace(/\s+/g, ' ')));
-  const widths = columns.map((c, i) => Math.max(c.length, ...text.map((r) => (r[i] ?? '').length)));
+  // reduce, not Math.max(...): a spread of 200k rows overflows the call stack.
+  const widths = columns.map((c, i) => text.reduce((w, r) => Math.max(w, (r[i] ?? '').length), c.length));
   const gap = 2;
   const total = () => widths.reduce((a, b) => a + b, 0) + gap * (widths.length - 1);
   while (total() > width) {
@@ -47,4 +50,18 @@ export function renderRows(rows: Array<Record<string, unknown>>, format: OutputF
     case 'table':
       return renderTable(cols, rows.map((r) => cols.map((c) => r[c])), width);
   }
+}
+
+/** A --format value checked against the formats a command offers. */
+export function outputFormat(value: string | undefined, fallback: OutputFormat): OutputFormat {
+  const format = value ?? fallback;
+  if (!(OUTPUT_FORMATS as readonly string[]).includes(format)) {
+    throw new TelemetryError('E_CONFIG', `--format ${JSON.stringify(format)} is not one of ${OUTPUT_FORMATS.join(', ')}`);
+  }
+  return format as OutputFormat;
+}
+
+/** The width tables fit: the terminal's, else 120. */
+export function terminalWidth(stream: unknown): number {
+  return (stream as { columns?: number }).columns ?? 120;
 }

@@ -1,7 +1,6 @@
 // Owns everything the CLI prints: plain or colored text, JSON for scripts, spinners on a TTY and plain lines elsewhere.
 
 import { Chalk, type ChalkInstance } from 'chalk';
-import ora from 'ora';
 import { createInterface } from 'node:readline/promises';
 import { TelemetryError } from '../errors.js';
 
@@ -57,14 +56,7 @@ export function createUi(io: Io): Ui {
       }
     },
     progress(text) {
-      if (io.stderr.isTTY && !io.env.CI) {
-        const spinner = ora({ text, stream: io.stderr, color: 'cyan' }).start();
-        return {
-          update: (t) => void (spinner.text = t),
-          succeed: (t) => void spinner.succeed(t),
-          fail: (t) => void spinner.fail(t),
-        };
-      }
+      if (io.stderr.isTTY && !io.env.CI) return spinner(io.stderr, text);
       // Not a terminal: one plain line per step, so logs and CI output stay readable.
       io.stderr.write(`… ${text}\n`);
       return {
@@ -73,6 +65,30 @@ export function createUi(io: Io): Ui {
         fail: (t) => io.stderr.write(`✖ ${t}\n`),
       };
     },
+  };
+}
+
+/** A spinner on a terminal. ora is imported on first use (it costs start-up time every other command would pay). */
+function spinner(stream: NodeJS.WritableStream, text: string): Progress {
+  let current = text;
+  let done: ['succeed' | 'fail', string] | undefined;
+  let live: { text: string; succeed(t: string): unknown; fail(t: string): unknown } | undefined;
+  void import('ora').then(({ default: ora }) => {
+    if (done) return;
+    live = ora({ text: current, stream, color: 'cyan' }).start();
+  });
+  const finish = (how: 'succeed' | 'fail', t: string) => {
+    done = [how, t];
+    if (live) live[how](t);
+    else stream.write(`${how === 'succeed' ? '✔' : '✖'} ${t}\n`);
+  };
+  return {
+    update: (t) => {
+      current = t;
+      if (live) live.text = t;
+    },
+    succeed: (t) => finish('succeed', t),
+    fail: (t) => finish('fail', t),
   };
 }
 

@@ -28,6 +28,8 @@ export interface ConfigFlags {
   clickhousePort?: string | number;
   otlpPort?: string | number;
   dashboardPort?: string | number;
+  /** No flag of its own: the remembered stack's database (src/engine/stack-file.ts) arrives here. */
+  database?: string;
   /** false only when the user said --no-auth. */
   auth?: boolean;
 }
@@ -111,7 +113,7 @@ export async function loadConfig(options: LoadConfigOptions = {}): Promise<Confi
   }
 
   const roles = resolveRoles(env, dotenv);
-  const database = get(undefined, '', 'CLICKHOUSE_DATABASE', DEFAULTS.database);
+  const database = get(flags.database, 'the remembered database', 'CLICKHOUSE_DATABASE', DEFAULTS.database);
   if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(database.value)) throw invalid(database, 'a database name (letters, digits, _)');
 
   const maxBodyMb = positive(get(undefined, '', 'MAX_BODY_MB', DEFAULTS.maxBodyBytes / (1024 * 1024)));

@@ -13,7 +13,8 @@ export interface EngineState {
   engine: 'embedded';
   pid: number;
   host: string;
-  ports: { clickhouse: number; otlp: number };
+  /** dashboard is absent in state files written before it was recorded. */
+  ports: { clickhouse: number; otlp: number; dashboard?: number };
   startedAt: string;
   version: string;
   schemaVersion: number;
@@ -39,7 +40,9 @@ export interface EngineStatus {
   running: boolean;
   pid?: number;
   host: string;
-  ports: { clickhouse: number; otlp: number };
+  /** The ports the stack listens on: the running stack's own when it runs, else the configured ones. */
+  ports: { clickhouse: number; otlp: number; dashboard: number };
+  /** The same ports as URLs a client on this machine uses. */
   endpoints: Endpoints;
   startedAt?: string;
   uptimeSeconds?: number;
@@ -48,7 +51,8 @@ export interface EngineStatus {
   diskBytes: number;
   /** Embedded: the data folder. Docker: the volumes. */
   dataDir: string;
-  logFile: string;
+  /** Embedded: the engine's log file, when there is one (Docker: each container's output, see `logs`). */
+  logFile?: string;
   /** Docker only: one entry a service. */
   services?: ServiceStatus[];
 }
@@ -71,6 +75,8 @@ export interface StartOptions {
   foreground?: boolean;
   /** Called with short progress messages while starting. */
   onProgress?: (message: string) => void;
+  /** Foreground: receives the engine's log, one JSON line (with its newline) a record; without it the log is dropped. */
+  onLogLine?: (line: string) => void;
 }
 
 export interface StartResult {
@@ -96,9 +102,15 @@ export interface LogOptions {
   onLine: (line: string, service: string) => void;
 }
 
+/** One thing clean or reset removed; the CLI words it. */
+export interface Removed {
+  kind: 'process' | 'container' | 'network' | 'volume' | 'file' | 'folder';
+  /** The pid, the container/network/volume name, or the path. */
+  name: string;
+}
+
 export interface CleanResult {
-  /** What was removed, in words, for the user. */
-  removed: string[];
+  removed: Removed[];
 }
 
 export interface Engine {
@@ -113,4 +125,6 @@ export interface Engine {
   clean(): Promise<CleanResult>;
   /** clean, and deletes the data too. */
   reset(): Promise<CleanResult>;
+  /** Restarts one service and waits until it answers; E_CONFIG for an engine without separate services. Returns what restarted. */
+  restartService(name: string): Promise<string[]>;
 }

@@ -91,16 +91,19 @@ export async function followTraces(connection: ClickHouseConnection, table: stri
       cursor = { inserted: last.inserted_at, ts: last.timestamp, span: last.span_id };
       if (rows.length === page) continue; // more waiting: read on without sleeping
     }
-    await new Promise((resolve) => {
-      const timer = setTimeout(resolve, interval);
-      options.signal?.addEventListener(
-        'abort',
-        () => {
-          clearTimeout(timer);
-          resolve(undefined);
-        },
-        { once: true },
-      );
-    });
+    await pause(interval, options.signal);
   }
+}
+
+/** Waits `ms`, or less when `signal` aborts; the abort listener leaves with the wait (a long follow adds none). */
+function pause(ms: number, signal: AbortSignal | undefined): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    signal?.addEventListener('abort', done, { once: true });
+  });
 }

@@ -14,6 +14,19 @@ export interface BulkOptions {
   onStoreDown?: (reason: string) => void;
   /** Called now and then with the counts so far. */
   onProgress?: (counts: { read: number; rejected: number; sent: number }) => void;
+  /** Longest line accepted, in bytes (default 1 MiB); a longer one is rejected without being held in memory. */
+  maxLineBytes?: number;
+  /** Stops the reading (Ctrl-C): an unfinished last line is dropped, what was read is still sent. */
+  signal?: AbortSignal;
+  /** Epoch milliseconds: events stamped before it are counted in `old` (they are sent all the same). */
+  oldBefore?: number;
+  /** Kept current while reading, for a caller that must report counts before the result (a second Ctrl-C). */
+  counts?: BulkCounts;
+}
+
+export interface BulkCounts {
+  read: number;
+  rejected: number;
 }
 
 export interface BulkResult {
@@ -29,11 +42,16 @@ export interface BulkResult {
   stoppedEarly: boolean;
   /** True when the store stayed unreachable past waitForStoreMs and reading stopped. */
   storeGaveUp: boolean;
+  /** True when `signal` stopped the reading. */
+  interrupted: boolean;
+  /** Events stamped before `oldBefore`. */
+  old: number;
   durationMs: number;
   errors: string[];
 }
 
-const MAX_LINE_BYTES = 1024 * 1024;
+/** The default longest line (`send --stdin --max-line-bytes`). */
+export const DEFAULT_MAX_LINE_BYTES = 1024 * 1024;
 
 /** Reads lines from `source`, tracks each good one, and flushes everything at the end. */
 export async function sendLines(source: AsyncIterable<Buffer | string>, client: AutomagikTelemetry, batchSize: number, options: BulkOptions = {}): Promise<BulkResult> {
@@ -48,27 +66,46 @@ export async function sendLines(source: AsyncIterable<Buffer | string>, client: 
   const errors: string[] = [];
   const sentBefore = client.stats().sent;
   let storeGaveUp = false;
+  let interrupted = false;
+  let old = 0;
+  const maxLineBytes = options.maxLineBytes ?? DEFAULT_MAX_LINE_BYTES;
 
   const handle = (line: string): boolean => {
     lineNumber++;
     const text = line.endsWith('\r') ? line.slice(0, -1) : line;
     if (text.trim() === '') return true;
     read++;
+    if (options.counts) options.counts.read = read;
     try {
-      if (text.length > MAX_LINE_BYTES) throw new EventLineError(`line is longer than ${MAX_LINE_BYTES} bytes`);
+      if (tooLong(text, maxLineBytes)) throw new EventLineError(`line is longer than ${maxLineBytes} bytes (--max-line-bytes)`);
       const event = parseEventLine(text);
+      if (options.oldBefore !== undefined && event.options.timestamp !== undefined && new Date(event.options.timestamp).getTime() < options.oldBefore) old++;
       client.trackEvent(event.name, event.attributes, event.options);
       return true;
     } catch (error) {
       rejected++;
+      if (options.counts) options.counts.rejected = rejected;
       options.onReject?.(lineNumber, (error as Error).message);
       return !options.strict;
     }
   };
 
-  // A line longer than MAX_LINE_BYTES is reported once, then skipped up to its newline (never held in memory).
+  // A line longer than maxLineBytes is reported once, then skipped up to its newline (never held in memory).
   let skipping = false;
-  reading: for await (const chunk of source) {
+  const chunks = source[Symbol.asyncIterator]();
+  const stopped = new Promise<'stopped'>((resolve) => {
+    if (options.signal?.aborted) resolve('stopped');
+    options.signal?.addEventListener('abort', () => resolve('stopped'), { once: true });
+  });
+  reading: for (;;) {
+    const next = await Promise.race([chunks.next(), stopped]);
+    if (next === 'stopped') {
+      interrupted = true;
+      void chunks.return?.();
+      break;
+    }
+    if (next.done) break;
+    const chunk = next.value;
     let text = typeof chunk === 'string' ? chunk : chunk.toString('utf8');
     if (skipping) {
       const end = text.indexOf('\n');
@@ -78,7 +115,7 @@ export async function sendLines(source: AsyncIterable<Buffer | string>, client: 
     }
     const lines = (partial + text).split('\n');
     partial = lines.pop() ?? '';
-    if (partial.length > MAX_LINE_BYTES) {
+    if (tooLong(partial, maxLineBytes)) {
       lines.push(partial);
       partial = '';
       skipping = true;
@@ -98,13 +135,17 @@ export async function sendLines(source: AsyncIterable<Buffer | string>, client: 
         break reading;
       }
     }
+    if (options.signal?.aborted) {
+      interrupted = true;
+      break;
+    }
     const now = performance.now();
     if (options.onProgress && now - lastProgress > 250) {
       lastProgress = now;
       options.onProgress({ read, rejected, sent: client.stats().sent - sentBefore });
     }
   }
-  if (!stoppedEarly && !storeGaveUp && partial !== '') handle(partial);
+  if (!stoppedEarly && !storeGaveUp && !interrupted && partial !== '') handle(partial);
 
   let flushed = await client.flush();
   // The store may come back while we finish: keep retrying what is left for as long as we would have waited.
@@ -123,7 +164,14 @@ export async function sendLines(source: AsyncIterable<Buffer | string>, client: 
     failed: read - rejected - (stats.sent - sentBefore),
     stoppedEarly,
     storeGaveUp,
+    interrupted,
+    old,
     durationMs: Math.round(performance.now() - started),
     errors,
   };
+}
+
+/** More than `max` bytes as UTF-8 (counted only when the length alone cannot tell: a UTF-16 unit is 1 to 3 bytes). */
+function tooLong(text: string, max: number): boolean {
+  return text.length > max || (text.length * 3 > max && Buffer.byteLength(text) > max);
 }

@@ -5,8 +5,7 @@ import { basicAuthorization } from '../../clickhouse/connection.js';
 import { ROLE_SPECS, ROLES, stackEndpoints, type Config, type Role } from '../../config/index.js';
 import { TelemetryError } from '../../errors.js';
 import { EXIT } from '../errors.js';
-import { stackContext, withStackOptions, type StackOptions } from '../context.js';
-import type { Ui } from '../ui.js';
+import { stackCommand, type Cli, type Stack } from '../stack.js';
 
 const SHELLS = ['sh', 'fish', 'dotenv'] as const;
 type Shell = (typeof SHELLS)[number];
@@ -40,8 +39,9 @@ function render(vars: Record<string, string>, shell: Shell): string {
     .join('\n');
 }
 
-export function registerEnv(program: Command, ui: Ui, run: (action: () => Promise<number>) => Promise<void>): void {
-  withStackOptions(
+export function register(program: Command, cli: Cli): void {
+  stackCommand(
+    cli,
     program
       .command('env')
       .description('print the variables that point an app at the stack (endpoints, user, password); this is the one command that prints the secret')
@@ -60,25 +60,25 @@ Examples:
   $ automagik-telemetry env --shell fish | source
   $ automagik-telemetry env --shell dotenv >> .env`,
       ),
-  ).action((options: StackOptions & { shell: string; role: string }) =>
-    run(async () => {
-      if (!(SHELLS as readonly string[]).includes(options.shell)) {
-        throw new TelemetryError('E_CONFIG', `--shell ${JSON.stringify(options.shell)} is not one of ${SHELLS.join(', ')}`);
-      }
-      if (!(ROLES as readonly string[]).includes(options.role)) {
-        throw new TelemetryError('E_CONFIG', `--role ${JSON.stringify(options.role)} is not one of ${ROLES.join(', ')}`);
-      }
-      const role = options.role as Role;
-      const { config } = await stackContext(options, ui);
-      if (config.auth.required && config.auth.roles[role].password === undefined) {
-        throw new TelemetryError('E_CONFIG', `no credentials yet in ${config.paths.envFile}`, {
-          hint: 'Run `automagik-telemetry start` first: it generates the password.',
-        });
-      }
-      const vars = sdkEnvironment(config, role);
-      if (options.json) ui.json(vars);
-      else ui.out(render(vars, options.shell as Shell));
-      return EXIT.OK;
-    }),
+    env,
   );
+}
+
+export async function env({ config, ui, startCommand }: Stack, options: { shell: string; role?: string; json?: boolean }): Promise<number> {
+  if (!(SHELLS as readonly string[]).includes(options.shell)) {
+    throw new TelemetryError('E_CONFIG', `--shell ${JSON.stringify(options.shell)} is not one of ${SHELLS.join(', ')}`);
+  }
+  const role = (options.role ?? 'ingest') as Role;
+  if (!(ROLES as readonly string[]).includes(role)) {
+    throw new TelemetryError('E_CONFIG', `--role ${JSON.stringify(options.role)} is not one of ${ROLES.join(', ')}`);
+  }
+  if (config.auth.required && config.auth.roles[role].password === undefined) {
+    throw new TelemetryError('E_CONFIG', `no credentials yet in ${config.paths.envFile}`, {
+      hint: `Run \`${startCommand}\` first: it generates the password.`,
+    });
+  }
+  const vars = sdkEnvironment(config, role);
+  if (options.json) ui.json(vars);
+  else ui.out(render(vars, options.shell as Shell));
+  return EXIT.OK;
 }

@@ -3,15 +3,19 @@
 import type { Command } from 'commander';
 import { ensureCredentials, isLoopback, type Config } from '../../config/index.js';
 import { TelemetryError } from '../../errors.js';
-import type { EngineStatus, HealthReport } from '../../engine/index.js';
+import { rememberStack } from '../../engine/stack-file.js';
 import { EXIT } from '../errors.js';
-import { engineOf, stackContext, withStackOptions, type StackOptions } from '../context.js';
-import { confirm, formatBytes, formatDuration, keyValues, type Ui } from '../ui.js';
+import { stackCommand, type Cli, type Stack } from '../stack.js';
+import { confirm, type Ui } from '../ui.js';
+import { printHealth, printRemoved, printStatus } from './status-view.js';
 
-type Run = (action: () => Promise<number>) => Promise<void>;
+interface Json {
+  json?: boolean;
+}
 
-export function registerLifecycle(program: Command, ui: Ui, run: Run): void {
-  withStackOptions(
+export function register(program: Command, cli: Cli): void {
+  stackCommand(
+    cli,
     program
       .command('start')
       .description('start the telemetry stack and wait until it is healthy (Docker: ClickHouse, collector, Grafana; embedded: chDB with ClickHouse HTTP + OTLP)')
@@ -23,6 +27,8 @@ export function registerLifecycle(program: Command, ui: Ui, run: Run): void {
         `
 The first start generates a password for user "telemetry" into <home>/.env (mode 0600), and for Grafana's admin
 with the Docker engine. Run \`automagik-telemetry env\` to print the variables that point an app at the stack.
+start records its engine, host, ports and database in <home>/run/stack.json: every later command with the same
+home uses them, unless a flag or variable says otherwise.
 A second start reuses what runs; with Docker, a changed setting recreates only the affected container.
 
 Examples:
@@ -30,151 +36,145 @@ Examples:
   $ automagik-telemetry start --engine embedded --home ./telemetry --clickhouse-port 18123 --otlp-port 14318
   $ automagik-telemetry start --engine embedded --foreground`,
       ),
-  ).action((options: StackOptions & { foreground?: boolean }) =>
-    run(async () => {
-      const context = await stackContext(options, ui);
-      warnAboutExposure(ui, context.config);
-      const config = await credentialsFor(ui, context.config);
-      const engine = await engineOf(context, ui, config);
-      if (options.foreground && engine.name !== 'embedded') throw new TelemetryError('E_CONFIG', '--foreground is for the embedded engine (add --engine embedded)');
-      const progress = ui.progress(`starting the ${engine.name} engine`);
-      let result;
-      try {
-        result = await engine.start({ foreground: options.foreground === true, onProgress: (m: string) => progress.update(m) });
-      } catch (error) {
-        progress.fail('the stack did not start');
-        throw error;
-      }
-      const pid = result.status.pid ? ` (pid ${result.status.pid})` : '';
-      progress.succeed(result.alreadyRunning ? `already running${pid}` : `healthy${pid}`);
-      if (options.json) ui.json(result.status);
-      else printStatus(ui, result.status);
-      if (!options.json && !result.alreadyRunning) ui.out(`\n  Point an app at it: ${ui.c.cyan('automagik-telemetry env')}`);
-      if (result.stopped) {
-        ui.err('serving in the foreground; press Ctrl-C to stop');
-        await result.stopped;
-        ui.err('stopped');
-      }
-      return EXIT.OK;
-    }),
+    start,
+    { rememberAuth: false },
   );
-
-  withStackOptions(
+  stackCommand(
+    cli,
     program
       .command('stop')
       .description('stop the stack gracefully; data is kept (embedded: requests under way finish and waiting data is stored)')
       .option('--json', 'print the result as JSON'),
-  ).action((options: StackOptions) =>
-    run(async () => {
-      const context = await stackContext(options, ui);
-      const result = await (await engineOf(context, ui)).stop();
-      if (options.json) ui.json(result);
-      else if (!result.wasRunning) ui.out('not running');
-      else ui.out(result.killed ? `stopped (pid ${result.pid} did not stop in time and was killed)` : `stopped${result.pid ? ` (pid ${result.pid})` : ''}`);
-      return EXIT.OK;
-    }),
+    stop,
   );
-
-  withStackOptions(
+  stackCommand(
+    cli,
     program
       .command('restart [service]')
       .description('restart the stack (stop, then start and wait for health); with Docker, one service: clickhouse, collector or grafana')
       .option('--json', 'print the resulting status as JSON'),
-  ).action((service: string | undefined, options: StackOptions) =>
-    run(async () => {
-      const context = await stackContext(options, ui);
-      const engine = await engineOf(context, ui);
-      if (service !== undefined) {
-        if (!('restartService' in engine)) throw new TelemetryError('E_CONFIG', `the ${engine.name} engine has no separate services: run restart without "${service}"`);
-        const progress = ui.progress(`restarting ${service}`);
-        await (engine as { restartService(name: string): Promise<string[]> }).restartService(service).catch((error: unknown) => {
-          progress.fail(`${service} did not come back`);
-          throw error;
-        });
-        progress.succeed(`${service} restarted and answering`);
-        if (options.json) ui.json(await engine.status());
-        return EXIT.OK;
-      }
-      const stopped = await engine.stop();
-      if (!options.json) ui.err(stopped.wasRunning ? `stopped${stopped.pid ? ` (pid ${stopped.pid})` : ''}` : 'was not running');
-      const config = await credentialsFor(ui, context.config);
-      const progress = ui.progress(`starting the ${engine.name} engine`);
-      const result = await (await engineOf(context, ui, config)).start({ onProgress: (m: string) => progress.update(m) }).catch((error: unknown) => {
-        progress.fail('the stack did not start');
-        throw error;
-      });
-      progress.succeed(`healthy${result.status.pid ? ` (pid ${result.status.pid})` : ''}`);
-      if (options.json) ui.json(result.status);
-      else printStatus(ui, result.status);
-      return EXIT.OK;
-    }),
+    restart,
   );
-
-  withStackOptions(
-    program
-      .command('status')
-      .description('show whether the stack runs: engine, services, ports, uptime, row counts, disk use (exit 3 when stopped)')
-      .option('--json', 'print the status as JSON'),
-  ).action((options: StackOptions) =>
-    run(async () => {
-      const context = await stackContext(options, ui);
-      const status = await (await engineOf(context, ui)).status();
-      if (options.json) ui.json(status);
-      else printStatus(ui, status);
-      return status.running ? EXIT.OK : EXIT.NOT_RUNNING;
-    }),
-  );
-
-  withStackOptions(
-    program
-      .command('health')
-      .description('check every endpoint (ClickHouse ping and an authenticated query, OTLP, Grafana); exit 1 when one fails')
-      .option('--json', 'print the checks as JSON'),
-  ).action((options: StackOptions) =>
-    run(async () => {
-      const context = await stackContext(options, ui);
-      const report = await (await engineOf(context, ui)).health();
-      if (options.json) ui.json(report);
-      else printHealth(ui, report);
-      return report.healthy ? EXIT.OK : EXIT.FAILURE;
-    }),
-  );
-
-  withStackOptions(
+  stackCommand(cli, program.command('status').description('show whether the stack runs: engine, services, ports, uptime, row counts, disk use (exit 3 when stopped)').option('--json', 'print the status as JSON'), status);
+  stackCommand(cli, program.command('health').description('check every endpoint (ClickHouse ping and an authenticated query, OTLP, dashboard); exit 1 when one fails, 3 when nothing runs').option('--json', 'print the checks as JSON'), health);
+  stackCommand(
+    cli,
     program
       .command('clean')
-      .description('stop the stack and remove what start created (containers and network, or the engine run files); data is kept')
+      .description('stop the stack and remove what start created (containers and network, or the engine run files); data, the log and the query history are kept')
       .option('--json', 'print what was removed as JSON'),
-  ).action((options: StackOptions) =>
-    run(async () => {
-      const context = await stackContext(options, ui);
-      const result = await (await engineOf(context, ui)).clean();
-      if (options.json) ui.json(result);
-      else ui.out(result.removed.length === 0 ? 'nothing to remove' : result.removed.map((r) => `removed ${r}`).join('\n'));
-      return EXIT.OK;
-    }),
+    clean,
   );
-
-  withStackOptions(
+  stackCommand(
+    cli,
     program
       .command('reset')
       .description('clean, and DELETE ALL TELEMETRY DATA (volumes or the data folder); asks first')
       .option('-y, --yes', 'do not ask (needed without a terminal)')
       .option('--json', 'print what was removed as JSON'),
-  ).action((options: StackOptions & { yes?: boolean }) =>
-    run(async () => {
-      const context = await stackContext(options, ui);
-      const engine = await engineOf(context, ui);
-      if (!options.yes && !(await confirm(ui, 'reset deletes all telemetry data', `Delete all telemetry data of the ${engine.name} stack in ${context.config.home}?`))) {
-        ui.err('nothing deleted');
-        return EXIT.FAILURE;
-      }
-      const result = await engine.reset();
-      if (options.json) ui.json(result);
-      else ui.out(result.removed.length === 0 ? 'nothing to remove' : result.removed.map((r) => `removed ${r}`).join('\n'));
-      return EXIT.OK;
-    }),
+    reset,
   );
+}
+
+export async function start(stack: Stack, options: Json & { foreground?: boolean }): Promise<number> {
+  const { ui } = stack;
+  warnAboutExposure(ui, stack.config);
+  const config = await credentialsFor(ui, stack.config);
+  const engine = await stack.engine(config);
+  if (options.foreground && engine.name !== 'embedded') throw new TelemetryError('E_CONFIG', '--foreground is for the embedded engine (add --engine embedded)');
+  const result = await withProgress(ui, `starting the ${engine.name} engine`, 'the stack did not start', (update) =>
+    engine.start({ foreground: options.foreground === true, onProgress: update, onLogLine: (line) => ui.io.stderr.write(line) }),
+  );
+  const pid = result.value.status.pid ? ` (pid ${result.value.status.pid})` : '';
+  result.progress.succeed(result.value.alreadyRunning ? `already running${pid}` : `healthy${pid}`);
+  // What runs is what later commands should reach: a stack started before homes remembered theirs is recorded as it runs.
+  if (!result.value.alreadyRunning) await rememberStack(config, engine.name);
+  else if (!stack.remembered) await rememberStack({ ...config, host: result.value.status.host, ports: result.value.status.ports }, engine.name);
+  if (options.json) ui.json(result.value.status);
+  else printStatus(ui, result.value.status);
+  if (!options.json && !result.value.alreadyRunning) ui.out(`\n  Point an app at it: ${ui.c.cyan('automagik-telemetry env')}`);
+  if (result.value.stopped) {
+    ui.err('serving in the foreground; press Ctrl-C to stop');
+    await result.value.stopped;
+    ui.err('stopped');
+  }
+  return EXIT.OK;
+}
+
+export async function stop(stack: Stack, options: Json): Promise<number> {
+  const result = await (await stack.engine()).stop();
+  if (options.json) stack.ui.json(result);
+  else if (!result.wasRunning) stack.ui.out('not running');
+  else stack.ui.out(result.killed ? `stopped (pid ${result.pid} did not stop in time and was killed)` : `stopped${result.pid ? ` (pid ${result.pid})` : ''}`);
+  return EXIT.OK;
+}
+
+export async function restart(stack: Stack, options: Json, service?: string): Promise<number> {
+  const { ui } = stack;
+  const engine = await stack.engine();
+  if (service !== undefined) {
+    const { progress } = await withProgress(ui, `restarting ${service}`, `${service} did not come back`, () => engine.restartService(service));
+    progress.succeed(`${service} restarted and answering`);
+    if (options.json) ui.json(await engine.status());
+    return EXIT.OK;
+  }
+  const stopped = await engine.stop();
+  if (!options.json) ui.err(stopped.wasRunning ? `stopped${stopped.pid ? ` (pid ${stopped.pid})` : ''}` : 'was not running');
+  const config = await credentialsFor(ui, stack.config);
+  const again = await stack.engine(config);
+  const result = await withProgress(ui, `starting the ${again.name} engine`, 'the stack did not start', (update) => again.start({ onProgress: update }));
+  result.progress.succeed(`healthy${result.value.status.pid ? ` (pid ${result.value.status.pid})` : ''}`);
+  await rememberStack(config, again.name);
+  if (options.json) ui.json(result.value.status);
+  else printStatus(ui, result.value.status);
+  return EXIT.OK;
+}
+
+export async function status(stack: Stack, options: Json): Promise<number> {
+  const result = await (await stack.engine()).status();
+  if (options.json) stack.ui.json(result);
+  else printStatus(stack.ui, result);
+  return result.running ? EXIT.OK : EXIT.NOT_RUNNING;
+}
+
+export async function health(stack: Stack, options: Json): Promise<number> {
+  const engine = await stack.engine();
+  const report = await engine.health();
+  if (options.json) stack.ui.json(report);
+  else printHealth(stack.ui, report);
+  if (report.healthy) return EXIT.OK;
+  return (await engine.status()).running ? EXIT.FAILURE : EXIT.NOT_RUNNING;
+}
+
+export async function clean(stack: Stack, options: Json): Promise<number> {
+  const result = await (await stack.engine()).clean();
+  if (options.json) stack.ui.json(result);
+  else printRemoved(stack.ui, result, stack.config);
+  return EXIT.OK;
+}
+
+export async function reset(stack: Stack, options: Json & { yes?: boolean }): Promise<number> {
+  const { ui } = stack;
+  const engine = await stack.engine();
+  if (!options.yes && !(await confirm(ui, 'reset deletes all telemetry data', `Delete all telemetry data of the ${engine.name} stack in ${stack.config.home}?`))) {
+    ui.err('nothing deleted');
+    return EXIT.FAILURE;
+  }
+  const result = await engine.reset();
+  if (options.json) ui.json(result);
+  else printRemoved(ui, result);
+  return EXIT.OK;
+}
+
+/** Runs a step under a spinner; marks it failed when it throws. The caller says how it succeeded. */
+async function withProgress<T>(ui: Ui, text: string, failure: string, step: (update: (m: string) => void) => Promise<T>) {
+  const progress = ui.progress(text);
+  try {
+    return { value: await step((m) => progress.update(m)), progress };
+  } catch (error) {
+    progress.fail(failure);
+    throw error;
+  }
 }
 
 function warnAboutExposure(ui: Ui, config: Config): void {
@@ -192,41 +192,4 @@ async function credentialsFor(ui: Ui, config: Config): Promise<Config> {
     ui.err(`generated a password for user "${ensured.config.auth.roles[role].username}" (${role} role) in ${config.paths.envFile}`);
   }
   return ensured.config;
-}
-
-export function printStatus(ui: Ui, status: EngineStatus): void {
-  const c = ui.c;
-  const state = status.running ? c.green('running') : c.yellow('stopped');
-  const rows: Array<[string, string]> = [
-    ['engine', status.engine],
-    ['state', state],
-  ];
-  if (status.running && status.pid !== undefined) rows.push(['pid', String(status.pid)]);
-  if (status.running && status.uptimeSeconds !== undefined) rows.push(['uptime', formatDuration(status.uptimeSeconds)]);
-  rows.push(['clickhouse', `${status.endpoints.clickhouse}`]);
-  rows.push(['otlp', `${status.endpoints.otlp}/v1/traces`]);
-  rows.push(['dashboard', status.endpoints.dashboard]);
-  if (status.rows) rows.push(['rows', `${status.rows.traces} in traces, ${status.rows.metricsHourly} in metrics_hourly`]);
-  if (status.schemaVersion !== undefined) rows.push(['schema', `version ${status.schemaVersion}`]);
-  rows.push(['data', status.engine === 'embedded' ? `${status.dataDir} (${formatBytes(status.diskBytes)})` : status.dataDir]);
-  rows.push(['log', status.logFile]);
-  ui.out(keyValues(rows));
-  if (status.services) {
-    ui.out('');
-    for (const s of status.services) {
-      const stateText = s.state === 'running' ? c.green(s.state) : c.yellow(s.state);
-      const health = s.health ? ` (${s.health})` : '';
-      const ports = s.ports.map((p) => `${p.host}:${p.hostPort}->${p.containerPort}`).join(', ');
-      const up = s.uptimeSeconds !== undefined ? `  up ${formatDuration(s.uptimeSeconds)}` : '';
-      ui.out(`  ${s.name.padEnd(11)} ${stateText}${health}  ${s.image}  ${ports}${up}`);
-    }
-  }
-}
-
-function printHealth(ui: Ui, report: HealthReport): void {
-  for (const check of report.checks) {
-    const mark = check.ok ? ui.c.green('✔') : ui.c.red('✖');
-    ui.out(`${mark} ${check.name.padEnd(20)} ${String(check.latencyMs).padStart(5)} ms  ${check.detail}`);
-  }
-  ui.out(report.healthy ? ui.c.green('healthy') : ui.c.red('unhealthy'));
 }

@@ -3,35 +3,37 @@
 import type { Command } from 'commander';
 import { EXIT } from '../errors.js';
 import { numberFlag } from '../flags.js';
-import { engineOf, stackContext, withStackOptions, type StackOptions } from '../context.js';
+import { stackCommand, type Cli, type Stack } from '../stack.js';
 import type { Ui } from '../ui.js';
 
-export function registerLogs(program: Command, ui: Ui, run: (action: () => Promise<number>) => Promise<void>): void {
-  withStackOptions(
+export function register(program: Command, cli: Cli): void {
+  stackCommand(
+    cli,
     program
       .command('logs [service]')
       .description("show the stack's logs: the embedded engine's log file, or Docker containers' output (clickhouse, collector, grafana)")
       .option('-f, --follow', 'keep printing new lines until Ctrl-C')
       .option('-n, --tail <lines>', 'how many of the last lines to show', '100')
       .option('--json', 'embedded engine: print the raw JSON lines'),
-  ).action((service: string | undefined, options: StackOptions & { follow?: boolean; tail: string }) =>
-    run(async () => {
-      const tail = numberFlag(options.tail, '--tail', { whole: true });
-      const context = await stackContext(options, ui);
-      const engine = await engineOf(context, ui);
-      const many = engine.name === 'docker' && service === undefined;
-      await engine.logs({
-        ...(service !== undefined ? { service } : {}),
-        follow: options.follow === true,
-        tail,
-        onLine: (line, from) => {
-          const text = options.json || engine.name !== 'embedded' ? line : pretty(line, ui);
-          ui.out(many ? `${ui.c.cyan(from.padEnd(10))} | ${text}` : text);
-        },
-      });
-      return EXIT.OK;
-    }),
+    logs,
   );
+}
+
+export async function logs(stack: Stack, options: { follow?: boolean; tail: string; json?: boolean }, service?: string): Promise<number> {
+  const { ui } = stack;
+  const tail = numberFlag(options.tail, '--tail', { whole: true });
+  const engine = await stack.engine();
+  const many = engine.name === 'docker' && service === undefined;
+  await engine.logs({
+    ...(service !== undefined ? { service } : {}),
+    follow: options.follow === true,
+    tail,
+    onLine: (line, from) => {
+      const text = options.json || engine.name !== 'embedded' ? line : pretty(line, ui);
+      ui.out(many ? `${ui.c.cyan(from.padEnd(10))} | ${text}` : text);
+    },
+  });
+  return EXIT.OK;
 }
 
 function pretty(line: string, ui: Ui): string {

@@ -1,23 +1,22 @@
-// Owns `send` (one event, or JSON lines from stdin) and `test` (a round trip through each backend).
+// Owns `send`: one event (--event) or a stream of JSON lines (--stdin), stored before it returns; Ctrl-C keeps what was read.
 
 import type { Command } from 'commander';
+import { readFile } from 'node:fs/promises';
 import { isLoopback } from '../../config/index.js';
-import { connectionFor } from '../../clickhouse/connection.js';
 import { TelemetryError } from '../../errors.js';
-import { sendLines } from '../../sdk/bulk.js';
+import { templatePath } from '../../paths.js';
+import { DEFAULT_MAX_LINE_BYTES, sendLines, type BulkCounts } from '../../sdk/bulk.js';
 import { AutomagikTelemetry } from '../../sdk/client.js';
 import { EVENT_LINE_FIELDS } from '../../sdk/event-line.js';
 import { sdkOptionsForStack } from '../../sdk/from-stack.js';
 import type { BackendName } from '../../sdk/options.js';
-import { roundTrip, SAMPLE } from '../../sdk/round-trip.js';
 import { EXIT } from '../errors.js';
+import { assertListening, authFailure } from '../failures.js';
 import { numberFlag } from '../flags.js';
-import { stackContext, withStackOptions, type StackOptions } from '../context.js';
+import { stackCommand, type Cli, type Stack } from '../stack.js';
 import type { Ui } from '../ui.js';
 
-type Run = (action: () => Promise<number>) => Promise<void>;
-
-interface SendOptions extends StackOptions {
+interface SendOptions {
   event?: string;
   attr: string[];
   status?: string;
@@ -27,19 +26,18 @@ interface SendOptions extends StackOptions {
   stdin?: boolean;
   strict?: boolean;
   batchSize?: string;
+  maxLineBytes?: string;
+  json?: boolean;
 }
 
 /** How many rejected lines are printed one by one before the rest are only counted. */
 const SHOWN_REJECTIONS = 100;
+/** After Ctrl-C, how long what was read may take to be stored before the command gives up on it. */
+const INTERRUPT_DEADLINE_MS = 5_000;
 
-function backendOf(value: string | undefined, env: NodeJS.ProcessEnv): BackendName {
-  const backend = value ?? env.AUTOMAGIK_TELEMETRY_BACKEND ?? 'otlp';
-  if (backend !== 'otlp' && backend !== 'clickhouse') throw new TelemetryError('E_CONFIG', `--backend ${JSON.stringify(backend)} is not one of otlp, clickhouse`);
-  return backend;
-}
-
-export function registerSend(program: Command, ui: Ui, run: Run): void {
-  withStackOptions(
+export function register(program: Command, cli: Cli): void {
+  stackCommand(
+    cli,
     program
       .command('send')
       .description('send one event (--event) or a stream of JSON lines (--stdin) to the running stack, and wait until they are stored')
@@ -52,6 +50,7 @@ export function registerSend(program: Command, ui: Ui, run: Run): void {
       .option('--stdin', 'read events as JSON lines from standard input')
       .option('--strict', 'with --stdin: stop at the first bad line')
       .option('--batch-size <n>', 'with --stdin: events per request (default 5000)')
+      .option('--max-line-bytes <n>', `with --stdin: the longest line accepted (default ${DEFAULT_MAX_LINE_BYTES}, 1 MiB); longer ones are rejected`)
       .option('--json', 'print the result as JSON')
       .addHelpText(
         'after',
@@ -61,87 +60,58 @@ JSON lines for --stdin, one object a line; only "event" is required:
    "duration_ms": 12, "timestamp": "2026-11-26T10:00:00Z", "project": "web", "trace_id": "<32 hex>"}
 Fields: ${EVENT_LINE_FIELDS.join(', ')}. "timestamp" is ISO-8601 or epoch milliseconds.
 A bad line is reported on stderr with its number and reason; every good line is still sent.
-Exit 0 only when every line was stored.
+Events older than the store's retention (90 days) are accepted but deleted soon after: send warns with their count.
+Ctrl-C stops reading and sends what was read (up to 5 s), then exits 130; a second Ctrl-C quits at once.
+Exit 0 only when every line was stored; 3 when the stack is not running.
 
 Examples:
   $ automagik-telemetry send --event deploy --attr version=1.4.2 --duration 5400
   $ automagik-telemetry send --event job.failed --status error --backend clickhouse --json
   $ cat events.jsonl | automagik-telemetry send --stdin`,
       ),
-  ).action((options: SendOptions) =>
-    run(async () => {
-      const env = ui.io.env;
-      const backend = backendOf(options.backend, env);
-      if (!options.stdin && !options.event) throw new TelemetryError('E_CONFIG', 'say what to send: --event <name>, or --stdin for JSON lines');
-      if (options.stdin && options.event) throw new TelemetryError('E_CONFIG', '--event and --stdin do not go together: pick one');
-      const { config } = await stackContext(options, ui);
-      const errors: string[] = [];
-      const projectName = options.project ?? env.AUTOMAGIK_TELEMETRY_PROJECT_NAME ?? 'cli';
-      const batchSize = options.stdin ? numberFlag(options.batchSize, '--batch-size', { fallback: 5000, min: 1, whole: true }) : 1;
-      // gzip only pays across a network: to this machine it halves bulk throughput (measured), so it is off by default.
-      const stack = sdkOptionsForStack(config, env);
-      const target = backend === 'otlp' ? (stack.endpoint ?? env.AUTOMAGIK_TELEMETRY_ENDPOINT) : (stack.clickhouseEndpoint ?? env.AUTOMAGIK_TELEMETRY_CLICKHOUSE_ENDPOINT);
-      const local = target !== undefined && URL.canParse(target) && isLoopback(new URL(target).hostname);
-      const compression = env.AUTOMAGIK_TELEMETRY_COMPRESSION === undefined && local ? { compression: false } : {};
-      const client = new AutomagikTelemetry(
-        {
-          ...stack,
-          ...compression,
-          projectName,
-          backend,
-          clickhouseBatchSize: batchSize,
-          maxQueueSize: Math.max(10_000, batchSize * 8),
-          onError: (e) => errors.push(e.message),
-        },
-        env,
-      );
-      if (errors.length > 0) throw new TelemetryError('E_CONFIG', errors[0] ?? 'invalid settings');
-      return options.stdin ? sendStdin(ui, client, backend, batchSize, options) : sendOne(ui, client, backend, projectName, options, errors);
-    }),
-  );
-
-  withStackOptions(
-    program
-      .command('test')
-      .description('send a sample set (ok and error events, two projects) through each backend and read it back from the store')
-      .option('--backend <name>', 'otlp, clickhouse or both', 'both')
-      .option('--timeout <ms>', 'how long to wait for the events to be readable', '10000')
-      .option('--json', 'print the results as JSON'),
-  ).action((options: StackOptions & { backend: string; timeout: string }) =>
-    run(async () => {
-      if (!['otlp', 'clickhouse', 'both'].includes(options.backend)) {
-        throw new TelemetryError('E_CONFIG', `--backend ${JSON.stringify(options.backend)} is not one of otlp, clickhouse, both`);
-      }
-      const backends: BackendName[] = options.backend === 'both' ? ['otlp', 'clickhouse'] : [options.backend as BackendName];
-      const timeoutMs = numberFlag(options.timeout, '--timeout', { fallback: 10_000, min: 1 });
-      const { config } = await stackContext(options, ui);
-      const sdk = sdkOptionsForStack(config, ui.io.env);
-      // Events go in as ingest (as an app's would); reading them back takes the reader role.
-      const reader = connectionFor(config, 'reader');
-      const store = {
-        url: sdk.clickhouseEndpoint ?? ui.io.env.AUTOMAGIK_TELEMETRY_CLICKHOUSE_ENDPOINT ?? '',
-        username: reader.username,
-        password: reader.password,
-        table: `${config.database}.traces`,
-      };
-      const results = [];
-      for (const backend of backends) {
-        const progress = options.json ? undefined : ui.progress(`${backend}: sending ${SAMPLE.length} sample events`);
-        const result = await roundTrip(backend, sdk, store, timeoutMs);
-        results.push(result);
-        const line = `${backend}: ${result.sent}/${SAMPLE.length} sent, ${result.found}/${SAMPLE.length} read back, in ${result.roundTripMs} ms`;
-        if (result.ok) progress?.succeed(line);
-        else progress?.fail(`${line}${result.errors[0] ? ` (${result.errors[0]})` : ''}`);
-      }
-      const ok = results.every((r) => r.ok);
-      if (options.json) ui.json({ ok, results });
-      else ui.out(ok ? ui.c.green('round trip ok') : ui.c.red('round trip failed'));
-      return ok ? EXIT.OK : EXIT.FAILURE;
-    }),
+    send,
   );
 }
 
-async function sendOne(ui: Ui, client: AutomagikTelemetry, backend: BackendName, projectName: string, options: SendOptions, errors: string[]): Promise<number> {
+export async function send(stack: Stack, options: SendOptions): Promise<number> {
+  const { ui, config } = stack;
+  const env = ui.io.env;
+  const backend = backendOf(options.backend, env);
+  if (!options.stdin && !options.event) throw new TelemetryError('E_CONFIG', 'say what to send: --event <name>, or --stdin for JSON lines');
+  if (options.stdin && options.event) throw new TelemetryError('E_CONFIG', '--event and --stdin do not go together: pick one');
+  const errors: string[] = [];
+  const projectName = options.project ?? env.AUTOMAGIK_TELEMETRY_PROJECT_NAME ?? 'cli';
+  const batchSize = options.stdin ? numberFlag(options.batchSize, '--batch-size', { fallback: 5000, min: 1, whole: true }) : 1;
+  const maxLineBytes = numberFlag(options.maxLineBytes, '--max-line-bytes', { fallback: DEFAULT_MAX_LINE_BYTES, min: 1, whole: true });
+  const sdk = sdkOptionsForStack(config, env);
+  const target = backend === 'otlp' ? (sdk.endpoint ?? env.AUTOMAGIK_TELEMETRY_ENDPOINT) : (sdk.clickhouseEndpoint ?? env.AUTOMAGIK_TELEMETRY_CLICKHOUSE_ENDPOINT);
+  // A stack that is not running fails now, not after the SDK's retries (those are for a store that goes away mid-send).
+  if (target !== undefined && URL.canParse(target)) await assertListening(new URL(target), stack);
+  // gzip only pays across a network: to this machine it halves bulk throughput (measured), so it is off by default.
+  const local = target !== undefined && URL.canParse(target) && isLoopback(new URL(target).hostname);
+  const compression = env.AUTOMAGIK_TELEMETRY_COMPRESSION === undefined && local ? { compression: false } : {};
+  const client = new AutomagikTelemetry(
+    { ...sdk, ...compression, projectName, backend, clickhouseBatchSize: batchSize, maxQueueSize: Math.max(10_000, batchSize * 8), onError: (e) => errors.push(e.message) },
+    env,
+  );
+  if (errors.length > 0) throw new TelemetryError('E_CONFIG', errors[0] ?? 'invalid settings');
+  return options.stdin ? sendStdin(stack, client, backend, batchSize, maxLineBytes, options) : sendOne(stack, client, backend, projectName, options, errors);
+}
+
+function backendOf(value: string | undefined, env: NodeJS.ProcessEnv): BackendName {
+  const backend = value ?? env.AUTOMAGIK_TELEMETRY_BACKEND ?? 'otlp';
+  if (backend !== 'otlp' && backend !== 'clickhouse') throw new TelemetryError('E_CONFIG', `--backend ${JSON.stringify(backend)} is not one of otlp, clickhouse`);
+  return backend;
+}
+
+/** A send that failed for lack of credentials, told with where they came from; undefined for other failures. */
+async function authProblem(stack: Stack, messages: string[]): Promise<TelemetryError | undefined> {
+  const auth = messages.find((m) => /\b(401|403)\b|AUTHENTICATION_FAILED|REQUIRED_PASSWORD|WRONG_PASSWORD|authentication failed/i.test(m));
+  return auth === undefined ? undefined : authFailure(stack.config, 'ingest', auth);
+}
+
+async function sendOne(stack: Stack, client: AutomagikTelemetry, backend: BackendName, projectName: string, options: SendOptions, errors: string[]): Promise<number> {
+  const { ui } = stack;
   const attributes: Record<string, string> = {};
   for (const pair of options.attr) {
     const eq = pair.indexOf('=');
@@ -157,9 +127,11 @@ async function sendOne(ui: Ui, client: AutomagikTelemetry, backend: BackendName,
   const result = await client.shutdown();
   const target = backend === 'otlp' ? 'OTLP' : 'ClickHouse';
   if (result.sent !== 1) {
-    throw new TelemetryError('E_CLICKHOUSE', `the event was not stored: ${errors[0] ?? result.errors[0] ?? 'no answer'}`, {
-      hint: 'Is the stack running? Check with `automagik-telemetry status`.',
-    });
+    const messages = [...errors, ...result.errors];
+    throw (
+      (await authProblem(stack, messages)) ??
+      new TelemetryError('E_CLICKHOUSE', `the event was not stored: ${messages[0] ?? 'no answer'}`, { hint: `Check the stack with \`automagik-telemetry status\`.` })
+    );
   }
   const event = { event: name, project: projectName, status, duration_ms: durationMs, attributes };
   if (options.json) ui.json({ sent: 1, backend, durationMs: result.durationMs, event });
@@ -167,33 +139,96 @@ async function sendOne(ui: Ui, client: AutomagikTelemetry, backend: BackendName,
   return EXIT.OK;
 }
 
-async function sendStdin(ui: Ui, client: AutomagikTelemetry, backend: BackendName, batchSize: number, options: SendOptions): Promise<number> {
+async function sendStdin(stack: Stack, client: AutomagikTelemetry, backend: BackendName, batchSize: number, maxLineBytes: number, options: SendOptions): Promise<number> {
+  const { ui } = stack;
   let shown = 0;
   const showProgress = ui.io.stderr.isTTY === true && !options.json;
   let warned = false;
-  const result = await sendLines(process.stdin, client, batchSize, {
-    ...(options.strict ? { strict: true } : {}),
-    onStoreDown: (reason) => {
-      if (!warned) ui.err(ui.ce.yellow(`${reason} (up to 60 s)`));
-      warned = true;
-    },
-    onReject: (line, reason) => {
-      if (shown++ < SHOWN_REJECTIONS) ui.err(`line ${line}: ${reason}`);
-    },
-    ...(showProgress ? { onProgress: (c) => ui.io.stderr.write(`\r… read ${c.read}, sent ${c.sent}, rejected ${c.rejected}`) } : {}),
+  const retentionDays = await traceRetentionDays();
+  const counts: BulkCounts = { read: 0, rejected: 0 };
+  const notSent = () => counts.read - counts.rejected - client.stats().sent;
+
+  // Ctrl-C: the first stops the reading and sends what was read; the second quits at once.
+  const interrupt = new AbortController();
+  let deadline: NodeJS.Timeout | undefined;
+  const gaveUp = new Promise<'deadline'>((resolve) => {
+    interrupt.signal.addEventListener('abort', () => (deadline = setTimeout(() => resolve('deadline'), INTERRUPT_DEADLINE_MS)), { once: true });
   });
-  if (showProgress) ui.io.stderr.write('\r\x1b[K');
-  await client.shutdown();
-  if (result.rejected > SHOWN_REJECTIONS) ui.err(`… and ${result.rejected - SHOWN_REJECTIONS} more rejected lines`);
-  const seconds = result.durationMs / 1000;
-  const rate = seconds > 0 ? Math.round(result.sent / seconds) : result.sent;
-  if (options.json) {
-    ui.json({ backend, ...result, eventsPerSecond: rate });
-  } else {
-    for (const error of [...new Set(result.errors)].slice(0, 5)) ui.err(`${ui.ce.red('error')} ${error}`);
-    if (result.stoppedEarly) ui.err('stopped at the first bad line (--strict)');
-    if (result.storeGaveUp) ui.err('stopped reading: the store did not come back within 60 s');
-    ui.err(`sent ${result.sent}, rejected ${result.rejected}${result.failed > 0 ? `, failed ${result.failed}` : ''}, in ${seconds.toFixed(2)} s, ${rate} events/s`);
+  const onSigint = () => {
+    if (!interrupt.signal.aborted) {
+      ui.err(`interrupted: sending the ${counts.read - counts.rejected} event(s) read (up to ${INTERRUPT_DEADLINE_MS / 1000} s; Ctrl-C again to quit now)`);
+      interrupt.abort();
+      return;
+    }
+    ui.err(`interrupted twice: ${notSent()} event(s) read were not sent`);
+    process.exit(EXIT.INTERRUPTED);
+  };
+  process.on('SIGINT', onSigint);
+  const input = ui.io.stdin ?? process.stdin;
+  try {
+    const sending = sendLines(input, client, batchSize, {
+      ...(options.strict ? { strict: true } : {}),
+      maxLineBytes,
+      counts,
+      signal: interrupt.signal,
+      oldBefore: Date.now() - retentionDays * 86_400_000,
+      onStoreDown: (reason) => {
+        if (!warned) ui.err(ui.ce.yellow(`${reason} (up to 60 s)`));
+        warned = true;
+      },
+      onReject: (line, reason) => {
+        if (shown++ < SHOWN_REJECTIONS) ui.err(`line ${line}: ${reason}`);
+      },
+      ...(showProgress ? { onProgress: (c) => ui.io.stderr.write(`\r… read ${c.read}, sent ${c.sent}, rejected ${c.rejected}`) } : {}),
+    });
+    const outcome = await Promise.race([sending, gaveUp]);
+    if (showProgress) ui.io.stderr.write('\r\x1b[K');
+    if (outcome === 'deadline') {
+      const sent = client.stats().sent;
+      ui.err(`sent ${sent}, rejected ${counts.rejected}, not sent ${notSent()}`);
+      ui.err(`interrupted: the store did not take the rest within ${INTERRUPT_DEADLINE_MS / 1000} s`);
+      process.exit(EXIT.INTERRUPTED);
+    }
+    const result = outcome;
+    await client.shutdown();
+    if (result.rejected > SHOWN_REJECTIONS) ui.err(`… and ${result.rejected - SHOWN_REJECTIONS} more rejected lines`);
+    if (result.sent === 0 && result.failed > 0) {
+      const auth = await authProblem(stack, result.errors);
+      if (auth) throw auth;
+    }
+    const seconds = result.durationMs / 1000;
+    const rate = seconds > 0 ? Math.round(result.sent / seconds) : result.sent;
+    if (options.json) {
+      ui.json({ backend, ...result, eventsPerSecond: rate });
+    } else {
+      for (const error of [...new Set(result.errors)].slice(0, 5)) ui.err(`${ui.ce.red('error')} ${error}`);
+      if (result.stoppedEarly) ui.err('stopped at the first bad line (--strict)');
+      if (result.storeGaveUp) ui.err('stopped reading: the store did not come back within 60 s');
+      ui.err(`sent ${result.sent}, rejected ${result.rejected}${result.failed > 0 ? `, failed ${result.failed}` : ''}, in ${seconds.toFixed(2)} s, ${rate} events/s`);
+      if (result.interrupted) ui.err('interrupted');
+    }
+    if (result.old > 0) warnOld(ui, result.old, retentionDays);
+    if (result.interrupted) return EXIT.INTERRUPTED;
+    return result.rejected === 0 && result.failed === 0 ? EXIT.OK : EXIT.FAILURE;
+  } finally {
+    process.off('SIGINT', onSigint);
+    if (deadline) clearTimeout(deadline);
+    // Reading is over: an input still open (a terminal, a producer still writing) must not keep the process alive.
+    (input as { destroy?: () => void }).destroy?.();
   }
-  return result.rejected === 0 && result.failed === 0 ? EXIT.OK : EXIT.FAILURE;
+}
+
+function warnOld(ui: Ui, count: number, days: number): void {
+  ui.err(
+    ui.ce.yellow(
+      `warning: ${count} event(s) are older than the store's ${days}-day retention: they were accepted, and the store deletes them at its next clean-up (they will not show in queries for long, or at all)`,
+    ),
+  );
+}
+
+/** The traces table's retention, from the schema's TTL clause (90 days when it cannot be read). */
+async function traceRetentionDays(): Promise<number> {
+  const sql = await readFile(templatePath('init-db.sql'), 'utf8').catch(() => '');
+  const match = /TTL\s+toDateTime\(timestamp\)\s*\+\s*INTERVAL\s+(\d+)\s+DAY/i.exec(sql);
+  return match ? Number(match[1]) : 90;
 }

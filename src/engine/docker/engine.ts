@@ -1,7 +1,7 @@
 // Owns the Docker stack's lifecycle through the Docker Engine API: network, volumes, images, containers, waits, logs.
 
 import { createHash } from 'node:crypto';
-import { access, cp, mkdir, rm, writeFile, readFile } from 'node:fs/promises';
+import { access, cp, mkdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type Docker from 'dockerode';
 import { connectHost, ensureSecret, stackEndpoints, ROLE_SPECS, type Config } from '../../config/index.js';
@@ -14,7 +14,7 @@ import { templatePath } from '../../paths.js';
 import { applySchema, loadSchemaFile } from '../../schema/index.js';
 import { roleStatements } from '../../schema/roles.js';
 import { findPortHolder, isPortFree } from '../ports.js';
-import type { CleanResult, Engine, EngineStatus, HealthCheck, HealthReport, LogOptions, ServiceStatus, StartOptions, StartResult, StopResult } from '../types.js';
+import type { CleanResult, Engine, Removed, EngineStatus, HealthCheck, HealthReport, LogOptions, ServiceStatus, StartOptions, StartResult, StopResult } from '../types.js';
 import { ping, type DockerTarget } from './connect.js';
 import { loadStack, type ServiceDefinition, type StackDefinition } from './stack.js';
 
@@ -161,7 +161,7 @@ export class DockerEngine implements Engine {
   }
 
   /** Restarts one service, or all of them. */
-  async restartService(name: string | undefined): Promise<string[]> {
+  async restartService(name?: string): Promise<string[]> {
     const containers = await this.containers();
     const names = name ? [name] : [...containers.keys()];
     for (const n of names) {
@@ -186,15 +186,15 @@ export class DockerEngine implements Engine {
   }
 
   async clean(): Promise<CleanResult> {
-    const removed: string[] = [];
+    const removed: Removed[] = [];
     for (const c of (await this.containers()).values()) {
       await this.docker.getContainer(c.Id).remove({ force: true });
-      removed.push(`container ${c.Names[0]?.replace(/^\//, '') ?? c.Id}`);
+      removed.push({ kind: 'container', name: c.Names[0]?.replace(/^\//, '') ?? c.Id });
     }
     const networks = await this.docker.listNetworks({ filters: { label: [`${LABEL_PROJECT}=${this.project}`] } });
     for (const n of networks) {
       await this.docker.getNetwork(n.Id).remove();
-      removed.push(`network ${n.Name}`);
+      removed.push({ kind: 'network', name: n.Name });
     }
     await rm(this.config.paths.stateFile, { force: true });
     return { removed };
@@ -205,7 +205,7 @@ export class DockerEngine implements Engine {
     const { Volumes } = await this.docker.listVolumes({ filters: { label: [`${LABEL_PROJECT}=${this.project}`] } });
     for (const v of Volumes ?? []) {
       await this.docker.getVolume(v.Name).remove();
-      removed.push(`volume ${v.Name}`);
+      removed.push({ kind: 'volume', name: v.Name });
     }
     return { removed };
   }
@@ -240,11 +240,10 @@ export class DockerEngine implements Engine {
       engine: 'docker',
       running,
       host: this.config.host,
-      ports: { clickhouse: this.config.ports.clickhouse, otlp: this.config.ports.otlp },
+      ports: { ...this.config.ports },
       endpoints: { clickhouse, otlp, dashboard },
       diskBytes: 0,
       dataDir: `docker volumes ${(stack?.volumes ?? []).map((v) => this.volumeName(v)).join(', ')}`,
-      logFile: `automagik-telemetry logs [service] --engine docker`,
       services,
       ...(running ? { uptimeSeconds: Math.max(...services.map((s) => s.uptimeSeconds ?? 0)) } : {}),
     };
@@ -556,14 +555,4 @@ function lineSplitter(onLine: (line: string) => void): (text: string, end: boole
       partial = '';
     }
   };
-}
-
-export async function readStateEngine(stateFile: string): Promise<string | undefined> {
-  const text = await readFile(stateFile, 'utf8').catch(() => undefined);
-  if (!text) return undefined;
-  try {
-    return (JSON.parse(text) as { engine?: string }).engine;
-  } catch {
-    return undefined;
-  }
 }

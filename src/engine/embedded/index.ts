@@ -12,7 +12,7 @@ import { queryRows } from '../../clickhouse/http-client.js';
 import { TelemetryError } from '../../errors.js';
 import { packageRoot } from '../../paths.js';
 import { isPortFree, portInUse } from '../ports.js';
-import type { CleanResult, Engine, EngineState, EngineStatus, HealthCheck, HealthReport, LogOptions, StartOptions, StartResult, StopResult } from '../types.js';
+import type { CleanResult, Engine, EngineState, Removed, EngineStatus, HealthCheck, HealthReport, LogOptions, StartOptions, StartResult, StopResult } from '../types.js';
 import { allOf, httpOk, waitFor } from '../wait.js';
 import { chdbMissing } from './chdb.js';
 import { isAlive } from './lock.js';
@@ -54,7 +54,7 @@ export class EmbeddedEngine implements Engine {
 
     if (options.foreground) {
       progress('starting the embedded engine in this process');
-      const hosted = await hostEngine(this.config, jsonLineLogger((line) => process.stderr.write(line)));
+      const hosted = await hostEngine(this.config, jsonLineLogger(options.onLogLine ?? (() => undefined)));
       return { alreadyRunning: false, status: await this.status(), stopped: hosted.stopped };
     }
 
@@ -111,16 +111,24 @@ export class EmbeddedEngine implements Engine {
 
   async status(): Promise<EngineStatus> {
     const state = await this.runningState();
-    const ports = state?.ports ?? { clickhouse: this.config.ports.clickhouse, otlp: this.config.ports.otlp };
+    // One truth: while the engine runs, its own recorded address and ports; otherwise the configured ones.
+    const host = state?.host ?? this.config.host;
+    const ports = {
+      clickhouse: state?.ports.clickhouse ?? this.config.ports.clickhouse,
+      otlp: state?.ports.otlp ?? this.config.ports.otlp,
+      dashboard: state?.ports.dashboard ?? this.config.ports.dashboard,
+    };
+    const { clickhouse, otlp, dashboard } = stackEndpoints({ ...this.config, host, ports });
+    const hasLog = await stat(this.config.paths.logFile).then((s) => s.isFile()).catch(() => false);
     const base: EngineStatus = {
       engine: 'embedded',
       running: state !== undefined,
-      host: state?.host ?? this.config.host,
+      host,
       ports,
-      endpoints: this.endpoints,
+      endpoints: { clickhouse, otlp, dashboard },
       diskBytes: await directorySize(this.config.paths.dataDir),
       dataDir: this.config.paths.dataDir,
-      logFile: this.config.paths.logFile,
+      ...(hasLog ? { logFile: this.config.paths.logFile } : {}),
     };
     if (!state) return base;
     const rows = await this.sql<{ traces: string; metrics_hourly: string }>(
@@ -180,18 +188,30 @@ export class EmbeddedEngine implements Engine {
     }
   }
 
-  /** Stops the engine and removes its run files (pid, state, log); the data stays. */
+  /** Stops the engine and removes its run files (pid, state, startup error); the data, the log and the query history stay. */
   async clean(): Promise<CleanResult> {
     const stopped = await this.stop();
-    await rm(this.config.paths.runDir, { recursive: true, force: true });
-    return { removed: [...(stopped.wasRunning ? [`engine process ${stopped.pid}`] : []), this.config.paths.runDir] };
+    const removed: Removed[] = stopped.wasRunning && stopped.pid !== undefined ? [{ kind: 'process', name: String(stopped.pid) }] : [];
+    for (const file of [this.config.paths.stateFile, this.config.paths.pidFile, this.config.paths.startupErrorFile]) {
+      if (await stat(file).then(() => true, () => false)) {
+        await rm(file, { force: true });
+        removed.push({ kind: 'file', name: file });
+      }
+    }
+    return { removed };
   }
 
   /** clean, and deletes the data folder. */
   async reset(): Promise<CleanResult> {
     const cleaned = await this.clean();
+    const hadData = await stat(this.config.paths.dataDir).then(() => true, () => false);
     await rm(this.config.paths.dataDir, { recursive: true, force: true });
-    return { removed: [...cleaned.removed, this.config.paths.dataDir] };
+    return { removed: [...cleaned.removed, ...(hadData ? [{ kind: 'folder' as const, name: this.config.paths.dataDir }] : [])] };
+  }
+
+  /** The embedded engine is one process: there is no single service to restart. */
+  async restartService(name: string): Promise<string[]> {
+    throw new TelemetryError('E_CONFIG', `the embedded engine has no separate services: run restart without "${name}"`);
   }
 
   /** The recorded state when its process is alive; undefined otherwise. */

@@ -1,0 +1,58 @@
+// Owns how the stack's status, health checks and removals read on a terminal.
+
+import type { Config } from '../../config/index.js';
+import type { CleanResult, EngineStatus, HealthReport, Removed } from '../../engine/index.js';
+import { formatBytes, formatDuration, keyValues, type Ui } from '../ui.js';
+
+export function printStatus(ui: Ui, status: EngineStatus): void {
+  const c = ui.c;
+  const state = status.running ? c.green('running') : c.yellow('stopped');
+  const rows: Array<[string, string]> = [
+    ['engine', status.engine],
+    ['state', state],
+  ];
+  if (status.running && status.pid !== undefined) rows.push(['pid', String(status.pid)]);
+  if (status.running && status.uptimeSeconds !== undefined) rows.push(['uptime', formatDuration(status.uptimeSeconds)]);
+  rows.push(['clickhouse', `${status.endpoints.clickhouse}`]);
+  rows.push(['otlp', `${status.endpoints.otlp}/v1/traces`]);
+  rows.push(['dashboard', status.endpoints.dashboard]);
+  if (status.rows) rows.push(['rows', `${status.rows.traces} in traces, ${status.rows.metricsHourly} in metrics_hourly`]);
+  if (status.schemaVersion !== undefined) rows.push(['schema', `version ${status.schemaVersion}`]);
+  rows.push(['data', status.engine === 'embedded' ? `${status.dataDir} (${formatBytes(status.diskBytes)})` : status.dataDir]);
+  if (status.engine === 'docker') rows.push(['log', 'automagik-telemetry logs [service]']);
+  else if (status.logFile !== undefined) rows.push(['log', status.logFile]);
+  ui.out(keyValues(rows));
+  if (status.services) {
+    ui.out('');
+    for (const s of status.services) {
+      const stateText = s.state === 'running' ? c.green(s.state) : c.yellow(s.state);
+      const health = s.health ? ` (${s.health})` : '';
+      const ports = s.ports.map((p) => `${p.host}:${p.hostPort}->${p.containerPort}`).join(', ');
+      const up = s.uptimeSeconds !== undefined ? `  up ${formatDuration(s.uptimeSeconds)}` : '';
+      ui.out(`  ${s.name.padEnd(11)} ${stateText}${health}  ${s.image}  ${ports}${up}`);
+    }
+  }
+}
+
+export function printHealth(ui: Ui, report: HealthReport): void {
+  for (const check of report.checks) {
+    const mark = check.ok ? ui.c.green('✔') : ui.c.red('✖');
+    ui.out(`${mark} ${check.name.padEnd(20)} ${String(check.latencyMs).padStart(5)} ms  ${check.detail}`);
+  }
+  ui.out(report.healthy ? ui.c.green('healthy') : ui.c.red('unhealthy'));
+}
+
+const WORDS: Record<Removed['kind'], string> = {
+  process: 'engine process',
+  container: 'container',
+  network: 'network',
+  volume: 'volume',
+  file: 'file',
+  folder: 'folder',
+};
+
+/** "removed container x" lines; after clean, what was kept on purpose. */
+export function printRemoved(ui: Ui, result: CleanResult, keptFrom?: Config): void {
+  ui.out(result.removed.length === 0 ? 'nothing to remove' : result.removed.map((r) => `removed ${WORDS[r.kind]} ${r.name}`).join('\n'));
+  if (keptFrom) ui.err(ui.ce.dim(`kept: the data (${keptFrom.paths.dataDir}), the log and the query history (${keptFrom.paths.runDir})`));
+}

@@ -1,0 +1,137 @@
+// Owns the skeleton every stack command shares: its options, the Config (with the home's remembered stack), the engine, failures in context.
+
+import type { Command } from 'commander';
+import { readFile } from 'node:fs/promises';
+import { loadConfig, type Config, type ConfigFlags } from '../config/index.js';
+import { connectionFor, type ClickHouseConnection } from '../clickhouse/connection.js';
+import type { Role } from '../config/roles.js';
+import type { Engine } from '../engine/index.js';
+import { differences, readRememberedStack, rememberedFlags, type RememberedStack } from '../engine/stack-file.js';
+import { inContext } from './failures.js';
+import type { Ui } from './ui.js';
+
+export interface StackOptions {
+  home?: string;
+  engine?: string;
+  host?: string;
+  clickhousePort?: string;
+  otlpPort?: string;
+  dashboardPort?: string;
+  auth?: boolean;
+  json?: boolean;
+}
+
+/** What a command module gets: the output, and the wrapper that turns a command's result or failure into an exit code. */
+export interface Cli {
+  ui: Ui;
+  run(action: () => Promise<number>): Promise<void>;
+}
+
+/** Everything a stack command works with. */
+export interface Stack {
+  ui: Ui;
+  config: Config;
+  /** The flags as the engine resolves them again (the detached embedded engine gets these). */
+  flags: ConfigFlags;
+  /** What `start` recorded for this home, if anything. */
+  remembered: RememberedStack | undefined;
+  /** The command that starts this stack, for hints. */
+  startCommand: string;
+  engine(config?: Config): Promise<Engine>;
+  /** A connection as `role`: each command takes the least role it needs (README, Security). */
+  connection(role: Role, timeoutMs?: number): ClickHouseConnection;
+}
+
+/** Adds the options that pick which stack a command talks to (documented defaults live in src/config/defaults.ts). */
+export function withStackOptions(command: Command): Command {
+  return command
+    .option('--home <dir>', 'where .env, data/ and run/ live (env AUTOMAGIK_TELEMETRY_HOME; default ~/.automagik-telemetry)')
+    .option('--engine <kind>', 'auto, docker or embedded (env AUTOMAGIK_TELEMETRY_ENGINE; default: what start used for this home, else auto: the running one, else Docker when it answers, else embedded)')
+    .option('--host <address>', 'address the servers bind to (env AUTOMAGIK_TELEMETRY_HOST; default: what start used, else 127.0.0.1)')
+    .option('--clickhouse-port <port>', 'ClickHouse HTTP port (env AUTOMAGIK_TELEMETRY_CLICKHOUSE_PORT; default: what start used, else 8123)')
+    .option('--otlp-port <port>', 'OTLP/HTTP receiver port (env AUTOMAGIK_TELEMETRY_OTLP_PORT; default: what start used, else 4318)')
+    .option('--dashboard-port <port>', 'dashboard port: Grafana or the built-in one (env AUTOMAGIK_TELEMETRY_DASHBOARD_PORT; default: what start used, else 3000)');
+}
+
+/**
+ * Declares a stack command: adds the stack options and runs `body` with the resolved Stack, its options and its
+ * arguments. Failures leave as messages with exit codes (see failures.ts), told in this stack's terms.
+ */
+export function stackCommand<O extends object, A extends unknown[] = []>(
+  cli: Cli,
+  command: Command,
+  body: (stack: Stack, options: O & StackOptions, ...args: A) => Promise<number>,
+  settings: OpenOptions = {},
+): Command {
+  return withStackOptions(command).action((...received: unknown[]) => {
+    // commander passes the arguments, then the options, then the command itself.
+    const options = received[received.length - 2] as O & StackOptions;
+    const args = received.slice(0, -2) as A;
+    return cli.run(async () => {
+      const stack = await openStack(options, cli.ui, settings);
+      try {
+        return await body(stack, options, ...args);
+      } catch (error) {
+        throw await inContext(error, stack);
+      }
+    });
+  });
+}
+
+export interface OpenOptions {
+  /** false: a remembered --no-auth does not carry over (start asks for it each time). */
+  rememberAuth?: boolean;
+}
+
+/** Resolves a command's stack: flags > environment > the home's remembered stack > <home>/.env > defaults. */
+export async function openStack(options: StackOptions, ui: Ui, settings: OpenOptions = {}): Promise<Stack> {
+  const given: ConfigFlags = {
+    ...(options.home !== undefined ? { home: options.home } : {}),
+    ...(options.engine !== undefined ? { engine: options.engine } : {}),
+    ...(options.host !== undefined ? { host: options.host } : {}),
+    ...(options.clickhousePort !== undefined ? { clickhousePort: options.clickhousePort } : {}),
+    ...(options.otlpPort !== undefined ? { otlpPort: options.otlpPort } : {}),
+    ...(options.dashboardPort !== undefined ? { dashboardPort: options.dashboardPort } : {}),
+    ...(options.auth === false ? { auth: false } : {}),
+  };
+  const env = ui.io.env;
+  let config = await loadConfig({ flags: given, env });
+  const remembered = await readRememberedStack(config.home);
+  let flags = given;
+  if (remembered) {
+    flags = rememberedFlags(remembered, given, env, { auth: settings.rememberAuth !== false });
+    config = await loadConfig({ flags, env });
+    if (await runsNow(config)) {
+      for (const difference of differences(remembered, config, given, env)) ui.err(ui.ce.yellow(`note: ${difference}`));
+    }
+  }
+  const home = options.home !== undefined ? ` --home ${shellWord(options.home)}` : '';
+  return {
+    ui,
+    config,
+    flags,
+    remembered,
+    startCommand: `automagik-telemetry start${home}`,
+    engine: async (withConfig = config) => (await import('../engine/index.js')).selectEngine(withConfig, { flags, env }),
+    connection: (role, timeoutMs) => connectionFor(config, role, timeoutMs),
+  };
+}
+
+/** True when a stack runs for this home now (its state file names a live process, or Docker's). */
+async function runsNow(config: Config): Promise<boolean> {
+  const text = await readFile(config.paths.stateFile, 'utf8').catch(() => undefined);
+  if (text === undefined) return false;
+  try {
+    const state = JSON.parse(text) as { engine?: string; pid?: number };
+    if (state.engine === 'docker') return true;
+    if (typeof state.pid !== 'number') return false;
+    process.kill(state.pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+function shellWord(value: string): string {
+  return /^[A-Za-z0-9_./:@-]+$/.test(value) ? value : `'${value.replace(/'/g, `'\\''`)}'`;
+}
