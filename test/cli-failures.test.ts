@@ -156,27 +156,30 @@ describe('a stack that is not running', () => {
 });
 
 describe('a password that does not match the stack', () => {
-  it('from the environment: says which variable and which user', async () => {
-    const result = await cli(['query', 'SELECT 1'], { ...stack.home.env, AUTOMAGIK_TELEMETRY_CLICKHOUSE_PASSWORD: 'wrong' });
+  it('from the environment: says which variable, which user and which role', async () => {
+    const result = await cli(['query', 'SELECT 1'], { ...stack.home.env, AUTOMAGIK_TELEMETRY_ADMIN_PASSWORD: 'wrong' });
     noCrash(result);
     expect(result.code).toBe(1);
-    expect(result.stderr).toContain('the stack refused user "telemetry" with the password from the environment variable AUTOMAGIK_TELEMETRY_CLICKHOUSE_PASSWORD');
-    expect(result.stderr).toContain('Unset AUTOMAGIK_TELEMETRY_CLICKHOUSE_PASSWORD');
+    expect(result.stderr).toContain('the stack refused user "telemetry" (admin role) with the password from the environment variable AUTOMAGIK_TELEMETRY_ADMIN_PASSWORD');
+    expect(result.stderr).toContain('Unset AUTOMAGIK_TELEMETRY_ADMIN_PASSWORD');
+    const sent = await cli(['send', '--event', 'x', '--backend', 'clickhouse'], { ...stack.home.env, AUTOMAGIK_TELEMETRY_CLICKHOUSE_PASSWORD: 'wrong' });
+    expect(sent.code).toBe(1);
+    expect(sent.stderr).toContain('the stack refused user "telemetry_ingest" (ingest role) with the password from the environment variable AUTOMAGIK_TELEMETRY_CLICKHOUSE_PASSWORD');
   });
 
-  it('from <home>/.env: names the file, for query and for send --stdin', async () => {
+  it('from <home>/.env: names the key and the file, for query (admin) and for send --stdin (ingest)', async () => {
     const home = await makeTestHome();
     try {
       expect((await cli(['start'], home.env)).code).toBe(0);
       const envFile = join(home.home, '.env');
       const original = await readFile(envFile, 'utf8');
-      await writeFile(envFile, original.replace(/^CLICKHOUSE_PASSWORD=.*$/m, 'CLICKHOUSE_PASSWORD=not-the-one'));
+      await writeFile(envFile, original.replace(/^CLICKHOUSE_PASSWORD=.*$/m, 'CLICKHOUSE_PASSWORD=not-the-one').replace(/^CLICKHOUSE_INGEST_PASSWORD=.*$/m, 'CLICKHOUSE_INGEST_PASSWORD=nor-this'));
       const query = await cli(['query', 'SELECT 1'], home.env);
       expect(query.code).toBe(1);
-      expect(query.stderr).toContain(`the stack refused user "telemetry" with the password from ${envFile}`);
+      expect(query.stderr).toContain(`the stack refused user "telemetry" (admin role) with the password from CLICKHOUSE_PASSWORD in ${envFile}`);
       const sent = await cli(['send', '--stdin'], home.env, '{"event":"a"}\n');
       expect(sent.code).toBe(1);
-      expect(sent.stderr).toContain(`with the password from ${envFile}`);
+      expect(sent.stderr).toContain(`(ingest role) with the password from CLICKHOUSE_INGEST_PASSWORD in ${envFile}`);
       await writeFile(envFile, original);
     } finally {
       await cli(['stop'], home.env);
