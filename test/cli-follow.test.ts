@@ -57,8 +57,8 @@ describe('query-traces --follow left running', () => {
     let most = 0;
     const connection = {
       url: stack.vars.AUTOMAGIK_TELEMETRY_CLICKHOUSE_ENDPOINT ?? '',
-      username: 'telemetry',
-      password: stack.vars.AUTOMAGIK_TELEMETRY_CLICKHOUSE_PASSWORD,
+      // query-traces reads as the reader role.
+      ...stack.roles.reader,
       database: 'telemetry',
     };
     const watching = setInterval(() => (most = Math.max(most, getEventListeners(abort.signal, 'abort').length)), 5);

@@ -96,6 +96,8 @@ export function httpStatusFor(error: ClickHouseError): number {
   // Refusals of the embedded engine's access policy: a client error, never a 500 (ClickHouse answers 500 for some).
   if (['ACCESS_DENIED', 'READONLY', 'SETTING_CONSTRAINT_VIOLATION', 'INTO_OUTFILE_NOT_ALLOWED'].includes(name)) return 403;
   if (name === 'SESSION_NOT_FOUND') return 404;
+  // ClickHouse's own answer for a full disk: 507 Insufficient Storage (retryable once space is back).
+  if (name === 'NOT_ENOUGH_SPACE') return 507;
   // The embedded engine's insert queue is full: retryable, with Retry-After.
   if (name === 'TOO_MANY_SIMULTANEOUS_QUERIES') return 503;
   if (name === 'SESSION_IS_LOCKED') return 409;
