@@ -12,6 +12,7 @@ export interface StackOptions {
   clickhousePort?: string;
   otlpPort?: string;
   dashboardPort?: string;
+  dockerHost?: string;
   auth?: boolean;
   json?: boolean;
 }
@@ -24,12 +25,15 @@ export function withStackOptions(command: Command): Command {
     .option('--host <address>', 'address the servers bind to (env AUTOMAGIK_TELEMETRY_HOST; default 127.0.0.1)')
     .option('--clickhouse-port <port>', 'ClickHouse HTTP port (env AUTOMAGIK_TELEMETRY_CLICKHOUSE_PORT; default 8123)')
     .option('--otlp-port <port>', 'OTLP/HTTP receiver port (env AUTOMAGIK_TELEMETRY_OTLP_PORT; default 4318)')
-    .option('--dashboard-port <port>', 'dashboard port: Grafana or the built-in one (env AUTOMAGIK_TELEMETRY_DASHBOARD_PORT; default 3000)');
+    .option('--dashboard-port <port>', 'dashboard port: Grafana or the built-in one (env AUTOMAGIK_TELEMETRY_DASHBOARD_PORT; default 3000)')
+    .option('--docker-host <url>', 'Docker or Podman API: unix:///path.sock, tcp://host:port or npipe:////./pipe/name (env DOCKER_HOST; default: the Docker context, then the usual sockets)');
 }
 
 export interface StackContext {
   config: Config;
   flags: ConfigFlags;
+  /** --docker-host, kept apart from Config: it only picks where the Docker engine is reached. */
+  dockerHost?: string;
 }
 
 export async function stackContext(options: StackOptions, ui: Ui): Promise<StackContext> {
@@ -43,10 +47,10 @@ export async function stackContext(options: StackOptions, ui: Ui): Promise<Stack
     ...(options.auth === false ? { auth: false } : {}),
   };
   const config = await loadConfig({ flags, env: ui.io.env });
-  return { config, flags };
+  return { config, flags, ...(options.dockerHost !== undefined ? { dockerHost: options.dockerHost } : {}) };
 }
 
 /** The engine for a (possibly updated) config: see selectEngine. */
 export function engineOf(context: StackContext, ui: Ui, config: Config = context.config): Promise<Engine> {
-  return selectEngine(config, { flags: context.flags, env: ui.io.env });
+  return selectEngine(config, { flags: context.flags, env: ui.io.env, dockerHost: context.dockerHost });
 }

@@ -208,6 +208,7 @@ export function printStatus(ui: Ui, status: EngineStatus): void {
   if (status.schemaVersion !== undefined) rows.push(['schema', `version ${status.schemaVersion}`]);
   rows.push(['data', status.engine === 'embedded' ? `${status.dataDir} (${formatBytes(status.diskBytes)})` : status.dataDir]);
   rows.push(['log', status.logFile]);
+  rows.push(...dockerRows(status));
   ui.out(keyValues(rows));
   if (status.services) {
     ui.out('');
@@ -219,6 +220,17 @@ export function printStatus(ui: Ui, status: EngineStatus): void {
       ui.out(`  ${s.name.padEnd(11)} ${stateText}${health}  ${s.image}  ${ports}${up}`);
     }
   }
+}
+
+/** Where the Docker engine was reached and why; or, when auto chose the embedded engine, what it tried first. */
+function dockerRows(status: EngineStatus): Array<[string, string]> {
+  const report = status.docker;
+  if (!report) return [];
+  if (report.endpoint) {
+    const runtime = report.runtime ? `${report.runtime.name} ${report.runtime.version} at ` : '';
+    return [['docker', `${runtime}${report.endpoint} (${report.source})`]];
+  }
+  return [['docker', `none answered, so the embedded engine; tried:`], ...report.tried.map((t): [string, string] => ['', `${t.endpoint} (${t.source}): ${t.outcome}`])];
 }
 
 function printHealth(ui: Ui, report: HealthReport): void {

@@ -12,8 +12,9 @@ import { TelemetryError, describeError } from '../../errors.js';
 import { templatePath } from '../../paths.js';
 import { applySchema, loadSchemaFile } from '../../schema/index.js';
 import { findPortHolder, isPortFree } from '../ports.js';
-import type { CleanResult, Engine, EngineStatus, HealthCheck, HealthReport, LogOptions, ServiceStatus, StartOptions, StartResult, StopResult } from '../types.js';
-import { ping, type DockerTarget } from './connect.js';
+import type { CleanResult, DockerEndpointReport, Engine, EngineStatus, HealthCheck, HealthReport, LogOptions, ServiceStatus, StartOptions, StartResult, StopResult } from '../types.js';
+import { ping, type DockerConnection, type DockerTarget } from './connect.js';
+import { refusedUlimit, sameImage, stoppedWhileStarting } from './runtime.js';
 import { loadStack, type ServiceDefinition, type StackDefinition } from './stack.js';
 
 export const LABEL_PROJECT = 'com.automagik-telemetry.project';
@@ -24,6 +25,8 @@ const PING_TIMEOUT_MS = 3_000;
 
 export interface DockerEngineOptions {
   target: DockerTarget;
+  /** How the target was found (endpoint, source, Docker or Podman, what else was tried), for status. */
+  connection?: DockerConnection;
   env: NodeJS.ProcessEnv;
   /** How long to wait for each service to answer. */
   startTimeoutMs: number;
@@ -47,6 +50,19 @@ export class DockerEngine implements Engine {
     this.project = projectName(config.home);
     this.docker = options.target.docker;
     this.stackDir = join(config.home, 'docker');
+  }
+
+  /** Docker or Podman, as the endpoint's /version says (Docker when unknown). */
+  private get runtimeName(): string {
+    return this.options.connection?.runtime.name ?? 'Docker';
+  }
+
+  /** For status: the endpoint, why it was chosen, and what answers there. */
+  private endpointReport(): DockerEndpointReport {
+    const connection = this.options.connection;
+    const target = this.options.target;
+    if (!connection) return { endpoint: target.address, source: target.source, tried: [{ endpoint: target.address, source: target.source, outcome: 'answered' }] };
+    return { endpoint: target.address, source: target.source, runtime: connection.runtime, tried: connection.tried };
   }
 
   private get network(): string {
@@ -143,11 +159,12 @@ export class DockerEngine implements Engine {
       await container.start();
     } catch (error) {
       const reason = describeError(error).replace(/^\(HTTP code \d+\) [a-z ]+ - /, '');
-      throw new TelemetryError('E_ENGINE_START', `Docker could not start ${service}: ${reason}`, {
+      const ulimit = refusedUlimit(reason);
+      throw new TelemetryError('E_ENGINE_START', `${this.runtimeName} could not start ${service}: ${reason}`, {
         cause: error,
-        hint: /rlimit/.test(reason)
-          ? 'This host does not allow raising the open-files limit: set AUTOMAGIK_TELEMETRY_CLICKHOUSE_NOFILE to a value it allows (e.g. 1024).'
-          : `See \`docker logs ${this.containerName(service)}\`.`,
+        hint: ulimit
+          ? `This host does not allow raising the ${ulimit === 'nproc' ? 'process' : 'open-files'} limit (${ulimit}): set AUTOMAGIK_TELEMETRY_CLICKHOUSE_${ulimit.toUpperCase()} to a value it allows (e.g. 1024).`
+          : `See \`automagik-telemetry logs ${service}\`.`,
         details: { service },
       });
     }
@@ -216,12 +233,15 @@ export class DockerEngine implements Engine {
       }
       const inspect = await this.docker.getContainer(c.Id).inspect();
       const startedAt = inspect.State.Running ? inspect.State.StartedAt : undefined;
+      const configured = stack?.services.find((s) => s.name === name)?.image;
       services.push({
         name,
         container: this.containerName(name),
-        image: c.Image,
+        // Podman reports docker.io/… for the image the compose file names in short: show it as configured.
+        image: configured !== undefined && sameImage(configured, c.Image) ? configured : c.Image,
         state: c.State,
-        health: inspect.State.Health?.Status,
+        // Podman runs healthchecks from systemd timers: without systemd it reports an empty status.
+        health: inspect.State.Health?.Status || undefined,
         ports: (c.Ports ?? []).filter((p) => p.PublicPort).map((p) => ({ host: p.IP ?? '', hostPort: p.PublicPort, containerPort: p.PrivatePort })),
         startedAt,
         uptimeSeconds: startedAt ? Math.max(0, Math.round((Date.now() - Date.parse(startedAt)) / 1000)) : undefined,
@@ -239,6 +259,7 @@ export class DockerEngine implements Engine {
       dataDir: `docker volumes ${(stack?.volumes ?? []).map((v) => this.volumeName(v)).join(', ')}`,
       logFile: `automagik-telemetry logs [service] --engine docker`,
       services,
+      docker: this.endpointReport(),
       ...(running ? { uptimeSeconds: Math.max(...services.map((s) => s.uptimeSeconds ?? 0)) } : {}),
     };
   }
@@ -457,14 +478,17 @@ export class DockerEngine implements Engine {
     progress(`waiting for ${service.name}`);
     const container = this.docker.getContainer(this.containerName(service.name));
     const deadline = Date.now() + this.options.startTimeoutMs;
+    const restartsBefore = (await container.inspect()).RestartCount ?? 0;
     let last = '';
     for (;;) {
-      const state = (await container.inspect()).State;
-      // With restart: unless-stopped a crashing container shows as restarting rather than exited.
-      if (state.Restarting || (!state.Running && (state.Status === 'exited' || state.Status === 'dead'))) {
-        throw new TelemetryError('E_CONTAINER_EXITED', `${service.name} (${this.containerName(service.name)}) exited with code ${state.ExitCode} while starting`, {
+      const inspect = await container.inspect();
+      const state = inspect.State;
+      if (stoppedWhileStarting(state, inspect.RestartCount ?? 0, restartsBefore)) {
+        const exitCode = await exitCodeOf(container, state);
+        const how = exitCode === undefined ? 'exited and was restarted' : `exited with code ${exitCode}`;
+        throw new TelemetryError('E_CONTAINER_EXITED', `${service.name} (${this.containerName(service.name)}) ${how} while starting`, {
           hint: `Its last log lines:\n${await this.lastLogLines(service.name, 20)}`,
-          details: { service: service.name, exitCode: state.ExitCode },
+          details: { service: service.name, exitCode },
         });
       }
       if (state.Running && state.Health?.Status === 'unhealthy' && state.Health.FailingStreak > 0) {
@@ -499,6 +523,20 @@ export class DockerEngine implements Engine {
     const host = connectHost(binding?.hostIp ?? this.config.host);
     return { url: `http://${host}:${binding?.hostPort ?? this.config.ports.clickhouse}`, username: this.config.auth.username, password: this.config.auth.password };
   }
+}
+
+/**
+ * The exit code of a container that stopped while starting. Podman restarts such a container at once and, while it
+ * runs again, reports exit code 0: catch it between two runs (it crashes again soon), else say it is not known.
+ */
+async function exitCodeOf(container: Docker.Container, state: { Running: boolean; Restarting: boolean; ExitCode: number }): Promise<number | undefined> {
+  // Docker: a restarting container (Running and Restarting both true) keeps the code of the run that ended.
+  const known = () => !state.Running || state.Restarting;
+  for (let i = 0; !known() && i < 20; i++) {
+    await new Promise((r) => setTimeout(r, 100));
+    state = (await container.inspect()).State;
+  }
+  return known() ? state.ExitCode : undefined;
 }
 
 function hashOf(options: object): string {

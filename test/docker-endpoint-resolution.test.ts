@@ -1,0 +1,198 @@
+import { createHash } from 'node:crypto';
+import { describe, expect, it } from 'vitest';
+import { dockerEndpoints, type ResolveInputs } from '../src/engine/docker/endpoint.js';
+import { canonicalImage, refusedUlimit, runtimeOf, sameImage, stoppedWhileStarting } from '../src/engine/docker/runtime.js';
+import { embeddedUnsupported } from '../src/engine/embedded/platform.js';
+import { TelemetryError } from '../src/errors.js';
+
+/** A machine as the resolver sees it: environment, home, platform, and the files that exist. */
+function machine(files: Record<string, string>, overrides: Partial<ResolveInputs> = {}): ResolveInputs {
+  return {
+    env: {},
+    home: '/home/ada',
+    platform: 'linux',
+    uid: 1000,
+    exists: (path) => path in files,
+    readFile: (path) => files[path],
+    ...overrides,
+  };
+}
+
+const SOCKET = '';
+const contextId = (name: string) => createHash('sha256').update(name).digest('hex');
+const meta = (name: string, host: string, skipTlsVerify = false) =>
+  JSON.stringify({ Name: name, Metadata: {}, Endpoints: { docker: { Host: host, SkipTLSVerify: skipTlsVerify } } });
+
+describe('where the Docker API is looked for, in order', () => {
+  it('lists the well-known sockets on Linux: rootless, Docker Desktop, Colima, OrbStack, Podman, then the default', () => {
+    const list = dockerEndpoints(machine({}, { env: { XDG_RUNTIME_DIR: '/run/user/1000' } }));
+    expect(list.map((e) => [e.host, e.source])).toEqual([
+      ['unix:///run/user/1000/docker.sock', 'rootless Docker socket'],
+      ['unix:///home/ada/.docker/run/docker.sock', 'Docker Desktop socket'],
+      ['unix:///home/ada/.docker/desktop/docker.sock', 'Docker Desktop socket'],
+      ['unix:///home/ada/.colima/default/docker.sock', 'Colima socket'],
+      ['unix:///home/ada/.orbstack/run/docker.sock', 'OrbStack socket'],
+      ['unix:///run/user/1000/podman/podman.sock', 'rootless Podman socket'],
+      ['unix:///run/podman/podman.sock', 'Podman socket'],
+      ['unix:///var/run/docker.sock', 'default Docker socket'],
+    ]);
+    expect(list.every((e) => !e.explicit && !e.present)).toBe(true);
+  });
+
+  it('marks the sockets that exist, so only those are tried', () => {
+    const list = dockerEndpoints(machine({ '/home/ada/.colima/default/docker.sock': SOCKET, '/var/run/docker.sock': SOCKET }, { platform: 'darwin', uid: 501 }));
+    expect(list.filter((e) => e.present).map((e) => e.source)).toEqual(['Colima socket', 'default Docker socket']);
+  });
+
+  it('finds the rootless socket under /run/user/<uid> when XDG_RUNTIME_DIR is unset', () => {
+    const list = dockerEndpoints(machine({ '/run/user/1000/docker.sock': SOCKET }));
+    expect(list.find((e) => e.present)).toMatchObject({ host: 'unix:///run/user/1000/docker.sock', source: 'rootless Docker socket' });
+  });
+
+  it('uses the docker_engine named pipe on Windows', () => {
+    const list = dockerEndpoints(machine({ '//./pipe/docker_engine': SOCKET }, { platform: 'win32', home: 'C:\\Users\\ada', uid: undefined }));
+    expect(list).toEqual([{ host: 'npipe:////./pipe/docker_engine', source: 'Docker Desktop named pipe', explicit: false, present: true, tls: undefined }]);
+  });
+
+  it('takes --docker-host over DOCKER_HOST, and DOCKER_HOST over a context, each as the only endpoint', () => {
+    const files = { '/home/ada/.docker/config.json': JSON.stringify({ currentContext: 'colima' }) };
+    const env = { DOCKER_HOST: 'tcp://10.0.0.2:2375', DOCKER_CONTEXT: 'colima' };
+    expect(dockerEndpoints(machine(files, { env, flag: 'unix:///tmp/x.sock' }))).toEqual([
+      { host: 'unix:///tmp/x.sock', source: '--docker-host', explicit: true, present: true, tls: undefined },
+    ]);
+    expect(dockerEndpoints(machine(files, { env }))).toEqual([{ host: 'tcp://10.0.0.2:2375', source: 'DOCKER_HOST', explicit: true, present: true, tls: undefined }]);
+  });
+
+  it('reads TLS settings for DOCKER_HOST as the Docker CLI does (DOCKER_TLS_VERIFY, DOCKER_CERT_PATH)', () => {
+    const [endpoint] = dockerEndpoints(machine({}, { env: { DOCKER_HOST: 'tcp://build:2376', DOCKER_TLS_VERIFY: '1', DOCKER_CERT_PATH: '/certs' } }));
+    expect(endpoint?.tls).toEqual({ ca: '/certs/ca.pem', cert: '/certs/cert.pem', key: '/certs/key.pem', verify: true });
+  });
+
+  it("follows the Docker CLI's current context: config.json, then contexts/meta/<sha256 of name>/meta.json", () => {
+    const files = {
+      '/home/ada/.docker/config.json': JSON.stringify({ auths: {}, currentContext: 'colima' }),
+      [`/home/ada/.docker/contexts/meta/${contextId('colima')}/meta.json`]: meta('colima', 'unix:///home/ada/.colima/default/docker.sock'),
+    };
+    expect(dockerEndpoints(machine(files))).toEqual([
+      { host: 'unix:///home/ada/.colima/default/docker.sock', source: 'docker context colima (docker context use)', explicit: true, present: true, tls: undefined },
+    ]);
+  });
+
+  it('takes DOCKER_CONTEXT over the current context, and DOCKER_CONFIG as the config folder', () => {
+    const files = {
+      '/etc/dk/config.json': JSON.stringify({ currentContext: 'colima' }),
+      [`/etc/dk/contexts/meta/${contextId('remote')}/meta.json`]: meta('remote', 'tcp://remote:2376', true),
+      [`/etc/dk/contexts/tls/${contextId('remote')}/docker/ca.pem`]: 'ca',
+      [`/etc/dk/contexts/tls/${contextId('remote')}/docker/cert.pem`]: 'cert',
+      [`/etc/dk/contexts/tls/${contextId('remote')}/docker/key.pem`]: 'key',
+    };
+    const [endpoint] = dockerEndpoints(machine(files, { env: { DOCKER_CONFIG: '/etc/dk', DOCKER_CONTEXT: 'remote' } }));
+    const tls = `/etc/dk/contexts/tls/${contextId('remote')}/docker`;
+    expect(endpoint).toEqual({
+      host: 'tcp://remote:2376',
+      source: 'docker context remote (DOCKER_CONTEXT)',
+      explicit: true,
+      present: true,
+      tls: { ca: `${tls}/ca.pem`, cert: `${tls}/cert.pem`, key: `${tls}/key.pem`, verify: false },
+    });
+  });
+
+  it('treats the "default" context, or none, as no choice: the sockets are searched', () => {
+    const files = { '/home/ada/.docker/config.json': JSON.stringify({ currentContext: 'default' }) };
+    expect(dockerEndpoints(machine(files))[0]?.explicit).toBe(false);
+    expect(dockerEndpoints(machine({ '/home/ada/.docker/config.json': '{"auths":{}}' }))[0]?.explicit).toBe(false);
+  });
+
+  it('names a context that does not exist, and where it was chosen', () => {
+    const files = { '/home/ada/.docker/config.json': JSON.stringify({ currentContext: 'gone' }) };
+    expect(() => dockerEndpoints(machine(files))).toThrow(
+      `Docker context "gone" (currentContext in /home/ada/.docker/config.json) does not exist: there is no /home/ada/.docker/contexts/meta/${contextId('gone')}/meta.json`,
+    );
+  });
+
+  it('names a config.json that is not JSON, and a context without a Docker endpoint', () => {
+    expect(() => dockerEndpoints(machine({ '/home/ada/.docker/config.json': '{"currentContext": ' }))).toThrow(/^cannot read \/home\/ada\/\.docker\/config\.json: /);
+    const files = { [`/home/ada/.docker/contexts/meta/${contextId('k8s')}/meta.json`]: JSON.stringify({ Name: 'k8s', Endpoints: {} }) };
+    expect(() => dockerEndpoints(machine(files, { env: { DOCKER_CONTEXT: 'k8s' } }))).toThrow(/Docker context "k8s" has no Docker endpoint: .*meta\.json lacks Endpoints\.docker\.Host/);
+  });
+
+  it('refuses endpoints it cannot reach, naming where they were set', () => {
+    const error = (() => {
+      try {
+        dockerEndpoints(machine({}, { env: { DOCKER_HOST: 'ssh://ada@build' } }));
+      } catch (e) {
+        return e as TelemetryError;
+      }
+      return undefined;
+    })();
+    expect(error).toBeInstanceOf(TelemetryError);
+    expect(error?.message).toBe('DOCKER_HOST is ssh://ada@build: Docker over ssh:// is not supported');
+    expect(error?.hint).toContain('ssh -NL');
+    expect(() => dockerEndpoints(machine({}, { flag: '/var/run/docker.sock' }))).toThrow('--docker-host is "/var/run/docker.sock", which is not a Docker endpoint');
+  });
+});
+
+describe('Docker and Podman behind the same API', () => {
+  it('tells Podman from Docker by /version', () => {
+    expect(runtimeOf({ Version: '4.3.1', ApiVersion: '1.41', Platform: { Name: 'linux/amd64/debian-12' }, Components: [{ Name: 'Podman Engine', Version: '4.3.1' }] })).toEqual({
+      name: 'Podman',
+      version: '4.3.1',
+      apiVersion: '1.41',
+    });
+    expect(runtimeOf({ Version: '27.3.1', ApiVersion: '1.47', Platform: { Name: 'Docker Engine - Community' }, Components: [{ Name: 'Engine', Version: '27.3.1' }] })).toEqual({
+      name: 'Docker',
+      version: '27.3.1',
+      apiVersion: '1.47',
+    });
+    expect(runtimeOf({}).name).toBe('Docker');
+  });
+
+  it("treats Podman's qualified image names as the short ones the compose file uses", () => {
+    expect(canonicalImage('docker.io/grafana/grafana:11.4.0')).toBe('grafana/grafana:11.4.0');
+    expect(canonicalImage('docker.io/library/busybox')).toBe('busybox:latest');
+    expect(canonicalImage('localhost/amt-standin/clickhouse:t1')).toBe('amt-standin/clickhouse:t1');
+    expect(canonicalImage('127.0.0.1:5000/team/img')).toBe('127.0.0.1:5000/team/img:latest');
+    expect(sameImage('clickhouse/clickhouse-server:24.8', 'docker.io/clickhouse/clickhouse-server:24.8')).toBe(true);
+    expect(sameImage('clickhouse/clickhouse-server:24.8', 'quay.io/clickhouse/clickhouse-server:24.8')).toBe(false);
+  });
+
+  it('sees a container stop while starting, whether Docker restarts it visibly or Podman silently', () => {
+    expect(stoppedWhileStarting({ Running: true, Restarting: true, Status: 'restarting' }, 1, 0)).toBe(true);
+    expect(stoppedWhileStarting({ Running: false, Restarting: false, Status: 'exited' }, 0, 0)).toBe(true);
+    expect(stoppedWhileStarting({ Running: false, Restarting: false, Status: 'stopped' }, 0, 0)).toBe(true);
+    expect(stoppedWhileStarting({ Running: true, Restarting: false, Status: 'running' }, 4, 0)).toBe(true);
+    expect(stoppedWhileStarting({ Running: true, Restarting: false, Status: 'running' }, 2, 2)).toBe(false);
+    expect(stoppedWhileStarting({ Running: false, Restarting: false, Status: 'created' }, 0, 0)).toBe(false);
+  });
+
+  it('names the limit a runtime refused from its error', () => {
+    expect(refusedUlimit('error setting rlimit type 6: operation not permitted')).toBe('nproc');
+    expect(refusedUlimit('error setting rlimit type 7: operation not permitted')).toBe('nofile');
+    expect(refusedUlimit('no such image')).toBeUndefined();
+  });
+});
+
+describe('where the embedded engine runs', () => {
+  it('runs where chDB ships a build: Linux x64/arm64 with glibc, macOS x64/arm64', () => {
+    for (const facts of [
+      { platform: 'linux', arch: 'x64', libc: 'glibc' },
+      { platform: 'linux', arch: 'arm64', libc: 'glibc' },
+      { platform: 'darwin', arch: 'x64', libc: undefined },
+      { platform: 'darwin', arch: 'arm64', libc: undefined },
+    ] as const) {
+      expect(embeddedUnsupported(facts), JSON.stringify(facts)).toBeUndefined();
+    }
+  });
+
+  it('explains Windows, Alpine (musl) and other CPUs, and points at the Docker engine', () => {
+    const windows = embeddedUnsupported({ platform: 'win32', arch: 'x64', libc: undefined });
+    expect(windows?.code).toBe('E_ENGINE_UNSUPPORTED');
+    expect(windows?.message).toBe('the embedded engine does not run on Windows x64: chDB ships builds for Linux x64/arm64 (glibc) and macOS x64/arm64 only');
+    expect(windows?.hint).toContain('--engine docker');
+    expect(windows?.hint).toContain('WSL 2');
+    const alpine = embeddedUnsupported({ platform: 'linux', arch: 'x64', libc: 'musl' });
+    expect(alpine?.message).toContain('Linux x64 with musl');
+    expect(alpine?.hint).toContain('glibc-based image');
+    expect(embeddedUnsupported({ platform: 'linux', arch: 'riscv64', libc: 'glibc' })?.message).toContain('Linux riscv64 with glibc');
+  });
+});
