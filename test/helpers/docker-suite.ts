@@ -1,3 +1,4 @@
+import { spawn } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createServer, type Server } from 'node:net';
@@ -7,7 +8,7 @@ import { projectName } from '../../src/engine/docker/engine.js';
 import { sameImage } from '../../src/engine/docker/runtime.js';
 import { interpolate } from '../../src/engine/docker/stack.js';
 import { templatePath } from '../../src/paths.js';
-import { cli } from './cli.js';
+import { CLI, cli } from './cli.js';
 import { buildStandIns, standIn, STANDIN_ENV, type TestEngine } from './docker.js';
 import { makeTestHome, type TestHome } from './home.js';
 import { freePort } from './ports.js';
@@ -146,6 +147,24 @@ export function dockerStackSuite(engine: TestEngine): void {
       const all = await cli(['logs', '--tail', '500'], home.env);
       expect(all.stdout).toMatch(/^clickhouse +\| clickhouse stand-in listening on 8123$/m);
       expect(all.stdout).toMatch(/^grafana +\| grafana stand-in listening on 3000$/m);
+    });
+
+    it("follows a service's logs as new lines arrive, until Ctrl-C", async () => {
+      const child = spawn(process.execPath, [CLI, 'logs', 'clickhouse', '--follow', '--tail', '0'], { env: { PATH: process.env.PATH, NO_COLOR: '1', ...home.env } });
+      let out = '';
+      child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+      const closed = new Promise<number | null>((resolve) => child.once('close', resolve));
+      // busybox httpd -v logs each answer: ask for /ping until such a line shows up in the followed stream.
+      const deadline = Date.now() + 15_000;
+      while (!/: response:200/.test(out) && Date.now() < deadline) {
+        await fetch(`http://127.0.0.1:${home.env.AUTOMAGIK_TELEMETRY_CLICKHOUSE_PORT}/ping`).then((r) => r.text());
+        await new Promise((r) => setTimeout(r, 200));
+      }
+      child.kill('SIGINT');
+      await closed;
+      expect(out).toMatch(/: response:200/);
+      expect(out).not.toMatch(/[\x00-\x08]/);
+      expect(out).not.toContain('listening on 8123');
     });
 
     it('restarts one service and waits for it', async () => {
