@@ -15,6 +15,7 @@ import { findPortHolder, isPortFree } from '../ports.js';
 import type { CleanResult, DockerEndpointReport, Engine, EngineStatus, HealthCheck, HealthReport, LogOptions, ServiceStatus, StartOptions, StartResult, StopResult } from '../types.js';
 import { ping, type DockerConnection, type DockerTarget } from './connect.js';
 import { refusedUlimit, sameImage, stoppedWhileStarting } from './runtime.js';
+import { runPodmanHealthcheck } from './podman.js';
 import { loadStack, type ServiceDefinition, type StackDefinition } from './stack.js';
 
 export const LABEL_PROJECT = 'com.automagik-telemetry.project';
@@ -55,6 +56,13 @@ export class DockerEngine implements Engine {
   /** Docker or Podman, as the endpoint's /version says (Docker when unknown). */
   private get runtimeName(): string {
     return this.options.connection?.runtime.name ?? 'Docker';
+  }
+
+  /** A container's healthcheck verdict; on Podman, one that never ran (no systemd to run it) is run now. */
+  private async healthOf(id: string, state: { Running: boolean; Health?: { Status: string; Log?: unknown[] | null } }): Promise<string | undefined> {
+    const health = state.Health?.Status || undefined;
+    if (this.runtimeName !== 'Podman' || health !== 'starting' || !state.Running || (state.Health?.Log?.length ?? 0) > 0) return health;
+    return (await runPodmanHealthcheck(this.docker, id)) ?? health;
   }
 
   /** For status: the endpoint, why it was chosen, and what answers there. */
@@ -240,8 +248,7 @@ export class DockerEngine implements Engine {
         // Podman reports docker.io/… for the image the compose file names in short: show it as configured.
         image: configured !== undefined && sameImage(configured, c.Image) ? configured : c.Image,
         state: c.State,
-        // Podman runs healthchecks from systemd timers: without systemd it reports an empty status.
-        health: inspect.State.Health?.Status || undefined,
+        health: await this.healthOf(c.Id, inspect.State),
         ports: (c.Ports ?? []).filter((p) => p.PublicPort).map((p) => ({ host: p.IP ?? '', hostPort: p.PublicPort, containerPort: p.PrivatePort })),
         startedAt,
         uptimeSeconds: startedAt ? Math.max(0, Math.round((Date.now() - Date.parse(startedAt)) / 1000)) : undefined,
@@ -426,7 +433,7 @@ export class DockerEngine implements Engine {
         cause,
         hint:
           `No registry reachable? On a machine that has the image: \`docker save ${image} -o image.tar\`, then here: ` +
-          '`docker load -i image.tar`. Or point AUTOMAGIK_TELEMETRY_CLICKHOUSE_IMAGE / _COLLECTOR_IMAGE / _GRAFANA_IMAGE at an image you have.',
+          `\`${this.runtimeName === 'Podman' ? 'podman' : 'docker'} load -i image.tar\`. Or point AUTOMAGIK_TELEMETRY_CLICKHOUSE_IMAGE / _COLLECTOR_IMAGE / _GRAFANA_IMAGE at an image you have.`,
         details: { image },
       });
     let stream: NodeJS.ReadableStream;
