@@ -1,5 +1,9 @@
 import { createHash } from 'node:crypto';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { clientFor } from '../src/engine/docker/connect.js';
 import { dockerEndpoints, type ResolveInputs } from '../src/engine/docker/endpoint.js';
 import { canonicalImage, refusedUlimit, runtimeOf, sameImage, stoppedWhileStarting } from '../src/engine/docker/runtime.js';
 import { embeddedUnsupported } from '../src/engine/embedded/platform.js';
@@ -129,6 +133,34 @@ describe('where the Docker API is looked for, in order', () => {
     expect(error?.message).toBe('DOCKER_HOST is ssh://ada@build: Docker over ssh:// is not supported');
     expect(error?.hint).toContain('ssh -NL');
     expect(() => dockerEndpoints(machine({}, { flag: '/var/run/docker.sock' }))).toThrow('--docker-host is "/var/run/docker.sock", which is not a Docker endpoint');
+    expect(() => dockerEndpoints(machine({}, { env: { DOCKER_HOST: 'tcp://[::1' } }))).toThrow('DOCKER_HOST is "tcp://[::1", which is not a Docker endpoint');
+    expect(() => dockerEndpoints(machine({}, { env: { DOCKER_HOST: 'fd://' } }))).toThrow('DOCKER_HOST is "fd://", which is not a Docker endpoint');
+    const files = { [`/home/ada/.docker/contexts/meta/${contextId('odd')}/meta.json`]: meta('odd', 'tcp://:2375') };
+    expect(() => dockerEndpoints(machine(files, { env: { DOCKER_CONTEXT: 'odd' } }))).toThrow(/meta\.json \(Endpoints\.docker\.Host\) is "tcp:\/\/:2375", which is not a Docker endpoint/);
+  });
+});
+
+describe('a client for each kind of endpoint', () => {
+  const modem = (host: string, tls?: Parameters<typeof clientFor>[0]['tls']) => clientFor({ host, tls }).modem as unknown as Record<string, unknown>;
+
+  it('talks to sockets and pipes by path, and to tcp:// over http on 2375 unless TLS is set', () => {
+    expect(modem('unix:///run/user/1000/docker.sock')).toMatchObject({ socketPath: '/run/user/1000/docker.sock' });
+    expect(modem('npipe:////./pipe/dockerDesktopLinuxEngine')).toMatchObject({ socketPath: '//./pipe/dockerDesktopLinuxEngine' });
+    expect(modem('tcp://10.0.0.2')).toMatchObject({ host: '10.0.0.2', port: 2375, protocol: 'http' });
+  });
+
+  it('uses https on 2376 with the TLS files read, and names a TLS file it cannot read', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'amt-tls-files-'));
+    try {
+      for (const f of ['ca.pem', 'cert.pem', 'key.pem']) await writeFile(join(dir, f), `${f} text`);
+      const tls = { ca: join(dir, 'ca.pem'), cert: join(dir, 'cert.pem'), key: join(dir, 'key.pem'), verify: true };
+      const m = modem('tcp://build.example', tls);
+      expect(m).toMatchObject({ host: 'build.example', port: 2376, protocol: 'https' });
+      expect(String(m.ca)).toBe('ca.pem text');
+      expect(() => clientFor({ host: 'tcp://build.example', tls: { ...tls, key: join(dir, 'missing.pem') } })).toThrow(`cannot read the TLS file ${join(dir, 'missing.pem')} for tcp://build.example`);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });
 

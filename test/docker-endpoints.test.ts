@@ -163,6 +163,13 @@ describe('what --engine auto says when it finds no Docker engine', () => {
     const text = await cli(['status'], env);
     expect(text.stdout).toContain('none answered, so the embedded engine; tried:');
     expect(text.stdout).toContain(`unix://${user}/.colima/default/docker.sock (Colima socket): nothing there`);
+
+    const started = await cli(['start', '--json'], env);
+    cleanups.push(async () => void (await cli(['stop'], env)));
+    expect(started.code, started.stderr).toBe(0);
+    const result = JSON.parse(started.stdout) as Status;
+    expect(result).toMatchObject({ engine: 'embedded', running: true });
+    expect(result.docker?.tried.map((t) => t.source)).toEqual(tried.map((t) => t.source));
   });
 
   it('refuses a current context that does not exist, naming it and the file that chose it', async () => {

@@ -141,13 +141,23 @@ function checkHost(host: string, where: string): string {
     });
   }
   const scheme = SCHEMES.find((s) => host.startsWith(s));
-  if (!scheme || host.length === scheme.length) {
+  const network = scheme !== undefined && !['unix://', 'npipe://'].includes(scheme);
+  if (!scheme || host.length === scheme.length || (network && !parsesAsUrl(host))) {
     throw new TelemetryError('E_CONFIG', `${where} is ${JSON.stringify(host)}, which is not a Docker endpoint`, {
       hint: 'Use unix:///path/to/docker.sock, tcp://host:port or npipe:////./pipe/docker_engine.',
       details: { host },
     });
   }
   return host;
+}
+
+function parsesAsUrl(host: string): boolean {
+  try {
+    const url = new URL(host.replace(/^tcp:/, 'http:'));
+    return url.hostname !== '';
+  } catch {
+    return false;
+  }
 }
 
 function parseJson(text: string, file: string): Record<string, unknown> {
