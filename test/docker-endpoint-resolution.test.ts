@@ -7,6 +7,8 @@ import { clientFor } from '../src/engine/docker/connect.js';
 import { dockerEndpoints, type ResolveInputs } from '../src/engine/docker/endpoint.js';
 import { canonicalImage, refusedUlimit, runtimeOf, sameImage, stoppedWhileStarting } from '../src/engine/docker/runtime.js';
 import { embeddedUnsupported } from '../src/engine/embedded/platform.js';
+import { withDockerReport } from '../src/engine/report.js';
+import type { Engine } from '../src/engine/types.js';
 import { TelemetryError } from '../src/errors.js';
 
 /** A machine as the resolver sees it: environment, home, platform, and the files that exist. */
@@ -226,5 +228,29 @@ describe('where the embedded engine runs', () => {
     expect(alpine?.message).toContain('Linux x64 with musl');
     expect(alpine?.hint).toContain('glibc-based image');
     expect(embeddedUnsupported({ platform: 'linux', arch: 'riscv64', libc: 'glibc' })?.message).toContain('Linux riscv64 with glibc');
+  });
+});
+
+describe('--engine auto on a platform without chDB and without Docker', () => {
+  it("says both: the embedded engine's platform, and every Docker endpoint tried", async () => {
+    // The embedded engine cannot be made to refuse here (this platform has chDB): a stand-in refuses as it would.
+    const refusing = {
+      name: 'embedded' as const,
+      start: () => Promise.reject(embeddedUnsupported({ platform: 'linux', arch: 'x64', libc: 'musl' })),
+    } as unknown as Engine;
+    const tried = [
+      { endpoint: 'unix:///run/user/1000/docker.sock', source: 'rootless Docker socket', outcome: 'nothing there' },
+      { endpoint: 'unix:///var/run/docker.sock', source: 'default Docker socket', outcome: 'connect EACCES /var/run/docker.sock' },
+    ];
+    const error = (await withDockerReport(refusing, { tried }).start().catch((e: unknown) => e)) as TelemetryError;
+    expect(error.code).toBe('E_ENGINE_UNSUPPORTED');
+    expect(error.message).toBe(
+      'the embedded engine does not run on Linux x64 with musl: chDB ships builds for Linux x64/arm64 (glibc) and macOS x64/arm64 only; ' +
+        'and no Docker engine answered (--engine auto tried):\n' +
+        '  unix:///run/user/1000/docker.sock (rootless Docker socket): nothing there\n' +
+        '  unix:///var/run/docker.sock (default Docker socket): connect EACCES /var/run/docker.sock',
+    );
+    expect(error.hint).toContain('--engine docker');
+    expect(error.details.tried).toEqual(tried);
   });
 });
