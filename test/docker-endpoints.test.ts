@@ -72,6 +72,7 @@ describe.skipIf(!engine.available)('--engine auto finds Docker where the user ha
     expect(s.docker).toMatchObject({ endpoint: `unix://${socket}`, source: 'docker context amt-test (docker context use)', runtime: { name: 'Docker' } });
     expect(s.docker?.tried).toEqual([{ endpoint: `unix://${socket}`, source: 'docker context amt-test (docker context use)', outcome: 'answered' }]);
     const text = await cli(['status'], env);
+    expect(text.stdout).toMatch(/^ {2}data +docker volumes \(created by the first start\)$/m);
     expect(text.stdout).toMatch(new RegExp(`docker +Docker [\\w.+~-]+ at unix://${socket.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} \\(docker context amt-test \\(docker context use\\)\\)`));
   });
 

@@ -263,7 +263,8 @@ export class DockerEngine implements Engine {
       ports: { clickhouse: this.config.ports.clickhouse, otlp: this.config.ports.otlp },
       endpoints: { clickhouse, otlp, dashboard },
       diskBytes: 0,
-      dataDir: `docker volumes ${(stack?.volumes ?? []).map((v) => this.volumeName(v)).join(', ')}`,
+      // Before the first start the compose file cannot be read yet (no password generated): no volume names to show.
+      dataDir: stack ? `docker volumes ${stack.volumes.map((v) => this.volumeName(v)).join(', ')}` : 'docker volumes (created by the first start)',
       logFile: `automagik-telemetry logs [service] --engine docker`,
       services,
       docker: this.endpointReport(),
