@@ -55,9 +55,19 @@ describe('where the Docker API is looked for, in order', () => {
     expect(list.find((e) => e.present)).toMatchObject({ host: 'unix:///run/user/1000/docker.sock', source: 'rootless Docker socket' });
   });
 
-  it('uses the docker_engine named pipe on Windows', () => {
-    const list = dockerEndpoints(machine({ '//./pipe/docker_engine': SOCKET }, { platform: 'win32', home: 'C:\\Users\\ada', uid: undefined }));
+  it('tries the docker_engine named pipe on Windows (a pipe cannot always be stat-ed, so it is always tried)', () => {
+    const list = dockerEndpoints(machine({}, { platform: 'win32', home: 'C:\\Users\\ada', uid: undefined }));
     expect(list).toEqual([{ host: 'npipe:////./pipe/docker_engine', source: 'Docker Desktop named pipe', explicit: false, present: true, tls: undefined }]);
+  });
+
+  it("reads a Windows user's context store under %USERPROFILE%\\.docker", () => {
+    const files = {
+      'C:\\Users\\ada\\.docker\\config.json': JSON.stringify({ currentContext: 'desktop-linux' }),
+      [`C:\\Users\\ada\\.docker\\contexts\\meta\\${contextId('desktop-linux')}\\meta.json`]: meta('desktop-linux', 'npipe:////./pipe/dockerDesktopLinuxEngine'),
+    };
+    expect(dockerEndpoints(machine(files, { platform: 'win32', home: 'C:\\Users\\ada', uid: undefined }))).toEqual([
+      { host: 'npipe:////./pipe/dockerDesktopLinuxEngine', source: 'docker context desktop-linux (docker context use)', explicit: true, present: true, tls: undefined },
+    ]);
   });
 
   it('takes --docker-host over DOCKER_HOST, and DOCKER_HOST over a context, each as the only endpoint', () => {

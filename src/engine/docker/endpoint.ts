@@ -59,7 +59,8 @@ export function dockerEndpoints(inputs: ResolveInputs): DockerEndpoint[] {
     host: inputs.platform === 'win32' ? `npipe://${socket}` : `unix://${socket}`,
     source,
     explicit: false,
-    present: inputs.exists(socket),
+    // A named pipe is not a file every Node version can stat: try it, a missing one fails at once.
+    present: inputs.platform === 'win32' || inputs.exists(socket),
     tls: undefined,
   }));
 }
