@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
@@ -8,6 +9,7 @@ import { cli } from './helpers/cli.js';
 import { dockerdEngine } from './helpers/docker.js';
 import { makeTestHome, type TestHome } from './helpers/home.js';
 import { startTlsDockerProxy, type TlsDockerProxy } from './helpers/tls-proxy.js';
+import { toolAvailable } from './helpers/tools.js';
 
 // A user who never set DOCKER_HOST: the engine is found through the Docker CLI's context, the rootless socket or
 // Podman's socket path, each made here in a temporary HOME / XDG_RUNTIME_DIR and pointing at the test's dockerd.
@@ -136,6 +138,25 @@ describe.skipIf(!engine.available)('--engine auto finds Docker where the user ha
 
     await writeContext(config, 'skip', `tcp://127.0.0.1:${proxy.port}`, { files: { ...proxy.clientFiles, 'ca.pem': proxy.otherCa }, skipVerify: true });
     expect((await status({ ...env, DOCKER_CONTEXT: 'skip' })).docker).toMatchObject({ endpoint: `tcp://127.0.0.1:${proxy.port}`, runtime: { name: 'Docker' } });
+  });
+});
+
+describe.skipIf(!engine.available || !toolAvailable('docker', 'docker.io'))('a context made by the Docker CLI itself', () => {
+  it('is followed after `docker context create` and `docker context use`, TLS files included', async () => {
+    const proxy = await startTlsDockerProxy(socket);
+    cleanups.push(() => proxy.close());
+    const { user, env } = await userWithoutDockerHost();
+    const files = join(user, 'certs');
+    await mkdir(files);
+    for (const [name, text] of Object.entries(proxy.clientFiles)) await writeFile(join(files, name), text);
+    const config = join(user, '.docker');
+    const docker = (...args: string[]) => execFileSync('docker', ['--config', config, ...args], { env: { PATH: process.env.PATH, HOME: user }, stdio: 'pipe' });
+    docker('context', 'create', 'amt-cli', '--docker', `host=tcp://127.0.0.1:${proxy.port},ca=${join(files, 'ca.pem')},cert=${join(files, 'cert.pem')},key=${join(files, 'key.pem')}`);
+    docker('context', 'use', 'amt-cli');
+    const s = await status(env);
+    expect(s).toMatchObject({ engine: 'docker' });
+    expect(s.docker).toMatchObject({ endpoint: `tcp://127.0.0.1:${proxy.port}`, source: 'docker context amt-cli (docker context use)', runtime: { name: 'Docker' } });
+    expect(proxy.clientsSeen()).toContain('amt-test-client');
   });
 });
 
