@@ -170,9 +170,12 @@ export class DockerEngine implements Engine {
       const ulimit = refusedUlimit(reason);
       throw new TelemetryError('E_ENGINE_START', `${this.runtimeName} could not start ${service}: ${reason}`, {
         cause: error,
-        hint: ulimit
-          ? `This host does not allow raising the ${ulimit === 'nproc' ? 'process' : 'open-files'} limit (${ulimit}): set AUTOMAGIK_TELEMETRY_CLICKHOUSE_${ulimit.toUpperCase()} to a value it allows (e.g. 1024).`
-          : `See \`automagik-telemetry logs ${service}\`.`,
+        hint:
+          ulimit === 'nofile' || ulimit === 'nproc'
+            ? `This host does not allow raising the ${ulimit === 'nproc' ? 'process' : 'open-files'} limit (${ulimit}): set AUTOMAGIK_TELEMETRY_CLICKHOUSE_${ulimit.toUpperCase()} to a value it allows (e.g. 1024).`
+            : ulimit
+              ? `This host does not allow raising a resource limit (${ulimit}) the compose file sets for ${service}: lower it there.`
+              : `See \`automagik-telemetry logs ${service}\`.`,
         details: { service },
       });
     }
