@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { clientFor } from '../src/engine/docker/connect.js';
 import { dockerEndpoints, type ResolveInputs } from '../src/engine/docker/endpoint.js';
 import { canonicalImage, refusedUlimit, runtimeOf, sameImage, stoppedWhileStarting } from '../src/engine/docker/runtime.js';
-import { embeddedUnsupported } from '../src/engine/embedded/platform.js';
+import { currentPlatform, embeddedUnsupported } from '../src/engine/embedded/platform.js';
 import { withDockerReport } from '../src/engine/report.js';
 import type { Engine } from '../src/engine/types.js';
 import { TelemetryError } from '../src/errors.js';
@@ -226,6 +226,11 @@ describe('where the embedded engine runs', () => {
     ] as const) {
       expect(embeddedUnsupported(facts), JSON.stringify(facts)).toBeUndefined();
     }
+  });
+
+  it.runIf(process.platform === 'linux')('reads the C library of this Linux (Debian here and in CI: glibc) from Node\'s report', () => {
+    expect(currentPlatform()).toEqual({ platform: 'linux', arch: process.arch, libc: 'glibc' });
+    expect((process.report as { excludeNetwork?: boolean }).excludeNetwork, 'left as it was').toBe(false);
   });
 
   it('explains Windows, Alpine (musl) and other CPUs, and points at the Docker engine', () => {
