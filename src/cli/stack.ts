@@ -19,6 +19,8 @@ export interface StackOptions {
   dashboardPort?: string;
   auth?: boolean;
   json?: boolean;
+  /** --docker-host: only picks where the Docker engine is reached (not part of Config). */
+  dockerHost?: string;
 }
 
 /** What a command module gets: the output, and the wrapper that turns a command's result or failure into an exit code. */
@@ -50,7 +52,8 @@ export function withStackOptions(command: Command): Command {
     .option('--host <address>', 'address the servers bind to (env AUTOMAGIK_TELEMETRY_HOST; default: what start used, else 127.0.0.1)')
     .option('--clickhouse-port <port>', 'ClickHouse HTTP port (env AUTOMAGIK_TELEMETRY_CLICKHOUSE_PORT; default: what start used, else 8123)')
     .option('--otlp-port <port>', 'OTLP/HTTP receiver port (env AUTOMAGIK_TELEMETRY_OTLP_PORT; default: what start used, else 4318)')
-    .option('--dashboard-port <port>', 'dashboard port: Grafana or the built-in one (env AUTOMAGIK_TELEMETRY_DASHBOARD_PORT; default: what start used, else 3000)');
+    .option('--dashboard-port <port>', 'dashboard port: Grafana or the built-in one (env AUTOMAGIK_TELEMETRY_DASHBOARD_PORT; default: what start used, else 3000)')
+    .option('--docker-host <url>', 'Docker or Podman API: unix:///path.sock, tcp://host:port or npipe:////./pipe/name (env DOCKER_HOST; default: the Docker context, then the usual sockets)');
 }
 
 /**
@@ -112,7 +115,8 @@ export async function openStack(options: StackOptions, ui: Ui, settings: OpenOpt
     flags,
     remembered,
     startCommand: `automagik-telemetry start${home}`,
-    engine: async (withConfig = config) => (await import('../engine/index.js')).selectEngine(withConfig, { flags, env }),
+    engine: async (withConfig = config) =>
+      (await import('../engine/index.js')).selectEngine(withConfig, { flags, env, ...(options.dockerHost !== undefined ? { dockerHost: options.dockerHost } : {}) }),
     connection: (role, timeoutMs) => connectionFor(config, role, timeoutMs),
   };
 }

@@ -55,6 +55,19 @@ export interface EngineStatus {
   logFile?: string;
   /** Docker only: one entry a service. */
   services?: ServiceStatus[];
+  /** Which Docker endpoint is used and why (Docker engine), or what --engine auto tried before choosing the embedded one. */
+  docker?: DockerEndpointReport;
+}
+
+export interface DockerEndpointReport {
+  /** The endpoint in use, e.g. unix:///run/user/1000/docker.sock; absent when none answered. */
+  endpoint?: string;
+  /** Why that endpoint: --docker-host, DOCKER_HOST, docker context <name> (…), rootless Docker socket, Podman socket, … */
+  source?: string;
+  /** What answers there, from its /version. */
+  runtime?: { name: 'Docker' | 'Podman'; version: string; apiVersion: string };
+  /** Every endpoint considered, in order, with what happened: answered, nothing there, or the error. */
+  tried: Array<{ endpoint: string; source: string; outcome: string }>;
 }
 
 export interface HealthCheck {

@@ -2,13 +2,28 @@ import { cp, mkdir, mkdtemp, rm, writeFile, chmod, access } from 'node:fs/promis
 import { createHash } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import Docker from 'dockerode';
-import { dockerTarget } from '../../src/engine/docker/connect.js';
+import type Docker from 'dockerode';
+import { clientFor } from '../../src/engine/docker/connect.js';
+import { podmanService } from './podman.js';
 
-/** The Docker engine the tests use: DOCKER_HOST (CI starts its own dockerd), else the default socket. */
-export function testDocker(): { docker: Docker; env: NodeJS.ProcessEnv } {
+/** A container engine the Docker-engine tests run against: dockerd, or Podman's Docker-compatible service. */
+export interface TestEngine {
+  /** What status should name: Docker or Podman. */
+  runtime: 'Docker' | 'Podman';
+  /** unix:///…sock */
+  host: string;
+  docker: Docker;
+  /** DOCKER_HOST for the CLI under test. */
+  env: { DOCKER_HOST: string };
+  /** False outside CI when the engine is missing (the tests then skip, loudly). */
+  available: boolean;
+  stop(): Promise<void>;
+}
+
+/** The dockerd the tests use: DOCKER_HOST (CI starts its own dockerd), else the default socket. */
+export function testDocker(): { docker: Docker; env: { DOCKER_HOST: string } } {
   const env = { DOCKER_HOST: process.env.DOCKER_HOST ?? 'unix:///var/run/docker.sock' };
-  return { docker: dockerTarget(env).docker, env };
+  return { docker: clientFor({ host: env.DOCKER_HOST, tls: undefined }), env };
 }
 
 /**
@@ -17,13 +32,35 @@ export function testDocker(): { docker: Docker; env: NodeJS.ProcessEnv } {
  */
 export async function dockerAvailable(): Promise<boolean> {
   const { docker, env } = testDocker();
+  return answers(docker, `Docker engine not reachable at ${env.DOCKER_HOST}`, 'CI must start dockerd (see .ci/run)', 'Install docker.io and start dockerd to run them');
+}
+
+export async function dockerdEngine(): Promise<TestEngine> {
+  const { docker, env } = testDocker();
+  return { runtime: 'Docker', host: env.DOCKER_HOST, docker, env, available: await dockerAvailable(), stop: async () => undefined };
+}
+
+/** Podman's Docker-compatible service: CONTAINER_HOST when set, else one started on a private socket for this test file. */
+export async function podmanEngine(): Promise<TestEngine> {
+  const service = await podmanService().catch((error: unknown) => {
+    if (process.env.CI === 'true') throw error;
+    console.warn(`\n!!! SKIPPING PODMAN TESTS: ${(error as Error).message}\n`);
+    return undefined;
+  });
+  const host = service?.host ?? 'unix:///nonexistent/podman.sock';
+  const docker = clientFor({ host, tls: undefined });
+  const available = service !== undefined && (await answers(docker, `Podman not reachable at ${host}`, 'apt-get install podman (see .ci/run)', 'Install podman to run them'));
+  return { runtime: 'Podman', host, docker, env: { DOCKER_HOST: host }, available, stop: async () => service?.stop() };
+}
+
+async function answers(docker: Docker, problem: string, ciFix: string, localFix: string): Promise<boolean> {
   try {
     await Promise.race([docker.ping(), new Promise((_, reject) => setTimeout(() => reject(new Error('timeout')), 3000))]);
     return true;
   } catch (error) {
-    const message = `Docker engine not reachable at ${env.DOCKER_HOST}: ${(error as Error).message}`;
-    if (process.env.CI === 'true') throw new Error(`${message}. CI must start dockerd (see .ci/run).`);
-    console.warn(`\n!!! SKIPPING DOCKER TESTS: ${message}. Install docker.io and start dockerd to run them.\n`);
+    const message = `${problem}: ${(error as Error).message}`;
+    if (process.env.CI === 'true') throw new Error(`${message}. ${ciFix}.`);
+    console.warn(`\n!!! SKIPPING ${problem.split(' ')[0]?.toUpperCase()} TESTS: ${message}. ${localFix}.\n`);
     return false;
   }
 }

@@ -21,6 +21,7 @@ export function printStatus(ui: Ui, status: EngineStatus): void {
   rows.push(['data', status.engine === 'embedded' ? `${status.dataDir} (${formatBytes(status.diskBytes)})` : status.dataDir]);
   if (status.engine === 'docker') rows.push(['log', 'automagik-telemetry logs [service]']);
   else if (status.logFile !== undefined) rows.push(['log', status.logFile]);
+  rows.push(...dockerRows(status));
   ui.out(keyValues(rows));
   if (status.services) {
     ui.out('');
@@ -55,4 +56,15 @@ const WORDS: Record<Removed['kind'], string> = {
 export function printRemoved(ui: Ui, result: CleanResult, keptFrom?: Config): void {
   ui.out(result.removed.length === 0 ? 'nothing to remove' : result.removed.map((r) => `removed ${WORDS[r.kind]} ${r.name}`).join('\n'));
   if (keptFrom) ui.err(ui.ce.dim(`kept: the data (${keptFrom.paths.dataDir}), the log and the query history (${keptFrom.paths.runDir})`));
+}
+
+/** Where the Docker engine was reached and why; or, when auto chose the embedded engine, what it tried first. */
+function dockerRows(status: EngineStatus): Array<[string, string]> {
+  const report = status.docker;
+  if (!report) return [];
+  if (report.endpoint) {
+    const runtime = report.runtime ? `${report.runtime.name} ${report.runtime.version} at ` : '';
+    return [['docker', `${runtime}${report.endpoint} (${report.source})`]];
+  }
+  return [['docker', `none answered, so the embedded engine; tried:`], ...report.tried.map((t): [string, string] => ['', `${t.endpoint} (${t.source}): ${t.outcome}`])];
 }

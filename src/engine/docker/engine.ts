@@ -14,8 +14,10 @@ import { templatePath } from '../../paths.js';
 import { applySchema, loadSchemaFile } from '../../schema/index.js';
 import { roleStatements } from '../../schema/roles.js';
 import { findPortHolder, isPortFree } from '../ports.js';
-import type { CleanResult, Engine, Removed, EngineStatus, HealthCheck, HealthReport, LogOptions, ServiceStatus, StartOptions, StartResult, StopResult } from '../types.js';
-import { ping, type DockerTarget } from './connect.js';
+import type { CleanResult, DockerEndpointReport, Engine, Removed, EngineStatus, HealthCheck, HealthReport, LogOptions, ServiceStatus, StartOptions, StartResult, StopResult } from '../types.js';
+import { ping, type DockerConnection, type DockerTarget } from './connect.js';
+import { refusedUlimit, sameImage, stoppedWhileStarting } from './runtime.js';
+import { runPodmanHealthcheck } from './podman.js';
 import { loadStack, type ServiceDefinition, type StackDefinition } from './stack.js';
 
 export const LABEL_PROJECT = 'com.automagik-telemetry.project';
@@ -26,6 +28,8 @@ const PING_TIMEOUT_MS = 3_000;
 
 export interface DockerEngineOptions {
   target: DockerTarget;
+  /** How the target was found (endpoint, source, Docker or Podman, what else was tried), for status. */
+  connection?: DockerConnection;
   env: NodeJS.ProcessEnv;
   /** How long to wait for each service to answer. */
   startTimeoutMs: number;
@@ -49,6 +53,26 @@ export class DockerEngine implements Engine {
     this.project = projectName(config.home);
     this.docker = options.target.docker;
     this.stackDir = join(config.home, 'docker');
+  }
+
+  /** Docker or Podman, as the endpoint's /version says (Docker when unknown). */
+  private get runtimeName(): string {
+    return this.options.connection?.runtime.name ?? 'Docker';
+  }
+
+  /** A container's healthcheck verdict; on Podman, one that never ran (no systemd to run it) is run now. */
+  private async healthOf(id: string, state: { Running: boolean; Health?: { Status: string; Log?: unknown[] | null } }): Promise<string | undefined> {
+    const health = state.Health?.Status || undefined;
+    if (this.runtimeName !== 'Podman' || health !== 'starting' || !state.Running || (state.Health?.Log?.length ?? 0) > 0) return health;
+    return (await runPodmanHealthcheck(this.docker, id)) ?? health;
+  }
+
+  /** For status: the endpoint, why it was chosen, and what answers there. */
+  private endpointReport(): DockerEndpointReport {
+    const connection = this.options.connection;
+    const target = this.options.target;
+    if (!connection) return { endpoint: target.address, source: target.source, tried: [{ endpoint: target.address, source: target.source, outcome: 'answered' }] };
+    return { endpoint: target.address, source: target.source, runtime: connection.runtime, tried: connection.tried };
   }
 
   private get network(): string {
@@ -150,11 +174,15 @@ export class DockerEngine implements Engine {
       await container.start();
     } catch (error) {
       const reason = describeError(error).replace(/^\(HTTP code \d+\) [a-z ]+ - /, '');
-      throw new TelemetryError('E_ENGINE_START', `Docker could not start ${service}: ${reason}`, {
+      const ulimit = refusedUlimit(reason);
+      throw new TelemetryError('E_ENGINE_START', `${this.runtimeName} could not start ${service}: ${reason}`, {
         cause: error,
-        hint: /rlimit/.test(reason)
-          ? 'This host does not allow raising the open-files limit: set AUTOMAGIK_TELEMETRY_CLICKHOUSE_NOFILE to a value it allows (e.g. 1024).'
-          : `See \`docker logs ${this.containerName(service)}\`.`,
+        hint:
+          ulimit === 'nofile' || ulimit === 'nproc'
+            ? `This host does not allow raising the ${ulimit === 'nproc' ? 'process' : 'open-files'} limit (${ulimit}): set AUTOMAGIK_TELEMETRY_CLICKHOUSE_${ulimit.toUpperCase()} to a value it allows (e.g. 1024).`
+            : ulimit
+              ? `This host does not allow raising a resource limit (${ulimit}) the compose file sets for ${service}: lower it there.`
+              : `See \`automagik-telemetry logs ${service}\`.`,
         details: { service },
       });
     }
@@ -223,12 +251,14 @@ export class DockerEngine implements Engine {
       }
       const inspect = await this.docker.getContainer(c.Id).inspect();
       const startedAt = inspect.State.Running ? inspect.State.StartedAt : undefined;
+      const configured = stack?.services.find((s) => s.name === name)?.image;
       services.push({
         name,
         container: this.containerName(name),
-        image: c.Image,
+        // Podman reports docker.io/… for the image the compose file names in short: show it as configured.
+        image: configured !== undefined && sameImage(configured, c.Image) ? configured : c.Image,
         state: c.State,
-        health: inspect.State.Health?.Status,
+        health: await this.healthOf(c.Id, inspect.State),
         ports: (c.Ports ?? []).filter((p) => p.PublicPort).map((p) => ({ host: p.IP ?? '', hostPort: p.PublicPort, containerPort: p.PrivatePort })),
         startedAt,
         uptimeSeconds: startedAt ? Math.max(0, Math.round((Date.now() - Date.parse(startedAt)) / 1000)) : undefined,
@@ -243,8 +273,10 @@ export class DockerEngine implements Engine {
       ports: { ...this.config.ports },
       endpoints: { clickhouse, otlp, dashboard },
       diskBytes: 0,
-      dataDir: `docker volumes ${(stack?.volumes ?? []).map((v) => this.volumeName(v)).join(', ')}`,
+      // Before the first start the compose file cannot be read yet (no password generated): no volume names to show.
+      dataDir: stack ? `docker volumes ${stack.volumes.map((v) => this.volumeName(v)).join(', ')}` : 'docker volumes (created by the first start)',
       services,
+      docker: this.endpointReport(),
       ...(running ? { uptimeSeconds: Math.max(...services.map((s) => s.uptimeSeconds ?? 0)) } : {}),
     };
   }
@@ -411,7 +443,7 @@ export class DockerEngine implements Engine {
         cause,
         hint:
           `No registry reachable? On a machine that has the image: \`docker save ${image} -o image.tar\`, then here: ` +
-          '`docker load -i image.tar`. Or point AUTOMAGIK_TELEMETRY_CLICKHOUSE_IMAGE / _COLLECTOR_IMAGE / _GRAFANA_IMAGE at an image you have.',
+          `\`${this.runtimeName === 'Podman' ? 'podman' : 'docker'} load -i image.tar\`. Or point AUTOMAGIK_TELEMETRY_CLICKHOUSE_IMAGE / _COLLECTOR_IMAGE / _GRAFANA_IMAGE at an image you have.`,
         details: { image },
       });
     let stream: NodeJS.ReadableStream;
@@ -462,14 +494,17 @@ export class DockerEngine implements Engine {
     progress(`waiting for ${service.name}`);
     const container = this.docker.getContainer(this.containerName(service.name));
     const deadline = Date.now() + this.options.startTimeoutMs;
+    const restartsBefore = (await container.inspect()).RestartCount ?? 0;
     let last = '';
     for (;;) {
-      const state = (await container.inspect()).State;
-      // With restart: unless-stopped a crashing container shows as restarting rather than exited.
-      if (state.Restarting || (!state.Running && (state.Status === 'exited' || state.Status === 'dead'))) {
-        throw new TelemetryError('E_CONTAINER_EXITED', `${service.name} (${this.containerName(service.name)}) exited with code ${state.ExitCode} while starting`, {
+      const inspect = await container.inspect();
+      const state = inspect.State;
+      if (stoppedWhileStarting(state, inspect.RestartCount ?? 0, restartsBefore)) {
+        const exitCode = await exitCodeOf(container, state);
+        const how = exitCode === undefined ? 'exited and was restarted' : `exited with code ${exitCode}`;
+        throw new TelemetryError('E_CONTAINER_EXITED', `${service.name} (${this.containerName(service.name)}) ${how} while starting`, {
           hint: `Its last log lines:\n${await this.lastLogLines(service.name, 20)}`,
-          details: { service: service.name, exitCode: state.ExitCode },
+          details: { service: service.name, exitCode },
         });
       }
       if (state.Running && state.Health?.Status === 'unhealthy' && state.Health.FailingStreak > 0) {
@@ -515,6 +550,20 @@ function roleVariables(config: Config): Record<string, string | undefined> {
     out[ROLE_SPECS[role].dotenvPassword] = config.auth.roles[role].password;
   }
   return out;
+}
+
+/**
+ * The exit code of a container that stopped while starting. Podman restarts such a container at once and, while it
+ * runs again, reports exit code 0: catch it between two runs (it crashes again soon), else say it is not known.
+ */
+async function exitCodeOf(container: Docker.Container, state: { Running: boolean; Restarting: boolean; ExitCode: number }): Promise<number | undefined> {
+  // Docker: a restarting container (Running and Restarting both true) keeps the code of the run that ended.
+  const known = () => !state.Running || state.Restarting;
+  for (let i = 0; !known() && i < 20; i++) {
+    await new Promise((r) => setTimeout(r, 100));
+    state = (await container.inspect()).State;
+  }
+  return known() ? state.ExitCode : undefined;
 }
 
 function hashOf(options: object): string {

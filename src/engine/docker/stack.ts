@@ -88,9 +88,7 @@ function service(name: string, raw: Raw, base: string, namedVolumes: string[], f
     volumes: ((raw.volumes ?? []) as string[]).map((v) => volume(v, base, namedVolumes, `${where}.volumes`)),
     dependsOn: Array.isArray(raw.depends_on) ? raw.depends_on.map(String) : Object.keys((raw.depends_on ?? {}) as Raw),
     healthcheck: healthcheck(raw.healthcheck as Raw | undefined),
-    ulimits: Object.entries((raw.ulimits ?? {}) as Record<string, number | { soft: number; hard: number }>).map(([n, v]) =>
-      typeof v === 'number' ? { name: n, soft: v, hard: v } : { name: n, soft: v.soft, hard: v.hard },
-    ),
+    ulimits: Object.entries((raw.ulimits ?? {}) as Record<string, unknown>).map(([n, v]) => ulimit(n, v, `${where}.ulimits.${n}`)),
     wait: (extension.wait ?? []).map((w) => ({ containerPort: w.port, path: w.path, expect: w.expect, auth: w.auth === true })),
   };
 }
@@ -108,6 +106,21 @@ function volume(spec: string, base: string, named: string[], where: string): Vol
   if (named.includes(source)) return { type: 'volume', source, target, readOnly: mode === 'ro' };
   if (source.startsWith('.') || isAbsolute(source)) return { type: 'bind', source: resolve(base, source), target, readOnly: mode === 'ro' };
   throw new TelemetryError('E_CONFIG', `${where}: ${JSON.stringify(source)} is neither a volume declared under volumes: nor a path`);
+}
+
+/** A ulimit as compose writes it: one number for both, or { soft, hard }; anything else names the setting. */
+function ulimit(name: string, value: unknown, where: string): ServiceDefinition['ulimits'][number] {
+  const limit = (v: unknown) => (typeof v === 'number' && Number.isInteger(v) && v >= -1 ? v : undefined);
+  const both = limit(value);
+  if (both !== undefined) return { name, soft: both, hard: both };
+  const pair = (value ?? {}) as { soft?: unknown; hard?: unknown };
+  const soft = limit(pair.soft);
+  const hard = limit(pair.hard);
+  if (typeof value === 'object' && soft !== undefined && hard !== undefined && (hard === -1 || (soft !== -1 && soft <= hard))) return { name, soft, hard };
+  throw new TelemetryError('E_CONFIG', `${where} is ${JSON.stringify(value)}: expected a whole number, or soft and hard ones (soft <= hard)`, {
+    hint: name === 'nofile' || name === 'nproc' ? `Set AUTOMAGIK_TELEMETRY_CLICKHOUSE_${name.toUpperCase()} to a number, e.g. 1024.` : undefined,
+    details: { setting: where },
+  });
 }
 
 function duration(value: unknown): number {

@@ -15,6 +15,7 @@ import { isPortFree, portInUse } from '../ports.js';
 import type { CleanResult, Engine, EngineState, Removed, EngineStatus, HealthCheck, HealthReport, LogOptions, StartOptions, StartResult, StopResult } from '../types.js';
 import { allOf, httpOk, waitFor } from '../wait.js';
 import { chdbMissing } from './chdb.js';
+import { currentPlatform, embeddedUnsupported } from './platform.js';
 import { isAlive } from './lock.js';
 import { hostEngine, jsonLineLogger } from './process.js';
 
@@ -266,6 +267,9 @@ export class EmbeddedEngine implements Engine {
 }
 
 function checkChdbInstalled(): void {
+  // On a platform without a chDB build, say so (and point at Docker) rather than fail loading a native library.
+  const unsupported = embeddedUnsupported(currentPlatform());
+  if (unsupported) throw unsupported;
   try {
     createRequire(import.meta.url).resolve('chdb');
   } catch (error) {
