@@ -3,7 +3,7 @@ import { loadStack } from '../src/engine/docker/stack.js';
 import { templatePath } from '../src/paths.js';
 
 const file = templatePath('docker-compose.yml');
-const secrets = { CLICKHOUSE_PASSWORD: 'pw', GRAFANA_ADMIN_PASSWORD: 'pw' };
+const secrets = { CLICKHOUSE_PASSWORD: 'pw', CLICKHOUSE_INGEST_PASSWORD: 'pw', CLICKHOUSE_READER_PASSWORD: 'pw', GRAFANA_ADMIN_PASSWORD: 'pw' };
 
 describe("ClickHouse's limits in the compose file", () => {
   it('states nofile and nproc, each settable, so Podman raises neither past what the host allows', async () => {
