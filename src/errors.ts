@@ -16,7 +16,8 @@ export type ErrorCode =
   | 'E_DOCKER_UNAVAILABLE'
   | 'E_IMAGE_PULL'
   | 'E_CONTAINER_EXITED'
-  | 'E_REFUSED';
+  | 'E_REFUSED'
+  | 'E_BAD_REQUEST';
 
 export interface TelemetryErrorOptions {
   cause?: unknown;

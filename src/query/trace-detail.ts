@@ -1,0 +1,111 @@
+// Owns reading one trace whole: its spans (with events and links where the store has them) and the logs that carry its id.
+import { queryRows, type ClickHouseConnection } from '../clickhouse/http-client.js';
+import type { StoreFeatures } from './store-features.js';
+
+export interface SpanEvent {
+  timestamp: string;
+  name: string;
+  attributes: Record<string, string>;
+}
+
+export interface SpanLink {
+  trace_id: string;
+  span_id: string;
+  attributes: Record<string, string>;
+}
+
+export interface TraceSpan {
+  trace_id: string;
+  span_id: string;
+  parent_span_id: string;
+  timestamp: string;
+  start_ms: number;
+  duration_ms: number;
+  service_name: string;
+  span_name: string;
+  span_kind: string;
+  status_code: string;
+  status_message: string;
+  project_name: string;
+  project_version: string;
+  environment: string;
+  attributes: Record<string, string>;
+  events: SpanEvent[];
+  links: SpanLink[];
+}
+
+export interface TraceLog {
+  timestamp: string;
+  time_ms: number;
+  trace_id: string;
+  span_id: string;
+  severity_text: string;
+  severity_number: number;
+  body: string;
+  service_name: string;
+  attributes: Record<string, string>;
+  scope_name: string;
+}
+
+export interface TraceDetail {
+  trace_id: string;
+  spans: TraceSpan[];
+  logs: TraceLog[];
+  /** True when the trace has more spans than MAX_SPANS (or logs than MAX_LOGS) and only the first are here. */
+  truncated: boolean;
+  features: StoreFeatures;
+}
+
+export const MAX_SPANS = 50_000;
+export const MAX_LOGS = 1_000;
+export const TRACE_ID = /^[0-9a-f]{32}$/;
+
+interface SpanRow extends Omit<TraceSpan, 'events' | 'links' | 'timestamp'> {
+  at: string;
+  ev_t?: string[];
+  ev_n?: string[];
+  ev_a?: Array<Record<string, string>>;
+  ln_t?: string[];
+  ln_s?: string[];
+  ln_a?: Array<Record<string, string>>;
+}
+
+/** The trace's spans in start order and its logs in time order; no spans and no logs means no such trace. */
+export async function traceDetail(connection: ClickHouseConnection, database: string, traceId: string, features: StoreFeatures): Promise<TraceDetail> {
+  const extra = [
+    ...(features.events ? ['`events.timestamp` AS ev_t', '`events.name` AS ev_n', '`events.attributes` AS ev_a'] : []),
+    ...(features.links ? ['`links.trace_id` AS ln_t', '`links.span_id` AS ln_s', '`links.attributes` AS ln_a'] : []),
+  ];
+  const spansQuery = queryRows<SpanRow>(
+    connection,
+    `SELECT trace_id, span_id, parent_span_id, toString(timestamp) AS at, toInt64(toUnixTimestamp64Milli(timestamp)) AS start_ms, duration_ms,
+       service_name, span_name, span_kind, status_code, status_message, project_name, project_version, environment, attributes${extra.map((e) => `, ${e}`).join('')}
+     FROM ${database}.traces WHERE trace_id = {id:String} ORDER BY timestamp, span_id LIMIT {limit:UInt32}`,
+    { id: traceId, limit: MAX_SPANS + 1 },
+  );
+  const logsQuery = features.logs
+    ? queryRows<Omit<TraceLog, 'timestamp'> & { at: string }>(
+        connection,
+        `SELECT toString(timestamp) AS at, toInt64(toUnixTimestamp64Milli(toDateTime64(timestamp, 3))) AS time_ms, trace_id, span_id, severity_text,
+           toInt32(severity_number) AS severity_number, body, toString(service_name) AS service_name, attributes, toString(scope_name) AS scope_name
+         FROM ${database}.logs WHERE trace_id = {id:String} ORDER BY timestamp LIMIT {limit:UInt32}`,
+        { id: traceId, limit: MAX_LOGS + 1 },
+      )
+    : Promise.resolve([]);
+  const [rows, logs] = await Promise.all([spansQuery, logsQuery]);
+  const spans = rows.slice(0, MAX_SPANS).map(({ at, ev_t, ev_n, ev_a, ln_t, ln_s, ln_a, ...span }) => ({
+    ...span,
+    timestamp: at,
+    start_ms: Number(span.start_ms),
+    duration_ms: Number(span.duration_ms),
+    events: (ev_n ?? []).map((name, i) => ({ timestamp: ev_t?.[i] ?? '', name, attributes: ev_a?.[i] ?? {} })),
+    links: (ln_t ?? []).map((trace, i) => ({ trace_id: trace, span_id: ln_s?.[i] ?? '', attributes: ln_a?.[i] ?? {} })),
+  }));
+  return {
+    trace_id: traceId,
+    spans,
+    logs: logs.slice(0, MAX_LOGS).map(({ at, ...l }) => ({ ...l, timestamp: at, time_ms: Number(l.time_ms) })),
+    truncated: rows.length > MAX_SPANS || logs.length > MAX_LOGS,
+    features,
+  };
+}
