@@ -164,6 +164,16 @@ describe('GET /api/traces/<id>: a script reads one trace', () => {
     expect(body.truncated).toBe(false);
   });
 
+  it('gives the outline alone with fields=outline (what the waterfall paints first)', async () => {
+    const { status, body } = await api(`/api/traces/${CHECKOUT}?fields=outline`);
+    expect(status).toBe(200);
+    expect(body.spans[1]).toEqual({ span_id: 'a000000000000002', parent_span_id: 'a000000000000001', start_ms: t0 + 10, duration_ms: 80, service_name: 'payments', span_name: 'charge card', status_code: 'ERROR' });
+    expect((await api(`/api/traces/${IMPORT}?fields=outline`)).body.spans).toHaveLength(10_000);
+    expect((await api(`/api/traces/${CHECKOUT}?fields=all`)).body.parameter).toBe('fields');
+    expect((await api(`/api/traces/${CHECKOUT}?limit=1`)).body.parameter).toBe('limit');
+    expect((await api(`/api/traces/${'f'.repeat(32)}?fields=outline`)).status).toBe(404);
+  });
+
   it('answers 404 for an unknown trace and 400 naming trace_id for a malformed one', async () => {
     const missing = await api(`/api/traces/${'f'.repeat(32)}`);
     expect(missing.status).toBe(404);

@@ -47,6 +47,7 @@ export function createDashboardHandler(options: DashboardHandlerOptions) {
   const assets: Record<string, string> = {
     '/assets/app.js': join(packageRoot(), 'assets', 'dashboard', 'app.js'),
     '/assets/app.css': join(packageRoot(), 'assets', 'dashboard', 'app.css'),
+    '/assets/common.js': join(packageRoot(), 'assets', 'dashboard', 'common.js'),
     '/assets/explorer.js': join(packageRoot(), 'assets', 'dashboard', 'explorer.js'),
     '/assets/waterfall.js': join(packageRoot(), 'assets', 'dashboard', 'waterfall.js'),
     '/assets/uPlot.iife.min.js': join(uplotDir, 'uPlot.iife.min.js'),

@@ -1,0 +1,297 @@
+// The one-trace page: a virtualised waterfall (only the rows in view are in the DOM, so 10,000 spans stay fast),
+// nested and collapsible, with the critical path and errors marked; a side panel for the selected span; the
+// trace's logs. The selected span is in the query string (?span=), so a link opens the trace at that span.
+(function () {
+  'use strict';
+  const { el, duration, time, api, colour, showError } = window.AMT;
+  const ROW = 24;
+  const OVERSCAN = 10;
+  const traceId = decodeURIComponent(location.pathname.split('/')[2] || '');
+  const viewport = document.getElementById('waterfall');
+  const spacer = document.getElementById('spacer');
+  const detail = document.getElementById('detail');
+  const state = { spans: [], byId: new Map(), children: new Map(), roots: [], depth: new Map(), critical: new Set(), collapsed: new Set(), rows: [], start: 0, total: 1, selected: null, logs: [], features: {} };
+
+  /** Tree, depths and the critical path (from the root, always the child that ends last), without recursion. */
+  function build(spans) {
+    state.spans = spans;
+    state.byId = new Map(spans.map((s) => [s.span_id, s]));
+    state.children = new Map();
+    state.roots = [];
+    for (const s of spans) {
+      if (s.parent_span_id && state.byId.has(s.parent_span_id) && s.parent_span_id !== s.span_id) {
+        if (!state.children.has(s.parent_span_id)) state.children.set(s.parent_span_id, []);
+        state.children.get(s.parent_span_id).push(s);
+      } else state.roots.push(s);
+    }
+    let end = -Infinity;
+    state.start = Infinity;
+    for (const s of spans) {
+      state.start = Math.min(state.start, s.start_ms);
+      end = Math.max(end, s.start_ms + s.duration_ms);
+    }
+    state.total = Math.max(1, end - state.start);
+    const stack = state.roots.map((s) => [s, 0]);
+    while (stack.length) {
+      const [s, d] = stack.pop();
+      state.depth.set(s.span_id, d);
+      for (const c of state.children.get(s.span_id) || []) stack.push([c, d + 1]);
+    }
+    const endOf = (s) => s.start_ms + s.duration_ms;
+    let node = state.roots.reduce((a, b) => (endOf(b) - b.start_ms > endOf(a) - a.start_ms ? b : a), state.roots[0]);
+    const seen = new Set();
+    while (node && !seen.has(node.span_id)) {
+      seen.add(node.span_id);
+      state.critical.add(node.span_id);
+      const kids = state.children.get(node.span_id) || [];
+      node = kids.reduce((a, b) => (!a || endOf(b) > endOf(a) || (endOf(b) === endOf(a) && b.start_ms > a.start_ms) ? b : a), null);
+    }
+  }
+
+  /** The rows in display order: depth first, children in start order, skipping what is collapsed. */
+  function flatten() {
+    const rows = [];
+    const stack = [...state.roots].reverse();
+    const seen = new Set();
+    while (stack.length) {
+      const s = stack.pop();
+      if (seen.has(s.span_id)) continue;
+      seen.add(s.span_id);
+      rows.push(s);
+      if (state.collapsed.has(s.span_id)) continue;
+      const kids = state.children.get(s.span_id) || [];
+      for (let i = kids.length - 1; i >= 0; i--) stack.push(kids[i]);
+    }
+    state.rows = rows;
+    spacer.style.height = `${rows.length * ROW}px`;
+  }
+
+  function drawAxis() {
+    const axis = document.getElementById('axis');
+    axis.textContent = '';
+    const track = el('div', { class: 'axis-track' });
+    for (const f of [0, 0.25, 0.5, 0.75, 1]) track.appendChild(el('span', { class: 'tick', style: `left:${f * 100}%`, text: duration(Math.round(f * state.total)) }));
+    axis.appendChild(el('div', { class: 'axis-label', text: 'span' }));
+    axis.appendChild(track);
+  }
+
+  function rowFor(s, index) {
+    const depth = state.depth.get(s.span_id) || 0;
+    const kids = state.children.get(s.span_id) || [];
+    const left = ((s.start_ms - state.start) / state.total) * 100;
+    const width = (s.duration_ms / state.total) * 100;
+    const error = s.status_code === 'ERROR';
+    const classes = ['span-row', error ? 'error' : '', state.critical.has(s.span_id) ? 'critical' : '', state.selected === s.span_id ? 'selected' : ''].join(' ');
+    const toggle = kids.length
+      ? el('button', { type: 'button', class: 'toggle', 'aria-label': state.collapsed.has(s.span_id) ? 'expand' : 'collapse', 'aria-expanded': String(!state.collapsed.has(s.span_id)), text: state.collapsed.has(s.span_id) ? '▸' : '▾', 'data-toggle': s.span_id })
+      : el('span', { class: 'toggle' });
+    return el('div', { class: classes, style: `top:${index * ROW}px`, role: 'row', 'data-testid': 'span-row', 'data-span-id': s.span_id, 'data-depth': depth, 'data-index': index, title: `${s.span_name} · ${s.service_name} · ${duration(s.duration_ms)}` }, [
+      el('div', { class: 'label', style: `padding-left:${Math.min(depth, 30) * 12}px` }, [
+        toggle,
+        error ? el('span', { class: 'error-mark', text: '●', title: 'status ERROR' }) : null,
+        el('span', { class: 'service', style: `border-color:${colour(s.service_name)}`, text: s.service_name }),
+        el('span', { class: 'name', text: s.span_name }),
+        kids.length && state.collapsed.has(s.span_id) ? el('span', { class: 'muted count', text: ` +${kids.length}` }) : null,
+      ]),
+      el('div', { class: 'track' }, [
+        el('div', { class: 'bar', style: `left:${left}%;width:max(2px, ${width}%);background:${error ? 'var(--error)' : colour(s.service_name)}` }),
+        el('span', { class: 'bar-label', style: left > 70 ? `right:${100 - left}%` : `left:calc(${left + width}% + 4px)`, text: duration(s.duration_ms) }),
+      ]),
+    ]);
+  }
+
+  let drawn = '';
+  function draw(force) {
+    const first = Math.max(0, Math.floor(viewport.scrollTop / ROW) - OVERSCAN);
+    const last = Math.min(state.rows.length, Math.ceil((viewport.scrollTop + viewport.clientHeight) / ROW) + OVERSCAN);
+    const key = `${first}:${last}`;
+    if (!force && key === drawn) return;
+    drawn = key;
+    const fragment = document.createDocumentFragment();
+    fragment.appendChild(spacer);
+    for (let i = first; i < last; i++) fragment.appendChild(rowFor(state.rows[i], i));
+    viewport.textContent = '';
+    viewport.appendChild(fragment);
+  }
+
+  function section(title, children) {
+    return el('section', { class: 'detail-section' }, [el('h3', { text: title }), ...children]);
+  }
+
+  function keyValues(map, testid) {
+    const keys = Object.keys(map || {}).sort();
+    if (keys.length === 0) return el('p', { class: 'muted', text: 'none' });
+    return el('table', { class: 'kv fixed', 'data-testid': testid }, [el('tbody', {}, keys.map((k) => el('tr', {}, [el('th', { text: k, title: k }), el('td', { text: map[k], title: map[k] })])))]);
+  }
+
+  function eventView(e) {
+    const a = e.attributes || {};
+    if (e.name === 'exception') {
+      return el('div', { class: 'event exception', 'data-testid': 'exception' }, [
+        el('div', {}, [el('strong', { class: 'error', text: a['exception.type'] || 'exception' }), ': ', el('span', { text: a['exception.message'] || '' })]),
+        el('div', { class: 'muted', text: e.timestamp }),
+        a['exception.stacktrace'] ? el('pre', { class: 'stack', text: a['exception.stacktrace'] }) : null,
+      ]);
+    }
+    return el('div', { class: 'event' }, [el('strong', { text: e.name }), el('div', { class: 'muted', text: e.timestamp }), keyValues(a)]);
+  }
+
+  function logRow(l) {
+    return el('div', { class: `log sev-${String(l.severity_text).toLowerCase()}`, 'data-testid': 'log' }, [
+      el('span', { class: 'muted', text: time(l.time_ms) }),
+      el('span', { class: 'severity', text: l.severity_text || String(l.severity_number) }),
+      el('span', { class: 'body', text: l.body, title: l.body }),
+      l.trace_id ? el('a', { href: `/traces/${l.trace_id}${l.span_id ? `?span=${l.span_id}` : ''}`, class: 'trace-link', 'data-testid': 'log-trace-link', text: 'trace ›' }) : null,
+    ]);
+  }
+
+  function showDetail(s) {
+    detail.textContent = '';
+    if (!s) return detail.appendChild(el('p', { class: 'muted', text: 'Select a span to see its attributes, events, links and logs.' }));
+    const parent = state.byId.get(s.parent_span_id);
+    const facts = [
+      ['Service', s.service_name], ['Status', s.status_code + (s.status_message ? `: ${s.status_message}` : '')], ['Duration', duration(s.duration_ms)],
+      ['Start', `${time(s.start_ms)} (+${duration(s.start_ms - state.start)})`], ['Kind', s.span_kind], ['Span id', s.span_id],
+    ];
+    detail.appendChild(el('div', { class: 'detail-head' }, [el('h2', { text: s.span_name, title: s.span_name }), el('button', { type: 'button', class: 'link', id: 'close-detail', text: '✕', 'aria-label': 'close', on: { click: () => select(null) } })]));
+    detail.appendChild(el('dl', { class: 'facts-list' }, facts.flatMap(([k, v]) => [el('dt', { text: k }), el('dd', { text: v, title: v, class: k === 'Status' && s.status_code === 'ERROR' ? 'error' : '' })])));
+    if (parent) detail.appendChild(el('p', {}, ['Parent: ', el('button', { type: 'button', class: 'link inline', 'data-testid': 'parent-link', text: parent.span_name, on: { click: () => select(parent.span_id, true) } })]));
+    detail.appendChild(section('Attributes', [keyValues(s.attributes, 'attributes')]));
+    detail.appendChild(section('Resource', [keyValues({ 'service.name': s.service_name, 'project.name': s.project_name || '', 'project.version': s.project_version || '', 'deployment.environment': s.environment || '' }, 'resource')]));
+    const events = s.events || [];
+    const links = s.links || [];
+    if (state.features.events) detail.appendChild(section(`Events (${events.length})`, events.length ? events.map(eventView) : [el('p', { class: 'muted', text: 'none' })]));
+    if (state.features.links) {
+      detail.appendChild(section(`Links (${links.length})`, links.length ? links.map((l) => el('div', { class: 'link-item' }, [
+        el('a', { href: `/traces/${l.trace_id}?span=${l.span_id}`, 'data-testid': 'span-link', text: `${l.trace_id.slice(0, 8)}… / ${l.span_id}` }),
+        Object.keys(l.attributes || {}).length ? keyValues(l.attributes) : null,
+      ])) : [el('p', { class: 'muted', text: 'none' })]));
+    }
+    if (state.features.logs) {
+      const logs = state.logs.filter((l) => l.span_id === s.span_id);
+      detail.appendChild(section(`Logs (${logs.length})`, logs.length ? logs.map(logRow) : [el('p', { class: 'muted', text: 'none for this span' })]));
+    }
+  }
+
+  /** Selects a span: expands its ancestors, scrolls it into view, shows it, and puts it in the URL. */
+  function select(spanId, scroll) {
+    state.selected = spanId && state.byId.has(spanId) ? spanId : null;
+    const params = new URLSearchParams(location.search);
+    if (state.selected) params.set('span', state.selected);
+    else params.delete('span');
+    history.replaceState(null, '', `${location.pathname}${params.toString() ? `?${params}` : ''}`);
+    if (state.selected) {
+      let p = state.byId.get(state.selected).parent_span_id;
+      let opened = false;
+      const seen = new Set();
+      while (p && state.byId.has(p) && !seen.has(p)) {
+        seen.add(p);
+        if (state.collapsed.delete(p)) opened = true;
+        p = state.byId.get(p).parent_span_id;
+      }
+      if (opened) flatten();
+      if (scroll) {
+        const index = state.rows.findIndex((r) => r.span_id === state.selected);
+        if (index >= 0 && (index * ROW < viewport.scrollTop || (index + 1) * ROW > viewport.scrollTop + viewport.clientHeight)) viewport.scrollTop = Math.max(0, index * ROW - viewport.clientHeight / 3);
+      }
+    }
+    showDetail(state.selected ? state.byId.get(state.selected) : null);
+    draw(true);
+  }
+
+  function drawFacts(body) {
+    const root = state.roots[0];
+    const errors = body.spans.filter((s) => s.status_code === 'ERROR').length;
+    const services = new Set(body.spans.map((s) => s.service_name));
+    document.getElementById('title').textContent = root ? root.span_name : 'Trace';
+    document.title = `${root ? root.span_name : 'Trace'} · automagik-telemetry`;
+    const facts = document.getElementById('facts');
+    facts.textContent = '';
+    const fact = (k, v, cls) => el('div', { class: `fact ${cls || ''}` }, [el('span', { class: 'muted', text: k }), el('strong', { text: v, title: v })]);
+    facts.append(
+      fact('Trace', traceId), fact('Start', time(state.start)), fact('Duration', duration(state.total)), fact('Spans', body.spans.length.toLocaleString('en-US')),
+      fact('Services', [...services].join(', ')), fact('Errors', String(errors), errors ? 'error' : ''),
+    );
+    if (body.truncated) facts.appendChild(el('div', { class: 'fact error', text: `Only the first ${body.spans.length.toLocaleString('en-US')} spans are shown.` }));
+  }
+
+  function drawLogs() {
+    const panel = document.getElementById('logs-panel');
+    panel.hidden = !state.features.logs;
+    const holder = document.getElementById('logs');
+    holder.textContent = '';
+    if (state.logs.length === 0) holder.appendChild(el('p', { class: 'muted', text: 'No logs carry this trace id.' }));
+    for (const l of state.logs) holder.appendChild(logRow(l));
+  }
+
+  viewport.addEventListener('scroll', () => requestAnimationFrame(() => draw(false)));
+  viewport.addEventListener('click', (e) => {
+    const toggle = e.target.closest('[data-toggle]');
+    if (toggle) {
+      const id = toggle.dataset.toggle;
+      if (!state.collapsed.delete(id)) state.collapsed.add(id);
+      flatten();
+      return draw(true);
+    }
+    const row = e.target.closest('[data-span-id]');
+    if (row) select(row.dataset.spanId, false);
+  });
+  document.getElementById('expand-all').addEventListener('click', () => {
+    state.collapsed.clear();
+    flatten();
+    draw(true);
+  });
+  document.getElementById('collapse-all').addEventListener('click', () => {
+    for (const s of state.roots) for (const c of state.children.get(s.span_id) || []) if (state.children.has(c.span_id)) state.collapsed.add(c.span_id);
+    flatten();
+    draw(true);
+  });
+  window.addEventListener('resize', () => draw(true));
+  const back = document.referrer && new URL(document.referrer).pathname === '/traces' && new URL(document.referrer).origin === location.origin ? document.referrer : '/traces';
+  document.getElementById('back-to-search').href = back;
+
+  /** Paints the outline first (it loads several times faster), then fills in attributes, events, links and logs. */
+  async function load() {
+    const timings = { script: Math.round(performance.now()) };
+    const id = encodeURIComponent(traceId);
+    let outline = null;
+    try {
+      outline = await api(`/api/traces/${id}?fields=outline`);
+    } catch (error) {
+      if (error.status !== 404) throw error;
+    }
+    timings.outline = Math.round(performance.now());
+    if (outline) {
+      build(outline.spans);
+      flatten();
+      drawFacts(outline);
+      drawAxis();
+      draw(true);
+      await new Promise((resolve) => requestAnimationFrame(resolve));
+      timings.paint = Math.round(performance.now());
+      document.body.setAttribute('data-first-paint-ms', String(timings.paint));
+    }
+    // A trace with logs but no spans (yet) still has its logs shown.
+    const body = await api(`/api/traces/${id}`);
+    timings.detail = Math.round(performance.now());
+    state.features = body.features;
+    state.logs = body.logs;
+    if (!outline && body.spans.length) {
+      build(body.spans);
+      flatten();
+      drawFacts(body);
+      drawAxis();
+    } else for (const s of body.spans) if (state.byId.has(s.span_id)) Object.assign(state.byId.get(s.span_id), s);
+    drawLogs();
+    const wanted = new URLSearchParams(location.search).get('span');
+    if (wanted) select(wanted, true);
+    else draw(true);
+    document.body.setAttribute('data-timings', JSON.stringify(timings));
+  }
+
+  load()
+    .catch((error) => {
+      showError(error.status === 404 ? `No trace ${traceId} in the store (it may have expired, or not arrived yet).` : `Could not load the trace: ${error.message}`);
+    })
+    .finally(() => document.body.setAttribute('data-loaded', traceId));
+})();
