@@ -167,7 +167,9 @@ describe('GET /api/traces/<id>: a script reads one trace', () => {
   it('gives the outline alone with fields=outline (what the waterfall paints first)', async () => {
     const { status, body } = await api(`/api/traces/${CHECKOUT}?fields=outline`);
     expect(status).toBe(200);
-    expect(body.spans[1]).toEqual({ span_id: 'a000000000000002', parent_span_id: 'a000000000000001', start_ms: t0 + 10, duration_ms: 80, service_name: 'payments', span_name: 'charge card', status_code: 'ERROR' });
+    expect(body.columns).toEqual(['span_id', 'parent_span_id', 'start_ms', 'duration_ms', 'service_name', 'span_name', 'status_code']);
+    expect(body.spans[1]).toEqual(['a000000000000002', 'a000000000000001', t0 + 10, 80, 'payments', 'charge card', 'ERROR']);
+    expect(body.truncated).toBe(false);
     expect((await api(`/api/traces/${IMPORT}?fields=outline`)).body.spans).toHaveLength(10_000);
     expect((await api(`/api/traces/${CHECKOUT}?fields=all`)).body.parameter).toBe('fields');
     expect((await api(`/api/traces/${CHECKOUT}?limit=1`)).body.parameter).toBe('limit');

@@ -132,7 +132,7 @@
       const root = t.root_name || '(no name)';
       tbody.appendChild(
         el('tr', { 'data-trace-id': t.trace_id, class: t.errors ? 'has-error' : '', on: { click: (e) => { if (e.target.tagName !== 'A') location.assign(href); } } }, [
-          el('td', { text: time(t.start_ms), title: new Date(t.start_ms).toISOString() }),
+          el('td', { title: new Date(t.start_ms).toISOString() }, [el('span', { class: 'date', text: time(t.start_ms).slice(0, 11) }), time(t.start_ms).slice(11)]),
           el('td', { title: `${root} · ${t.trace_id}` }, [el('a', { href, text: root })]),
           el('td', { title: `${t.service} · project ${t.project}${t.environment ? ` · ${t.environment}` : ''}` }, [el('span', { class: 'dot', style: `background:${colour(t.service)}` }), t.service]),
           el('td', { class: 'num', text: duration(t.duration_ms) }),

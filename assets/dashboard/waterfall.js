@@ -64,6 +64,8 @@
     }
     state.rows = rows;
     spacer.style.height = `${rows.length * ROW}px`;
+    // As tall as the trace, up to the window: a short trace leaves no empty box, a long one scrolls inside.
+    viewport.style.height = `${Math.max(4 * ROW, Math.min(rows.length * ROW + 2, Math.max(280, window.innerHeight - 230)))}px`;
   }
 
   function drawAxis() {
@@ -262,6 +264,12 @@
     }
     timings.outline = Math.round(performance.now());
     if (outline) {
+      const names = outline.columns;
+      outline.spans = outline.spans.map((row) => {
+        const span = {};
+        for (let i = 0; i < names.length; i++) span[names[i]] = row[i];
+        return span;
+      });
       build(outline.spans);
       flatten();
       drawFacts(outline);

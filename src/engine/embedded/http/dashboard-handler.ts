@@ -10,6 +10,7 @@ import { describeError } from '../../../errors.js';
 import { packageRoot } from '../../../paths.js';
 import type { Credentials } from './auth.js';
 import { BodyError, readBody } from './body.js';
+import { TRACE_ID } from '../../../query/trace-detail.js';
 import { createExplorerApi } from './explorer-api.js';
 import { credentialsMatch, LoginThrottle, SessionStore } from './login-guard.js';
 import { acceptsGzip, send, type LogFn } from './respond.js';
@@ -110,7 +111,10 @@ export function createDashboardHandler(options: DashboardHandlerOptions) {
       }
       if (req.method === 'GET' && (url.pathname === '/traces' || /^\/traces\/[^/]+$/.test(url.pathname))) {
         const file = url.pathname === '/traces' ? 'traces.html' : 'trace.html';
-        return await send(res, 200, { ...security, 'Content-Type': TYPES['.html'] as string, 'Cache-Control': 'no-store' }, await readFile(page(file)));
+        const id = url.pathname.slice('/traces/'.length);
+        // The browser starts loading the trace's outline with the page, not after its scripts.
+        const preload: Record<string, string> = TRACE_ID.test(id) ? { Link: `</api/traces/${id}?fields=outline>; rel=preload; as=fetch; crossorigin` } : {};
+        return await send(res, 200, { ...security, ...preload, 'Content-Type': TYPES['.html'] as string, 'Cache-Control': 'no-store' }, await readFile(page(file)));
       }
       if (await explorer(url, req.method ?? 'GET', res, acceptsGzip(req))) return;
       if (url.pathname === '/api/panels' && req.method === 'GET') {

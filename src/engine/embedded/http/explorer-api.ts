@@ -3,7 +3,7 @@ import type { ServerResponse } from 'node:http';
 import type { ClickHouseConnection } from '../../../clickhouse/http-client.js';
 import { isTelemetryError } from '../../../errors.js';
 import { storeFeatures } from '../../../query/store-features.js';
-import { TRACE_ID, traceDetail, traceOutline } from '../../../query/trace-detail.js';
+import { TRACE_ID, traceDetail, traceOutlineJson } from '../../../query/trace-detail.js';
 import { badParameter, parseTraceSearch } from '../../../query/trace-search-params.js';
 import { searchTraces } from '../../../query/trace-search.js';
 import { send } from './respond.js';
@@ -32,12 +32,12 @@ export function createExplorerApi(connection: ClickHouseConnection, database: st
       const fields = url.searchParams.get('fields');
       if (fields !== null && fields !== 'outline') throw badParameter('fields', `"outline" (span ids, parents, times, names, services and status only), got ${JSON.stringify(fields.slice(0, 40))}`);
       if (fields === 'outline') {
-        const outline = await traceOutline(connection, database, id);
-        if (outline.spans.length === 0) {
+        const outline = await traceOutlineJson(connection, database, id);
+        if (outline === undefined) {
           await send(res, 404, JSON_HEADERS, JSON.stringify({ error: `no trace ${id} in the store`, parameter: 'trace_id' }));
           return true;
         }
-        await send(res, 200, JSON_HEADERS, JSON.stringify(outline), gzip);
+        await send(res, 200, JSON_HEADERS, outline, gzip);
         return true;
       }
       const detail = await traceDetail(connection, database, id, await features());
