@@ -180,8 +180,8 @@ describe('GET /api/traces/<id>: a script reads one trace', () => {
     const missing = await api(`/api/traces/${'f'.repeat(32)}`);
     expect(missing.status).toBe(404);
     expect(missing.body.error).toContain('no trace');
-    for (const bad of ['xyz', '0af7651916cd43dd8448eb211c80319', `${CHECKOUT}0`, "0af7651916cd43dd8448eb211c80319'"]) {
-      const res = await api(`/api/traces/${encodeURIComponent(bad)}`);
+    for (const bad of ['xyz', '0af7651916cd43dd8448eb211c80319', `${CHECKOUT}0`, "0af7651916cd43dd8448eb211c80319'", '%E0%A4%A', `${CHECKOUT}/x`, '']) {
+      const res = await api(`/api/traces/${bad.includes('%') || bad.includes('/') ? bad : encodeURIComponent(bad)}`);
       expect(res.status, bad).toBe(400);
       expect(res.body.parameter).toBe('trace_id');
     }

@@ -342,6 +342,6 @@ describe.skipIf(!browserReady)('the trace explorer in a real browser', () => {
 
   it('leaves pictures for the README', async () => {
     if (process.env.UPDATE_DOCS !== '1') return;
-    for (const name of ['overview.png', 'traces.png', 'trace.png']) await copyFile(join(ARTIFACTS, name), join(DOCS, name));
+    for (const [from, to] of [['overview.png', 'dashboard.png'], ['traces.png', 'traces.png'], ['trace.png', 'trace.png']]) await copyFile(join(ARTIFACTS, from as string), join(DOCS, to as string));
   });
 });

@@ -10,6 +10,14 @@ import { send } from './respond.js';
 
 const JSON_HEADERS = { 'Content-Type': 'application/json', 'Cache-Control': 'no-store' };
 
+function safeDecode(text: string): string {
+  try {
+    return decodeURIComponent(text);
+  } catch {
+    return text;
+  }
+}
+
 export function createExplorerApi(connection: ClickHouseConnection, database: string) {
   const features = storeFeatures(connection, database);
   const table = `${database}.traces`;
@@ -26,7 +34,8 @@ export function createExplorerApi(connection: ClickHouseConnection, database: st
         await send(res, 200, JSON_HEADERS, JSON.stringify(result), gzip);
         return true;
       }
-      const id = decodeURIComponent(url.pathname.slice('/api/traces/'.length)).toLowerCase();
+      const raw = url.pathname.slice('/api/traces/'.length);
+      const id = (/%[0-9a-f]{2}/i.test(raw) ? safeDecode(raw) : raw).toLowerCase();
       if (!TRACE_ID.test(id)) throw badParameter('trace_id', `32 hex characters, got ${JSON.stringify(id.slice(0, 80))}`);
       for (const key of url.searchParams.keys()) if (key !== 'fields') throw badParameter(key, 'unknown parameter; known: fields');
       const fields = url.searchParams.get('fields');
