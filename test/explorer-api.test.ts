@@ -1,3 +1,7 @@
+import { context, SpanStatusCode, trace } from '@opentelemetry/api';
+import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-proto';
+import { resourceFromAttributes } from '@opentelemetry/resources';
+import { BasicTracerProvider, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CHECKOUT, HEALTH, IMPORT, seedTraces, STACK_TRACE } from './helpers/trace-fixture.js';
 import { startStack, type RunningStack } from './helpers/stack.js';
@@ -190,6 +194,35 @@ describe('GET /api/traces/<id>: a script reads one trace', () => {
   it('accepts only GET', async () => {
     const res = await fetch(`${base}/api/traces`, { method: 'POST', headers: { cookie } });
     expect(res.status).toBe(405);
+  });
+});
+
+describe('a trace from the official OpenTelemetry SDK', () => {
+  it('is found by its attribute and opens as a tree, the error marked', async () => {
+    const auth = `Basic ${Buffer.from(`telemetry:${stack.vars.AUTOMAGIK_TELEMETRY_CLICKHOUSE_PASSWORD}`).toString('base64')}`;
+    const exporter = new OTLPTraceExporter({ url: `${stack.vars.OTEL_EXPORTER_OTLP_ENDPOINT}/v1/traces`, headers: { Authorization: auth } });
+    const provider = new BasicTracerProvider({ resource: resourceFromAttributes({ 'service.name': 'otel-shop', 'deployment.environment.name': 'qa' }), spanProcessors: [new SimpleSpanProcessor(exporter)] });
+    const tracer = provider.getTracer('explorer-test');
+    const start = Date.now() - 1_000;
+    const root = tracer.startSpan('POST /orders', { startTime: start, attributes: { 'http.route': '/orders' } });
+    const rootContext = trace.setSpan(context.active(), root);
+    const child = tracer.startSpan('reserve stock', { startTime: start + 5 }, rootContext);
+    const leaf = tracer.startSpan('UPDATE stock', { startTime: start + 10 }, trace.setSpan(rootContext, child));
+    leaf.setStatus({ code: SpanStatusCode.ERROR, message: 'deadlock' });
+    leaf.end(start + 30);
+    child.end(start + 40);
+    root.end(start + 50);
+    await provider.forceFlush();
+    await provider.shutdown();
+    const traceId = root.spanContext().traceId;
+    const found = await api('/api/traces?attr=http.route%3D/orders&environment=qa');
+    expect(found.body.traces).toEqual([{ trace_id: traceId, root_name: 'POST /orders', service: 'otel-shop', project: 'otel-shop', environment: 'qa', start_ms: start, duration_ms: 50, spans: 3, errors: 1 }]);
+    const { body } = await api(`/api/traces/${traceId}`);
+    expect(body.spans.map((s: Record<string, string>) => [s.span_name, s.span_id, s.parent_span_id, s.status_code])).toEqual([
+      ['POST /orders', root.spanContext().spanId, '', 'OK'],
+      ['reserve stock', child.spanContext().spanId, root.spanContext().spanId, 'OK'],
+      ['UPDATE stock', leaf.spanContext().spanId, child.spanContext().spanId, 'ERROR'],
+    ]);
   });
 });
 

@@ -19,15 +19,7 @@
   const panelsEl = document.getElementById('panels');
   const projectEl = document.getElementById('project');
 
-  function el(tag, attrs, children) {
-    const node = document.createElement(tag);
-    for (const [k, v] of Object.entries(attrs || {})) {
-      if (k === 'text') node.textContent = v;
-      else node.setAttribute(k, v);
-    }
-    for (const child of children || []) node.appendChild(child);
-    return node;
-  }
+  const { el } = window.AMT;
 
   function format(value, unit) {
     if (value === null || value === undefined) return '–';

@@ -50,6 +50,7 @@ export function createDashboardHandler(options: DashboardHandlerOptions) {
     '/assets/app.css': join(packageRoot(), 'assets', 'dashboard', 'app.css'),
     '/assets/common.js': join(packageRoot(), 'assets', 'dashboard', 'common.js'),
     '/assets/explorer.js': join(packageRoot(), 'assets', 'dashboard', 'explorer.js'),
+    '/assets/span-panel.js': join(packageRoot(), 'assets', 'dashboard', 'span-panel.js'),
     '/assets/waterfall.js': join(packageRoot(), 'assets', 'dashboard', 'waterfall.js'),
     '/assets/uPlot.iife.min.js': join(uplotDir, 'uPlot.iife.min.js'),
     '/assets/uPlot.min.css': join(uplotDir, 'uPlot.min.css'),
