@@ -8,7 +8,7 @@ import { badParameter, parseTraceSearch } from '../../../query/trace-search-para
 import { searchTraces } from '../../../query/trace-search.js';
 import { send } from './respond.js';
 
-const JSON_HEADERS = { 'Content-Type': 'application/json', 'Cache-Control': 'no-store' };
+const JSON_HEADERS = { 'Content-Type': 'application/json', 'Cache-Control': 'no-store', 'X-Content-Type-Options': 'nosniff' };
 
 function safeDecode(text: string): string {
   try {
