@@ -4,7 +4,9 @@ import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { chromiumAvailable, launchChromium } from './helpers/browser.js';
 import { startStack, type RunningStack } from './helpers/stack.js';
-import { CHECKOUT, HEALTH, IMPORT, seedTraces, STACK_TRACE } from './helpers/trace-fixture.js';
+import { runStatement } from '../src/clickhouse/http-client.js';
+import { formatTimestamp } from '../src/transform/row.js';
+import { CHECKOUT, HEALTH, IMPORT, seedTraces, STACK_TRACE, stackConnection } from './helpers/trace-fixture.js';
 
 const ARTIFACTS = join(import.meta.dirname, '..', 'test-artifacts');
 const DOCS = join(import.meta.dirname, '..', 'docs');
@@ -248,6 +250,17 @@ describe.skipIf(!browserReady)('the trace explorer in a real browser', () => {
       await traceLoaded(CHECKOUT);
       expect(await page.locator('[data-testid="detail"] h2').textContent()).toBe('db.query');
       expect(await page.locator('[data-testid="detail"] [data-testid="log"]').count()).toBe(1);
+    });
+
+    it('shows every span of a trace whose parents form a cycle (bad data), once', async () => {
+      const cyclic = 'c1c1c1c1c1c1c1c1c1c1c1c1c1c1c1c1';
+      const span = (id: string, parent: string, offset: number) => JSON.stringify({ trace_id: cyclic, span_id: id, parent_span_id: parent, timestamp: formatTimestamp(t0 + offset), service_name: 'loop', span_name: `span ${id.slice(-1)}`, duration_ms: 5, project_name: 'loop' });
+      await runStatement(stackConnection(stack), 'INSERT INTO telemetry.traces FORMAT JSONEachRow', {
+        data: `${[span('d000000000000001', 'd000000000000002', 0), span('d000000000000002', 'd000000000000001', 1), span('d000000000000003', 'd000000000000003', 2)].join('\n')}\n`,
+      });
+      await page.goto(`${base}/traces/${cyclic}`);
+      await traceLoaded(cyclic);
+      expect((await rowIds()).map((r) => r[0]).sort()).toEqual(['d000000000000001', 'd000000000000002', 'd000000000000003']);
     });
 
     it('says so for a trace that is not in the store', async () => {

@@ -31,11 +31,21 @@
       end = Math.max(end, s.start_ms + s.duration_ms);
     }
     state.total = Math.max(1, end - state.start);
-    const stack = state.roots.map((s) => [s, 0]);
-    while (stack.length) {
-      const [s, d] = stack.pop();
-      state.depth.set(s.span_id, d);
-      for (const c of state.children.get(s.span_id) || []) stack.push([c, d + 1]);
+    const walk = (from) => {
+      const stack = from.map((s) => [s, 0]);
+      while (stack.length) {
+        const [s, d] = stack.pop();
+        if (state.depth.has(s.span_id)) continue;
+        state.depth.set(s.span_id, d);
+        for (const c of state.children.get(s.span_id) || []) stack.push([c, d + 1]);
+      }
+    };
+    walk(state.roots);
+    // Spans whose parents form a cycle (bad data) are reached from no root: each cycle is shown from its earliest span.
+    for (const s of spans) {
+      if (state.depth.has(s.span_id)) continue;
+      state.roots.push(s);
+      walk([s]);
     }
     const endOf = (s) => s.start_ms + s.duration_ms;
     let node = state.roots.reduce((a, b) => (endOf(b) - b.start_ms > endOf(a) - a.start_ms ? b : a), state.roots[0]);
