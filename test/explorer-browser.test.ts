@@ -52,7 +52,7 @@ describe.skipIf(!browserReady)('the trace explorer in a real browser', () => {
     await page.goto(`${base}/traces`);
     await page.fill('#password', stack.vars.AUTOMAGIK_TELEMETRY_CLICKHOUSE_PASSWORD ?? '');
     await page.click('#sign-in');
-    await page.waitForURL(`${base}/`, { waitUntil: 'commit' }).catch((error: unknown) => {
+    await page.waitForURL((url) => url.pathname === '/', { waitUntil: 'commit' }).catch((error: unknown) => {
       throw new Error(`login did not reach the overview, still at ${page.url()}: ${String(error)}`);
     });
   });

@@ -75,7 +75,7 @@
           { label: 'traces', stroke: '#5b8def', fill: 'rgba(91,141,239,0.35)', paths: uPlot.paths.bars({ size: [0.8, 40] }), points: { show: false } },
           { label: 'errors', stroke: '#f06b6b', fill: 'rgba(240,107,107,0.5)', paths: uPlot.paths.bars({ size: [0.8, 40] }), points: { show: false } },
         ],
-        axes: [{ stroke: '#8b93a7', grid: { stroke: '#2a2f3d' } }, { stroke: '#8b93a7', grid: { stroke: '#2a2f3d' }, size: 40 }],
+        axes: [{ stroke: '#8b93a7', grid: { stroke: '#2a2f3d' } }, { stroke: '#8b93a7', grid: { stroke: '#2a2f3d' }, size: 48, incrs: [1, 2, 5, 10, 20, 50, 100, 200, 500, 1e3, 2e3, 5e3, 1e4, 2e4, 5e4, 1e5, 2e5, 5e5, 1e6] }],
         scales: { x: { time: true, min: result.from / 1000, max: result.to / 1000 } },
         hooks: {
           setSelect: [
