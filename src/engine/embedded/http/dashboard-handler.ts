@@ -1,4 +1,5 @@
-// Owns the embedded engine's web dashboard: a login form and session cookie, static assets, and the panels' JSON.
+// Owns the embedded engine's web dashboard: a login form and session cookie, static assets and pages, and the panels' JSON
+// (the trace explorer's JSON is explorer-api.ts; the login's defences are login-guard.ts).
 
 import { readFile } from 'node:fs/promises';
 import type { IncomingMessage, ServerResponse } from 'node:http';
@@ -25,7 +26,7 @@ export interface DashboardHandlerOptions {
 const SESSION_COOKIE = 'amt_session';
 const SESSION_MS = 12 * 3_600_000;
 /** Failed logins allowed per client address and minute, then 429. */
-export const LOGIN_ATTEMPTS_PER_MINUTE = 10;
+const LOGIN_ATTEMPTS_PER_MINUTE = 10;
 const MAX_SESSIONS = 1_000;
 
 const SESSION_PATTERN = new RegExp(`(?:^|;\\s*)${SESSION_COOKIE}=([A-Za-z0-9_-]+)`);
