@@ -215,6 +215,28 @@ describe.skipIf(!browserReady)('the trace explorer in a real browser', () => {
       expect((await rowIds()).map((r) => r[0])).toEqual(['a000000000000001', 'a000000000000002', 'a000000000000003', 'a000000000000004']);
     });
 
+    it('zooms into a stretch of the trace by dragging across the time axis, and back out', async () => {
+      const box = await page.locator('[data-testid="axis"]').boundingBox();
+      if (!box) throw new Error('no axis');
+      await page.mouse.move(box.x + 2, box.y + box.height / 2);
+      await page.mouse.down();
+      await page.mouse.move(box.x + box.width / 2, box.y + box.height / 2, { steps: 6 });
+      await page.mouse.up();
+      await page.waitForURL(/zoom=/);
+      const [from, to] = (query().get('zoom') ?? '').split('-').map(Number);
+      expect(from).toBeLessThanOrEqual(2);
+      expect(to).toBeGreaterThan(55);
+      expect(to).toBeLessThan(65);
+      // render starts at 95 ms: outside the stretch, its row stays but its bar goes.
+      expect(await page.locator('[data-span-id="a000000000000004"] .bar').count()).toBe(0);
+      expect(await page.locator('[data-span-id="a000000000000003"] .bar').count()).toBe(1);
+      const ticks = await page.$$eval('[data-testid="axis"] .tick', (t) => t.map((x) => x.textContent));
+      expect(ticks.at(-1)).toBe(`${to} ms`);
+      await page.click('#reset-zoom');
+      expect(query().has('zoom')).toBe(false);
+      expect(await page.locator('[data-testid="span-row"] .bar').count()).toBe(4);
+    });
+
     it("shows a span's attributes, resource, exception with its stack trace, links and logs", async () => {
       await page.click('[data-span-id="a000000000000002"] .name');
       await page.waitForURL(/span=a000000000000002/);

@@ -10,7 +10,7 @@
   const viewport = document.getElementById('waterfall');
   const spacer = document.getElementById('spacer');
   const detail = document.getElementById('detail');
-  const state = { spans: [], byId: new Map(), children: new Map(), roots: [], depth: new Map(), critical: new Set(), collapsed: new Set(), rows: [], start: 0, total: 1, selected: null, logs: [], features: {} };
+  const state = { view: null, spans: [], byId: new Map(), children: new Map(), roots: [], depth: new Map(), critical: new Set(), collapsed: new Set(), rows: [], start: 0, total: 1, selected: null, logs: [], features: {} };
 
   /** Tree, depths and the critical path (from the root, always the child that ends last), without recursion. */
   function build(spans) {
@@ -78,20 +78,75 @@
     viewport.style.height = `${Math.max(4 * ROW, Math.min(rows.length * ROW + 2, Math.max(280, window.innerHeight - 230)))}px`;
   }
 
+  /** The stretch of the trace on screen, in ms from its start: all of it, or what was zoomed into. */
+  function view() {
+    return state.view || { from: 0, to: state.total };
+  }
+
   function drawAxis() {
     const axis = document.getElementById('axis');
     axis.textContent = '';
-    const track = el('div', { class: 'axis-track' });
-    for (const f of [0, 0.25, 0.5, 0.75, 1]) track.appendChild(el('span', { class: 'tick', style: `left:${f * 100}%`, text: duration(Math.round(f * state.total)) }));
-    axis.appendChild(el('div', { class: 'axis-label', text: 'span' }));
+    const { from, to } = view();
+    const track = el('div', { class: 'axis-track', title: 'drag across the time axis to zoom', 'data-testid': 'axis' });
+    for (const f of [0, 0.25, 0.5, 0.75, 1]) track.appendChild(el('span', { class: 'tick', style: `left:${f * 100}%`, text: duration(Math.round(from + f * (to - from))) }));
+    axis.appendChild(el('div', { class: 'axis-label' }, [state.view ? el('button', { type: 'button', class: 'link inline', id: 'reset-zoom', text: 'reset zoom', on: { click: () => zoom(null) } }) : 'span']));
     axis.appendChild(track);
+  }
+
+  /** Shows `range` ({from, to} in ms from the trace's start) or, with null, the whole trace; kept in the URL. */
+  function zoom(range) {
+    state.view = range && range.to - range.from >= 1 ? { from: Math.max(0, range.from), to: Math.min(state.total, range.to) } : null;
+    const params = new URLSearchParams(location.search);
+    if (state.view) params.set('zoom', `${Math.round(state.view.from)}-${Math.round(state.view.to)}`);
+    else params.delete('zoom');
+    history.replaceState(null, '', `${location.pathname}${params.toString() ? `?${params}` : ''}`);
+    drawAxis();
+    draw(true);
+  }
+
+  /** Dragging across the axis selects a stretch of time to zoom into. */
+  function listenForZoom() {
+    const axis = document.getElementById('axis');
+    axis.addEventListener('mousedown', (down) => {
+      const track = axis.querySelector('.axis-track');
+      if (!track || !track.contains(down.target)) return;
+      down.preventDefault();
+      const box = track.getBoundingClientRect();
+      const at = (x) => Math.min(1, Math.max(0, (x - box.left) / box.width));
+      const band = el('div', { class: 'zoom-band' });
+      track.appendChild(band);
+      const start = at(down.clientX);
+      const move = (e) => {
+        const a = Math.min(start, at(e.clientX));
+        const b = Math.max(start, at(e.clientX));
+        band.style.left = `${a * 100}%`;
+        band.style.width = `${(b - a) * 100}%`;
+      };
+      const up = (e) => {
+        window.removeEventListener('mousemove', move);
+        window.removeEventListener('mouseup', up);
+        band.remove();
+        const a = Math.min(start, at(e.clientX));
+        const b = Math.max(start, at(e.clientX));
+        if ((b - a) * box.width < 4) return;
+        const { from, to } = view();
+        zoom({ from: from + a * (to - from), to: from + b * (to - from) });
+      };
+      window.addEventListener('mousemove', move);
+      window.addEventListener('mouseup', up);
+    });
   }
 
   function rowFor(s, index) {
     const depth = state.depth.get(s.span_id) || 0;
     const kids = state.children.get(s.span_id) || [];
-    const left = ((s.start_ms - state.start) / state.total) * 100;
-    const width = (s.duration_ms / state.total) * 100;
+    const { from, to } = view();
+    // Bars are clipped to the stretch on screen; a span wholly outside it keeps its row but has no bar.
+    const rawLeft = ((s.start_ms - state.start - from) / (to - from)) * 100;
+    const rawRight = rawLeft + (s.duration_ms / (to - from)) * 100;
+    const inView = rawRight >= 0 && rawLeft <= 100;
+    const left = Math.max(0, Math.min(100, rawLeft));
+    const width = Math.max(0, Math.min(100, rawRight) - left);
     const error = s.status_code === 'ERROR';
     const classes = ['span-row', error ? 'error' : '', state.critical.has(s.span_id) ? 'critical' : '', state.selected === s.span_id ? 'selected' : ''].join(' ');
     const toggle = kids.length
@@ -106,7 +161,7 @@
         kids.length && state.collapsed.has(s.span_id) ? el('span', { class: 'muted count', text: ` +${kids.length}` }) : null,
       ]),
       el('div', { class: 'track' }, [
-        el('div', { class: 'bar', style: `left:${left}%;width:max(2px, ${width}%);background:${error ? 'var(--error)' : colour(s.service_name)}` }),
+        inView ? el('div', { class: 'bar', style: `left:${left}%;width:max(2px, ${width}%);background:${error ? 'var(--error)' : colour(s.service_name)}` }) : null,
         el('span', { class: 'bar-label', style: left > 70 ? `right:${100 - left}%` : `left:calc(${left + width}% + 4px)`, text: duration(s.duration_ms) }),
       ]),
     ]);
@@ -210,6 +265,7 @@
     draw(true);
   });
   window.addEventListener('resize', () => draw(true));
+  listenForZoom();
   const back = document.referrer && new URL(document.referrer).pathname === '/traces' && new URL(document.referrer).origin === location.origin ? document.referrer : '/traces';
   document.getElementById('back-to-search').href = back;
 
@@ -234,6 +290,8 @@
       build(outline.spans);
       flatten();
       drawFacts(outline);
+      const wantedZoom = /^(\d+)-(\d+)$/.exec(new URLSearchParams(location.search).get('zoom') || '');
+      if (wantedZoom && Number(wantedZoom[2]) > Number(wantedZoom[1])) state.view = { from: Number(wantedZoom[1]), to: Math.min(state.total, Number(wantedZoom[2])) };
       drawAxis();
       draw(true);
       await new Promise((resolve) => requestAnimationFrame(resolve));
