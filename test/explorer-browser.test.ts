@@ -215,6 +215,23 @@ describe.skipIf(!browserReady)('the trace explorer in a real browser', () => {
       expect((await rowIds()).map((r) => r[0])).toEqual(['a000000000000001', 'a000000000000002', 'a000000000000003', 'a000000000000004']);
     });
 
+    it('moves through the spans with the arrow keys, folding and unfolding', async () => {
+      await page.focus('#waterfall');
+      await page.keyboard.press('ArrowDown');
+      await page.waitForURL(/span=a000000000000001/);
+      await page.keyboard.press('ArrowDown');
+      await page.keyboard.press('ArrowDown');
+      expect(query().get('span')).toBe('a000000000000003');
+      await page.keyboard.press('ArrowLeft'); // a leaf: to its parent
+      expect(query().get('span')).toBe('a000000000000002');
+      await page.keyboard.press('ArrowLeft'); // fold it
+      expect((await rowIds()).map((r) => r[0])).toEqual(['a000000000000001', 'a000000000000002', 'a000000000000004']);
+      await page.keyboard.press('ArrowRight');
+      expect((await rowIds()).map((r) => r[0])).toHaveLength(4);
+      await page.click('#close-detail');
+      expect(query().has('span')).toBe(false);
+    });
+
     it('zooms into a stretch of the trace by dragging across the time axis, and back out', async () => {
       const box = await page.locator('[data-testid="axis"]').boundingBox();
       if (!box) throw new Error('no axis');

@@ -264,6 +264,31 @@
     flatten();
     draw(true);
   });
+  // Keyboard: up/down move the selection, left folds (or goes to the parent), right unfolds.
+  viewport.addEventListener('keydown', (e) => {
+    if (!['ArrowDown', 'ArrowUp', 'ArrowLeft', 'ArrowRight'].includes(e.key) || state.rows.length === 0) return;
+    e.preventDefault();
+    const index = state.rows.findIndex((r) => r.span_id === state.selected);
+    const current = state.rows[index];
+    if (e.key === 'ArrowDown' || e.key === 'ArrowUp') {
+      const next = index < 0 ? 0 : Math.min(state.rows.length - 1, Math.max(0, index + (e.key === 'ArrowDown' ? 1 : -1)));
+      return select(state.rows[next].span_id, true);
+    }
+    if (!current) return;
+    const hasKids = state.children.has(current.span_id);
+    if (e.key === 'ArrowRight' && hasKids && state.collapsed.delete(current.span_id)) {
+      flatten();
+      return draw(true);
+    }
+    if (e.key === 'ArrowLeft') {
+      if (hasKids && !state.collapsed.has(current.span_id)) {
+        state.collapsed.add(current.span_id);
+        flatten();
+        return draw(true);
+      }
+      if (state.byId.has(current.parent_span_id)) select(current.parent_span_id, true);
+    }
+  });
   window.addEventListener('resize', () => draw(true));
   listenForZoom();
   const back = document.referrer && new URL(document.referrer).pathname === '/traces' && new URL(document.referrer).origin === location.origin ? document.referrer : '/traces';
