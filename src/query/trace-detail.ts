@@ -47,6 +47,7 @@ export interface TraceLog {
   scope_name: string;
 }
 
+/** The shape of traceDetailJson's answer. */
 export interface TraceDetail {
   trace_id: string;
   spans: TraceSpan[];
@@ -80,28 +81,33 @@ export async function traceOutlineJson(connection: ClickHouseConnection, databas
   return `{"trace_id":${JSON.stringify(traceId)},"columns":${JSON.stringify(OUTLINE_COLUMNS)},"spans":[${lines.slice(0, MAX_SPANS).join(',')}],"truncated":${truncated}}`;
 }
 
-interface SpanRow extends Omit<TraceSpan, 'events' | 'links' | 'timestamp'> {
-  at: string;
-  ev_t?: string[];
-  ev_n?: string[];
-  ev_a?: Array<Record<string, string>>;
-  ln_t?: string[];
-  ln_s?: string[];
-  ln_a?: Array<Record<string, string>>;
-}
+const EVENT_TYPE = 'Tuple(timestamp String, name String, attributes Map(String, String))';
+const LINK_TYPE = 'Tuple(trace_id String, span_id String, attributes Map(String, String))';
 
-/** The trace's spans in start order and its logs in time order; no spans and no logs means no such trace. */
-export async function traceDetail(connection: ClickHouseConnection, database: string, traceId: string, features: StoreFeatures): Promise<TraceDetail> {
-  const extra = [
-    ...(features.events ? ['`events.timestamp` AS ev_t', '`events.name` AS ev_n', '`events.attributes` AS ev_a'] : []),
-    ...(features.links ? ['`links.trace_id` AS ln_t', '`links.span_id` AS ln_s', '`links.attributes` AS ln_a'] : []),
-  ];
-  const spansQuery = queryRows<SpanRow>(
+/**
+ * One trace whole as JSON text in the TraceDetail shape, or undefined when it has no spans and no logs. The spans
+ * come out of ClickHouse already shaped (events and links as objects) and are passed through unparsed.
+ */
+export async function traceDetailJson(connection: ClickHouseConnection, database: string, traceId: string, features: StoreFeatures): Promise<string | undefined> {
+  const events = features.events
+    ? `arrayMap((t, n, a) -> CAST((toString(t), n, a), '${EVENT_TYPE}'), \`events.timestamp\`, \`events.name\`, \`events.attributes\`)`
+    : `CAST([], 'Array(${EVENT_TYPE})')`;
+  const links = features.links
+    ? `arrayMap((t, s, a) -> CAST((t, s, a), '${LINK_TYPE}'), \`links.trace_id\`, \`links.span_id\`, \`links.attributes\`)`
+    : `CAST([], 'Array(${LINK_TYPE})')`;
+  // Inner names differ from the outer ones, so that `timestamp`, `events` and `links` always mean the columns inside.
+  const spansQuery = runStatement(
     connection,
-    `SELECT trace_id, span_id, parent_span_id, toString(timestamp) AS at, toInt64(toUnixTimestamp64Milli(timestamp)) AS start_ms, duration_ms,
-       service_name, span_name, span_kind, status_code, status_message, project_name, project_version, environment, attributes${extra.map((e) => `, ${e}`).join('')}
-     FROM ${database}.traces WHERE trace_id = {id:String} ORDER BY timestamp, span_id LIMIT {limit:UInt32}`,
-    { id: traceId, limit: MAX_SPANS + 1 },
+    `SELECT trace_id, span_id, parent_span_id, ts AS timestamp, start_ms, duration_ms, service_name, span_name, span_kind, status_code, status_message,
+       project_name, project_version, environment, attributes, ev AS events, ln AS links
+     FROM (
+       SELECT trace_id, span_id, parent_span_id, toString(timestamp) AS ts, toInt64(toUnixTimestamp64Milli(timestamp)) AS start_ms, duration_ms,
+         service_name, span_name, span_kind, status_code, status_message, project_name, project_version, environment, attributes, ${events} AS ev, ${links} AS ln
+       FROM ${database}.traces WHERE trace_id = {id:String} ORDER BY timestamp, span_id LIMIT {limit:UInt32}
+     )
+     ORDER BY start_ms, span_id
+     FORMAT JSONEachRow`,
+    { params: { id: traceId, limit: MAX_SPANS + 1 }, settings: { output_format_json_quote_64bit_integers: 0, output_format_json_named_tuples_as_objects: 1 } },
   );
   const logsQuery = features.logs
     ? queryRows<Omit<TraceLog, 'timestamp'> & { at: string }>(
@@ -112,20 +118,10 @@ export async function traceDetail(connection: ClickHouseConnection, database: st
         { id: traceId, limit: MAX_LOGS + 1 },
       )
     : Promise.resolve([]);
-  const [rows, logs] = await Promise.all([spansQuery, logsQuery]);
-  const spans = rows.slice(0, MAX_SPANS).map(({ at, ev_t, ev_n, ev_a, ln_t, ln_s, ln_a, ...span }) => ({
-    ...span,
-    timestamp: at,
-    start_ms: Number(span.start_ms),
-    duration_ms: Number(span.duration_ms),
-    events: (ev_n ?? []).map((name, i) => ({ timestamp: ev_t?.[i] ?? '', name, attributes: ev_a?.[i] ?? {} })),
-    links: (ln_t ?? []).map((trace, i) => ({ trace_id: trace, span_id: ln_s?.[i] ?? '', attributes: ln_a?.[i] ?? {} })),
-  }));
-  return {
-    trace_id: traceId,
-    spans,
-    logs: logs.slice(0, MAX_LOGS).map(({ at, ...l }) => ({ ...l, timestamp: at, time_ms: Number(l.time_ms) })),
-    truncated: rows.length > MAX_SPANS || logs.length > MAX_LOGS,
-    features,
-  };
+  const [text, logRows] = await Promise.all([spansQuery, logsQuery]);
+  const lines = text.split('\n').filter((line) => line !== '');
+  if (lines.length === 0 && logRows.length === 0) return undefined;
+  const logs: TraceLog[] = logRows.slice(0, MAX_LOGS).map(({ at, ...l }) => ({ ...l, timestamp: at, time_ms: Number(l.time_ms) }));
+  const truncated = lines.length > MAX_SPANS || logRows.length > MAX_LOGS;
+  return `{"trace_id":${JSON.stringify(traceId)},"spans":[${lines.slice(0, MAX_SPANS).join(',')}],"logs":${JSON.stringify(logs)},"truncated":${truncated},"features":${JSON.stringify(features)}}`;
 }

@@ -3,7 +3,7 @@ import type { ServerResponse } from 'node:http';
 import type { ClickHouseConnection } from '../../../clickhouse/http-client.js';
 import { isTelemetryError } from '../../../errors.js';
 import { storeFeatures } from '../../../query/store-features.js';
-import { TRACE_ID, traceDetail, traceOutlineJson } from '../../../query/trace-detail.js';
+import { TRACE_ID, traceDetailJson, traceOutlineJson } from '../../../query/trace-detail.js';
 import { badParameter, parseTraceSearch } from '../../../query/trace-search-params.js';
 import { searchTraces } from '../../../query/trace-search.js';
 import { send } from './respond.js';
@@ -49,12 +49,12 @@ export function createExplorerApi(connection: ClickHouseConnection, database: st
         await send(res, 200, JSON_HEADERS, outline, gzip);
         return true;
       }
-      const detail = await traceDetail(connection, database, id, await features());
-      if (detail.spans.length === 0 && detail.logs.length === 0) {
+      const detail = await traceDetailJson(connection, database, id, await features());
+      if (detail === undefined) {
         await send(res, 404, JSON_HEADERS, JSON.stringify({ error: `no trace ${id} in the store`, parameter: 'trace_id' }));
         return true;
       }
-      await send(res, 200, JSON_HEADERS, JSON.stringify(detail), gzip);
+      await send(res, 200, JSON_HEADERS, detail, gzip);
       return true;
     } catch (error) {
       if (isTelemetryError(error) && error.code === 'E_BAD_REQUEST') {
