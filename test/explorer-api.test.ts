@@ -3,7 +3,8 @@ import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-proto';
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import { BasicTracerProvider, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CHECKOUT, HEALTH, IMPORT, seedTraces, STACK_TRACE } from './helpers/trace-fixture.js';
+import { runStatement } from '../src/clickhouse/http-client.js';
+import { CHECKOUT, HEALTH, IMPORT, seedTraces, STACK_TRACE, stackConnection } from './helpers/trace-fixture.js';
 import { startStack, type RunningStack } from './helpers/stack.js';
 
 const t0 = Date.now() - 2 * 60_000;
@@ -223,6 +224,28 @@ describe('a trace from the official OpenTelemetry SDK', () => {
       ['reserve stock', child.spanContext().spanId, root.spanContext().spanId, 'OK'],
       ['UPDATE stock', leaf.spanContext().spanId, child.spanContext().spanId, 'ERROR'],
     ]);
+  });
+});
+
+describe('a logs table this version cannot read', () => {
+  it('still gives the spans, and says why the logs are missing', async () => {
+    const other = await startStack();
+    try {
+      await seedTraces(other, t0, false);
+      const connection = stackConnection(other);
+      await runStatement(connection, 'CREATE TABLE telemetry.logs (timestamp DateTime64(9), trace_id String, message String) ENGINE = MergeTree ORDER BY timestamp');
+      const otherBase = `http://127.0.0.1:${other.home.env.AUTOMAGIK_TELEMETRY_DASHBOARD_PORT}`;
+      const otherCookie = await login(otherBase, other.vars.AUTOMAGIK_TELEMETRY_CLICKHOUSE_PASSWORD ?? '');
+      const res = await fetch(`${otherBase}/api/traces/${CHECKOUT}`, { headers: { cookie: otherCookie } });
+      const body = (await res.json()) as Record<string, any>;
+      expect(res.status).toBe(200);
+      expect(body.spans).toHaveLength(4);
+      expect(body.logs).toEqual([]);
+      expect(body.features.logs).toBe(true);
+      expect(body.logs_error).toMatch(/severity_text|Unknown|UNKNOWN_IDENTIFIER|Missing columns/i);
+    } finally {
+      await other.stop();
+    }
   });
 });
 

@@ -238,7 +238,8 @@
     panel.hidden = !state.features.logs;
     const holder = document.getElementById('logs');
     holder.textContent = '';
-    if (state.logs.length === 0) holder.appendChild(el('p', { class: 'muted', text: 'No logs carry this trace id.' }));
+    if (state.logsError) holder.appendChild(el('p', { class: 'error', 'data-testid': 'logs-error', text: `The logs could not be read: ${state.logsError}` }));
+    else if (state.logs.length === 0) holder.appendChild(el('p', { class: 'muted', text: 'No logs carry this trace id.' }));
     for (const l of state.logs) holder.appendChild(logRow(l));
   }
 
@@ -328,6 +329,7 @@
     timings.detail = Math.round(performance.now());
     state.features = body.features;
     state.logs = body.logs;
+    state.logsError = body.logs_error;
     if (!outline && body.spans.length) {
       build(body.spans);
       flatten();

@@ -1,5 +1,6 @@
 // Owns reading one trace whole: its spans (with events and links where the store has them) and the logs that carry its id.
 import { queryRows, runStatement, type ClickHouseConnection } from '../clickhouse/http-client.js';
+import { describeError } from '../errors.js';
 import type { StoreFeatures } from './store-features.js';
 
 export interface SpanEvent {
@@ -55,6 +56,8 @@ export interface TraceDetail {
   /** True when the trace has more spans than MAX_SPANS (or logs than MAX_LOGS) and only the first are here. */
   truncated: boolean;
   features: StoreFeatures;
+  /** Set when the store has a logs table but reading it failed; the spans are still here. */
+  logs_error?: string;
 }
 
 export const MAX_SPANS = 50_000;
@@ -109,6 +112,7 @@ export async function traceDetailJson(connection: ClickHouseConnection, database
      FORMAT JSONEachRow`,
     { params: { id: traceId, limit: MAX_SPANS + 1 }, settings: { output_format_json_quote_64bit_integers: 0, output_format_json_named_tuples_as_objects: 1 } },
   );
+  let logsError: string | undefined;
   const logsQuery = features.logs
     ? queryRows<Omit<TraceLog, 'timestamp'> & { at: string }>(
         connection,
@@ -116,12 +120,17 @@ export async function traceDetailJson(connection: ClickHouseConnection, database
            toInt32(severity_number) AS severity_number, body, toString(service_name) AS service_name, attributes, toString(scope_name) AS scope_name
          FROM ${database}.logs WHERE trace_id = {id:String} ORDER BY timestamp LIMIT {limit:UInt32}`,
         { id: traceId, limit: MAX_LOGS + 1 },
-      )
+      ).catch((error: unknown) => {
+        // A logs table this version does not understand must not hide the spans: say so beside them instead.
+        logsError = describeError(error).split('\n')[0] ?? 'unknown error';
+        return [];
+      })
     : Promise.resolve([]);
   const [text, logRows] = await Promise.all([spansQuery, logsQuery]);
   const lines = text.split('\n').filter((line) => line !== '');
   if (lines.length === 0 && logRows.length === 0) return undefined;
   const logs: TraceLog[] = logRows.slice(0, MAX_LOGS).map(({ at, ...l }) => ({ ...l, timestamp: at, time_ms: Number(l.time_ms) }));
   const truncated = lines.length > MAX_SPANS || logRows.length > MAX_LOGS;
-  return `{"trace_id":${JSON.stringify(traceId)},"spans":[${lines.slice(0, MAX_SPANS).join(',')}],"logs":${JSON.stringify(logs)},"truncated":${truncated},"features":${JSON.stringify(features)}}`;
+  const logsNote = logsError === undefined ? '' : `,"logs_error":${JSON.stringify(logsError)}`;
+  return `{"trace_id":${JSON.stringify(traceId)},"spans":[${lines.slice(0, MAX_SPANS).join(',')}],"logs":${JSON.stringify(logs)}${logsNote},"truncated":${truncated},"features":${JSON.stringify(features)}}`;
 }
