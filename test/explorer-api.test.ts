@@ -114,6 +114,7 @@ describe('GET /api/traces: a script searches traces', () => {
     ['range=2h', 'range'],
     ['from=yesterday', 'from'],
     [`from=${t0}&to=${t0 - 1}`, 'from'],
+    ['from=0&to=99999999999999', 'from'],
     ['min_ms=-1', 'min_ms'],
     ['min_ms=10&max_ms=5', 'min_ms'],
     ['attr=novalue', 'attr'],

@@ -58,7 +58,7 @@
     const step = result.step_ms;
     const xs = [];
     const counts = new Map(result.timeline.map((p) => [p.t, p]));
-    for (let t = Math.floor(result.from / step) * step; t <= result.to; t += step) xs.push(t / 1000);
+    for (let t = Math.floor(result.from / step) * step; t <= result.to && xs.length < 5000; t += step) xs.push(t / 1000);
     const traces = xs.map((x) => (counts.get(x * 1000) || {}).traces || 0);
     const errors = xs.map((x) => (counts.get(x * 1000) || {}).errors || 0);
     holder.dataset.from = String(result.from);

@@ -42,6 +42,8 @@ export interface TraceSearch {
 }
 
 export const MAX_LIMIT = 200;
+/** The widest window a search may span (the store keeps 90 days). */
+export const MAX_RANGE_MS = 400 * 86_400_000;
 export const MAX_OFFSET = 100_000;
 export const MAX_ATTRIBUTE_FILTERS = 10;
 const MAX_TEXT = 200;
@@ -93,6 +95,7 @@ export function parseTraceSearch(params: URLSearchParams, now = Date.now()): Tra
   to ??= now;
   from ??= to - (SEARCH_RANGES[range] as number);
   if (from > to) throw badParameter('from', 'must be before to');
+  if (to - from > MAX_RANGE_MS) throw badParameter('from', `the range can span at most ${MAX_RANGE_MS / 86_400_000} days`);
   const attributes: AttributeFilter[] = [];
   const attrs = params.getAll('attr').filter((a) => a !== '');
   if (attrs.length > MAX_ATTRIBUTE_FILTERS) throw badParameter('attr', `at most ${MAX_ATTRIBUTE_FILTERS} attribute filters`);
