@@ -1,5 +1,6 @@
 // Owns knowing which optional parts of the schema a store has (span events and links, the logs table), asked once.
 import { queryRows, type ClickHouseConnection } from '../clickhouse/http-client.js';
+import { describeError } from '../errors.js';
 
 export interface StoreFeatures {
   /** `traces.events` Nested(timestamp, name, attributes). */
@@ -8,6 +9,8 @@ export interface StoreFeatures {
   links: boolean;
   /** A `logs` table. */
   logs: boolean;
+  /** Why the store could not be asked (then nothing optional is read, and it is asked again next time). */
+  error?: string;
 }
 
 /** A store without a feature is asked again after this long (a schema upgrade may add it); one with it, never. */
@@ -42,7 +45,8 @@ export function storeFeatures(connection: ClickHouseConnection, database: string
       },
       (error: unknown) => {
         pending = undefined;
-        throw error;
+        // The spans do not need these: read without them rather than fail the whole trace.
+        return { events: false, links: false, logs: false, error: describeError(error).split('\n')[0] ?? 'unknown error' };
       },
     );
     return pending;
