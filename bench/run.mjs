@@ -278,6 +278,58 @@ try {
   results.cli_send_event_ms = Math.round(median(sendTimes));
   say(`cli_help_ms              ${results.cli_help_ms} ms, ${results.cli_help_ms - results.node_baseline_ms} ms above node -e 0 (${results.node_baseline_ms} ms; target <= 150 above)`);
   say(`cli_send_event_ms        ${results.cli_send_event_ms} ms, ${results.cli_send_event_ms - results.node_baseline_ms} ms above node -e 0 (target <= 300 above)`);
+
+  // 9. The trace explorer over the same store, plus one 10,000-span trace: the search, the waterfall's outline
+  // against the full detail (the baseline), and, where Chromium is installed, the waterfall's first paint.
+  const traceId = 'be0c0000000000000000000000000001';
+  const traceStart = Date.now() - 60_000;
+  const { runStatement } = await import('../dist/src/clickhouse/http-client.js');
+  const spanRows = Array.from({ length: 10_000 }, (_, i) => JSON.stringify({
+    trace_id: traceId, span_id: (0xbe00000000000 + i).toString(16).padStart(16, '0'), parent_span_id: i === 0 ? '' : (0xbe00000000000 + (i < 100 ? 0 : Math.floor(i / 100))).toString(16).padStart(16, '0'),
+    timestamp: new Date(traceStart + i).toISOString().replace('T', ' ').replace('Z', ''), service_name: 'bench', span_name: `span ${i % 50}`, duration_ms: 5, project_name: 'bench-trace', attributes: { i: String(i) },
+  }));
+  await runStatement(connection, 'INSERT INTO traces FORMAT JSONEachRow', { data: `${spanRows.join('\n')}\n` });
+  const dashboard = `http://127.0.0.1:${env.AUTOMAGIK_TELEMETRY_DASHBOARD_PORT}`;
+  const login = await fetch(`${dashboard}/login`, { method: 'POST', redirect: 'manual', headers: { 'Content-Type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams({ username: 'telemetry', password: connection.password }) });
+  const cookie = (login.headers.get('set-cookie') ?? '').split(';')[0];
+  const timed = async (path) => {
+    const samples = [];
+    for (let i = 0; i < 5; i++) {
+      t = performance.now();
+      const res = await fetch(`${dashboard}${path}`, { headers: { cookie } });
+      await res.arrayBuffer();
+      if (!res.ok) throw new Error(`${path}: HTTP ${res.status}`);
+      samples.push(performance.now() - t);
+    }
+    return median(samples);
+  };
+  results.trace_search_ms_1m = Number((await timed('/api/traces?range=24h&limit=50')).toFixed(1));
+  say(`trace_search_ms_1m       ${results.trace_search_ms_1m} ms median of 5, /api/traces over the last 24 h of ${fmt(n)} rows (one row per trace, histogram, timeline)`);
+  const outlineMs = await timed(`/api/traces/${traceId}?fields=outline`);
+  const detailMs = await timed(`/api/traces/${traceId}`);
+  results.trace_outline_vs_detail_10k = Number((outlineMs / detailMs).toFixed(2));
+  say(`trace_outline_vs_detail  ${results.trace_outline_vs_detail_10k} (outline ${outlineMs.toFixed(0)} ms vs detail ${detailMs.toFixed(0)} ms for 10,000 spans; target <= 0.5)`);
+  try {
+    const { chromium } = await import('playwright-core');
+    const browser = await chromium.launch({ executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium', args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run'] });
+    try {
+      const context = await browser.newContext();
+      await context.addCookies([{ name: cookie.split('=')[0], value: cookie.split('=')[1], url: dashboard }]);
+      const page = await context.newPage();
+      const paints = [];
+      for (let i = 0; i < 5; i++) {
+        await page.goto(`${dashboard}/traces/${traceId}`);
+        await page.waitForSelector(`body[data-loaded="${traceId}"]`);
+        paints.push(Number(await page.getAttribute('body', 'data-first-paint-ms')));
+      }
+      results.trace_first_paint_ms_10k = median(paints);
+      say(`trace_first_paint_ms_10k ${results.trace_first_paint_ms_10k} ms median of 5, Chromium, navigation to waterfall drawn (target < 1000)`);
+    } finally {
+      await browser.close();
+    }
+  } catch (error) {
+    say(`trace_first_paint_ms_10k skipped: Chromium did not run (${error.message.split('\n')[0]})`);
+  }
 } finally {
   await run(['stop'], env).catch(() => undefined);
   await rm(home, { recursive: true, force: true });

@@ -18,7 +18,8 @@ export type ErrorCode =
   | 'E_CONTAINER_EXITED'
   | 'E_REFUSED'
   | 'E_AUTH'
-  | 'E_FILE';
+  | 'E_FILE'
+  | 'E_BAD_REQUEST';
 
 export interface TelemetryErrorOptions {
   cause?: unknown;

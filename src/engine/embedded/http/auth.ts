@@ -40,7 +40,7 @@ export function checkCredentials(presented: Partial<Credentials>, users: Users |
   if (presented.username === undefined) return { ok: false, reason: 'missing', username: undefined };
   const user = users.find((u) => u.username === presented.username);
   // Compare even for an unknown user, so that timing does not tell which user names exist.
-  const ok = safeEqual(presented.password ?? '', user?.password ?? '\u0000unknown-user') && user !== undefined;
+  const ok = constantTimeEqual(presented.password ?? '', user?.password ?? '\u0000unknown-user') && user !== undefined;
   return ok ? { ok: true, username: user.username, role: user.role } : { ok: false, reason: 'wrong', username: presented.username };
 }
 
@@ -50,6 +50,6 @@ export function hasRole(outcome: AuthOutcome, roles: readonly Role[]): boolean {
 }
 
 /** Equal strings, compared through their digests so that neither content nor length shows in the timing. */
-export function safeEqual(a: string, b: string): boolean {
+export function constantTimeEqual(a: string, b: string): boolean {
   return timingSafeEqual(createHash('sha256').update(a).digest(), createHash('sha256').update(b).digest());
 }

@@ -1,6 +1,6 @@
-// Owns the embedded engine's web dashboard: a login form and session cookie, static assets, and the panels' JSON.
+// Owns the embedded engine's web dashboard: a login form and session cookie, static assets and pages, and the panels' JSON
+// (the trace explorer's JSON is explorer-api.ts; the login's defences are login-guard.ts).
 
-import { randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createRequire } from 'node:module';
@@ -11,7 +11,10 @@ import { describeError } from '../../../errors.js';
 import { packageRoot } from '../../../paths.js';
 import { checkCredentials, hasRole, type Users } from './auth.js';
 import { BodyError, readBody } from './body.js';
-import { send, type LogFn } from './respond.js';
+import { TRACE_ID } from '../../../query/trace-detail.js';
+import { createExplorerApi } from './explorer-api.js';
+import { LoginThrottle, SessionStore } from './login-guard.js';
+import { acceptsGzip, send, type LogFn } from './respond.js';
 
 export interface DashboardHandlerOptions {
   connection: ClickHouseConnection;
@@ -23,6 +26,9 @@ export interface DashboardHandlerOptions {
 
 const SESSION_COOKIE = 'amt_session';
 const SESSION_MS = 12 * 3_600_000;
+/** Failed logins allowed per client address and minute, then 429. */
+const LOGIN_ATTEMPTS_PER_MINUTE = 10;
+const MAX_SESSIONS = 1_000;
 
 const SESSION_PATTERN = new RegExp(`(?:^|;\\s*)${SESSION_COOKIE}=([A-Za-z0-9_-]+)`);
 
@@ -34,11 +40,20 @@ function sessionToken(req: IncomingMessage): string | undefined {
 const TYPES: Record<string, string> = { '.html': 'text/html; charset=utf-8', '.js': 'text/javascript; charset=utf-8', '.css': 'text/css; charset=utf-8' };
 
 export function createDashboardHandler(options: DashboardHandlerOptions) {
-  const sessions = new Map<string, number>();
+  const sessions = new SessionStore({ ttlMs: SESSION_MS, max: MAX_SESSIONS });
+  const throttle = new LoginThrottle({ attempts: LOGIN_ATTEMPTS_PER_MINUTE, windowMs: 60_000, maxAddresses: 10_000 });
+  const explorer = createExplorerApi(options.connection, options.database);
+  // Expired sessions go even when nobody logs in for a while.
+  const pruner = setInterval(() => sessions.prune(), 10 * 60_000);
+  pruner.unref();
   const uplotDir = dirname(createRequire(import.meta.url).resolve('uplot'));
   const assets: Record<string, string> = {
     '/assets/app.js': join(packageRoot(), 'assets', 'dashboard', 'app.js'),
     '/assets/app.css': join(packageRoot(), 'assets', 'dashboard', 'app.css'),
+    '/assets/common.js': join(packageRoot(), 'assets', 'dashboard', 'common.js'),
+    '/assets/explorer.js': join(packageRoot(), 'assets', 'dashboard', 'explorer.js'),
+    '/assets/span-panel.js': join(packageRoot(), 'assets', 'dashboard', 'span-panel.js'),
+    '/assets/waterfall.js': join(packageRoot(), 'assets', 'dashboard', 'waterfall.js'),
     '/assets/uPlot.iife.min.js': join(uplotDir, 'uPlot.iife.min.js'),
     '/assets/uPlot.min.css': join(uplotDir, 'uPlot.min.css'),
   };
@@ -47,9 +62,7 @@ export function createDashboardHandler(options: DashboardHandlerOptions) {
 
   const loggedIn = (req: IncomingMessage): boolean => {
     if (!options.users) return true;
-    const token = sessionToken(req);
-    const expiry = token ? sessions.get(token) : undefined;
-    return expiry !== undefined && expiry > Date.now();
+    return sessions.valid(sessionToken(req));
   };
 
   return async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -66,15 +79,24 @@ export function createDashboardHandler(options: DashboardHandlerOptions) {
         return await send(res, 200, { ...security, 'Content-Type': TYPES['.html'] as string }, await readFile(page('login.html')));
       }
       if (url.pathname === '/login' && req.method === 'POST') {
+        const address = req.socket.remoteAddress ?? 'unknown';
+        const wait = throttle.retryAfter(address);
+        if (wait > 0) {
+          options.log({ level: 'warn', endpoint: 'dashboard', msg: 'login throttled', address });
+          return await send(res, 429, { ...security, 'Content-Type': 'text/plain; charset=utf-8', 'Retry-After': String(wait) }, `Too many failed sign-ins from this address: try again in ${wait} s.\n`);
+        }
         const form = new URLSearchParams((await readBody(req, 64 * 1024)).toString('utf8'));
-        const outcome = checkCredentials({ username: form.get('username') ?? '', password: form.get('password') ?? '' }, options.users);
+        const presented = { username: form.get('username') ?? '', password: form.get('password') ?? '' };
+        // The reader role signs in (admin may too); each candidate is compared in constant time.
+        const outcome = checkCredentials(presented, options.users);
         if (!hasRole(outcome, ['reader', 'admin'])) {
-          options.log({ level: 'warn', endpoint: 'dashboard', msg: 'failed login', user: form.get('username') });
+          throttle.failed(address);
+          options.log({ level: 'warn', endpoint: 'dashboard', msg: 'failed login', user: presented.username.slice(0, 100), address });
           res.writeHead(303, { Location: '/login?failed=1' }).end();
           return;
         }
-        const token = randomBytes(24).toString('base64url');
-        sessions.set(token, Date.now() + SESSION_MS);
+        throttle.succeeded(address);
+        const token = sessions.create();
         res.writeHead(303, { Location: '/', 'Set-Cookie': `${SESSION_COOKIE}=${token}; HttpOnly; SameSite=Strict; Path=/; Max-Age=${SESSION_MS / 1000}` }).end();
         return;
       }
@@ -92,6 +114,14 @@ export function createDashboardHandler(options: DashboardHandlerOptions) {
       if (url.pathname === '/' && req.method === 'GET') {
         return await send(res, 200, { ...security, 'Content-Type': TYPES['.html'] as string, 'Cache-Control': 'no-store' }, await readFile(page('index.html')));
       }
+      if (req.method === 'GET' && (url.pathname === '/traces' || /^\/traces\/[^/]+$/.test(url.pathname))) {
+        const file = url.pathname === '/traces' ? 'traces.html' : 'trace.html';
+        const id = url.pathname.slice('/traces/'.length);
+        // The browser starts loading the trace's outline with the page, not after its scripts.
+        const preload: Record<string, string> = TRACE_ID.test(id) ? { Link: `</api/traces/${id}?fields=outline>; rel=preload; as=fetch; crossorigin` } : {};
+        return await send(res, 200, { ...security, ...preload, 'Content-Type': TYPES['.html'] as string, 'Cache-Control': 'no-store' }, await readFile(page(file)));
+      }
+      if (await explorer(url, req.method ?? 'GET', res, acceptsGzip(req))) return;
       if (url.pathname === '/api/panels' && req.method === 'GET') {
         const data = await dashboardData(options.connection, options.database, url.searchParams.get('range') ?? '1h', url.searchParams.get('project') ?? '');
         return await send(res, 200, { 'Content-Type': 'application/json', 'Cache-Control': 'no-store' }, JSON.stringify(data));

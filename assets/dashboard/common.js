@@ -1,0 +1,68 @@
+// The dashboard pages' shared helpers (no framework): building elements, formatting, and reading the JSON API.
+(function () {
+  'use strict';
+
+  function el(tag, attrs, children) {
+    const node = document.createElement(tag);
+    for (const [k, v] of Object.entries(attrs || {})) {
+      if (v === undefined || v === null || v === false) continue;
+      if (k === 'text') node.textContent = v;
+      else if (k === 'on') for (const [event, fn] of Object.entries(v)) node.addEventListener(event, fn);
+      else node.setAttribute(k, v === true ? '' : v);
+    }
+    for (const child of children || []) if (child) node.appendChild(typeof child === 'string' ? document.createTextNode(child) : child);
+    return node;
+  }
+
+  /** Milliseconds as people read them: 850 ms, 1.25 s, 2 min 5 s. */
+  function duration(ms) {
+    const n = Number(ms);
+    if (!Number.isFinite(n)) return '–';
+    if (n < 1000) return `${n} ms`;
+    if (n < 60_000) return `${(n / 1000).toFixed(n < 10_000 ? 2 : 1)} s`;
+    const min = Math.floor(n / 60_000);
+    return `${min} min ${Math.round((n % 60_000) / 1000)} s`;
+  }
+
+  function pad(n, w) {
+    return String(n).padStart(w || 2, '0');
+  }
+
+  /** Local date-time with milliseconds: 2026-11-26 10:04:05.123. */
+  function time(ms) {
+    const d = new Date(Number(ms));
+    return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())} ${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}.${pad(d.getMilliseconds(), 3)}`;
+  }
+
+  /** GET a JSON endpoint of this server; a lost session goes back to the login form. */
+  async function api(path) {
+    const res = await fetch(path, { credentials: 'same-origin' });
+    if (res.status === 401) {
+      location.assign('/login');
+      throw new Error('not logged in');
+    }
+    const body = await res.json();
+    if (!res.ok) {
+      const error = new Error(body.error || `HTTP ${res.status}`);
+      error.status = res.status;
+      throw error;
+    }
+    return body;
+  }
+
+  /** A stable colour per service name. */
+  function colour(name) {
+    let h = 0;
+    for (const c of String(name)) h = (h * 31 + c.charCodeAt(0)) >>> 0;
+    return `hsl(${h % 360} 55% 58%)`;
+  }
+
+  function showError(message) {
+    const box = document.getElementById('error');
+    if (!box) return;
+    box.textContent = message || '';
+    box.hidden = !message;
+  }
+
+  window.AMT = { el, duration, time, api, colour, showError };
+})();
