@@ -27,6 +27,8 @@ export interface TrackOptions {
  * times) is built when it is first sent, off the host's hot path, and kept, so a retried batch sends the same bytes.
  */
 export interface QueuedEvent {
+  /** The item's kind in the batch processor's queue (metrics and logs would be other tags). */
+  signal: 'span';
   name: string;
   attributes: FlatAttributes;
   startMs: number;
@@ -101,6 +103,7 @@ export function makeEvent(name: string, attributes: Attributes | undefined, opti
   const status = options.status === undefined ? 'ok' : options.status.toLowerCase();
   if (status !== 'ok' && status !== 'error') throw new Error(`status must be 'ok' or 'error', got ${JSON.stringify(options.status)}`);
   return {
+    signal: 'span',
     name,
     attributes: attributes ? flattenAttributes(attributes) : {},
     startMs,
@@ -112,9 +115,16 @@ export function makeEvent(name: string, attributes: Attributes | undefined, opti
   };
 }
 
-/** The event's span, built on first use and kept (ids stay the same across retries). */
-export function spanOf(event: QueuedEvent): OtlpSpan {
+/**
+ * The event's span, built on first use and kept (ids stay the same across retries and the spool). `scrub` cleans
+ * attribute values and the status message as the span is built, so what is kept, spooled or sent is already clean.
+ */
+export function spanOf(event: QueuedEvent, scrub?: (text: string) => string): OtlpSpan {
   if (event.span) return event.span;
+  if (scrub) {
+    for (const key in event.attributes) event.attributes[key] = scrub(event.attributes[key] as string);
+    event.statusMessage = scrub(event.statusMessage);
+  }
   const startNs = BigInt(Math.round(event.startMs * 1000)) * 1000n;
   event.span = {
     traceId: event.traceId ? Buffer.from(event.traceId, 'hex') : randomId(16),
