@@ -187,7 +187,10 @@ function safeSize(file: string): number {
 /** JSON with byte arrays as {"$b": hex} and bigints as {"$n": "…"}: a span comes back exactly as it was. */
 export function encodeBatch(batch: Batch): string {
   const events = batch.events.map((e) => ({ projectName: e.projectName ?? null, span: e.span }));
-  return JSON.stringify({ v: VERSION, id: batch.id, signal: batch.signal, resource: batch.resource, sdkVersion: batch.sdkVersion, events }, (_key, value: unknown) => {
+  return JSON.stringify({ v: VERSION, id: batch.id, signal: batch.signal, resource: batch.resource, sdkVersion: batch.sdkVersion, events }, function (this: Record<string, unknown>, key: string, value: unknown) {
+    // The holder's own value: a Buffer's toJSON() has already turned `value` into {type, data}.
+    const raw = this[key];
+    if (raw instanceof Uint8Array) return { $b: Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength).toString('hex') };
     if (value instanceof Uint8Array) return { $b: Buffer.from(value.buffer, value.byteOffset, value.byteLength).toString('hex') };
     if (typeof value === 'bigint') return { $n: value.toString() };
     return value;

@@ -5,7 +5,7 @@ import { isIPv6 } from 'node:net';
 export type ScrubMode = 'redact' | 'hash' | 'off';
 export const SCRUB_MODES: readonly ScrubMode[] = ['redact', 'hash', 'off'];
 
-export type PiiKind = 'email' | 'phone' | 'card' | 'ip' | 'secret' | 'path';
+export type PiiKind = 'email' | 'phone' | 'card' | 'ip' | 'secret' | 'user';
 
 /** What a found value becomes: `[email]` when redacting, `[email:1a2b3c4d5e6f]` when hashing. */
 export type Replace = (kind: PiiKind, value: string) => string;
@@ -16,7 +16,7 @@ const MAYBE_PII = /[@\d:/\\]|bearer|token|key|secret|pass|pwd|auth/i;
 const EMAIL = /[A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]+@(?:[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?\.)+[A-Za-z][A-Za-z0-9-]*[A-Za-z0-9]/g;
 const BEARER = /\b(Bearer|Basic|Token)\s+[A-Za-z0-9._~+/=-]{8,}/gi;
 /** key=value or "key": "value" where the key names a secret. */
-const SECRET_PAIR = /\b([\w.-]*(?:api[_-]?key|apikey|secret|token|password|passwd|pwd|access[_-]?key|auth)[\w.-]*)(["']?\s*[:=]\s*["']?)([^\s"'&,;}]{4,})/gi;
+const SECRET_PAIR = /\b([\w.-]*(?:api[_-]?key|apikey|secret|token|password|passwd|pwd|access[_-]?key|auth)[\w.-]*)(["']?\s*[:=]\s*["']?)(?!(?:Bearer|Basic|Token)\s)([^\s"'&,;}]{4,})/gi;
 /** Secrets recognisable by their vendor prefix, and JSON Web Tokens. */
 const SECRET_TOKEN =
   /\b(?:sk|pk|rk)[-_](?:live|test|proj|ant)?[-_]?[A-Za-z0-9_-]{16,}|\bgh[pousr]_[A-Za-z0-9]{20,}|\bgithub_pat_[A-Za-z0-9_]{20,}|\bxox[abprs]-[A-Za-z0-9-]{10,}|\bAKIA[0-9A-Z]{16}\b|\bAIza[0-9A-Za-z_-]{35}|\bglpat-[A-Za-z0-9_-]{20,}|\beyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}/g;
@@ -80,7 +80,7 @@ export function scrubText(text: string, replace: Replace, home?: string): string
   let out = text;
   if (home && home.length > 1 && out.includes(home)) out = out.split(home).join('~');
   if (out.includes('/home/') || out.includes('/Users/') || out.includes(':\\Users\\')) {
-    out = out.replace(HOME_PATH, (_m, root: string, user: string) => `${root}${replace('path', user)}`);
+    out = out.replace(HOME_PATH, (_m, root: string, user: string) => `${root}${replace('user', user)}`);
   }
   out = out.replace(BEARER, (_m, scheme: string) => `${scheme} ${replace('secret', _m.slice(scheme.length + 1).trim())}`);
   out = out.replace(SECRET_TOKEN, (m) => replace('secret', m));
