@@ -213,6 +213,16 @@ export class BatchProcessor {
       }
     };
     await Promise.all(Array.from({ length: this.options.maxConcurrentBatches }, worker));
+    if (this.storeDown && this.options.durable) this.park(includePartial);
+  }
+
+  /** The store is down and the spool is durable: what is queued goes to disk now rather than waiting in memory. */
+  private park(includePartial: boolean): void {
+    try {
+      while (this.queue.size >= (includePartial ? 1 : this.options.batchSize)) this.options.spool.write(this.form(this.queue.take(this.options.batchSize)));
+    } catch (error) {
+      this.report(new TelemetryError('E_CONFIG', `cannot write to the spool ${this.options.spool.dir}: ${(error as Error).message}`, { cause: error }));
+    }
   }
 
   private async send(item: InFlight, errors: string[]): Promise<void> {
