@@ -16,24 +16,37 @@ export interface TransportOptions {
 /** POSTs `body`; a network failure (refused, reset, timeout) comes back as a string, never thrown. */
 export async function post(url: string, body: Uint8Array, headers: Record<string, string>, options: TransportOptions): Promise<HttpAnswer | string> {
   const payload = options.compression ? await gzipAsync(body) : body;
-  let res: Response;
+  // A timer of our own, not AbortSignal.timeout(): that one is unref'd, and a request whose socket the server
+  // dropped mid-body can leave fetch waiting with nothing else holding the event loop (the process then exits
+  // with a top-level await unfinished). This one holds the loop and ends the wait.
+  const controller = new AbortController();
+  let timedOut = false;
+  const timer = setTimeout(() => {
+    timedOut = true;
+    controller.abort();
+  }, options.timeoutMs);
   try {
-    res = await fetch(url, {
-      method: 'POST',
-      body: payload,
-      headers: { ...headers, ...(options.compression ? { 'Content-Encoding': 'gzip' } : {}) },
-      signal: AbortSignal.timeout(options.timeoutMs),
-    });
-  } catch (error) {
-    const cause = (error as { cause?: { code?: string; message?: string } }).cause;
-    const reason = (error as Error).name === 'TimeoutError' ? `no answer within ${options.timeoutMs} ms` : (cause?.code ?? cause?.message ?? (error as Error).message);
-    return `cannot reach ${where(url)}: ${reason}`;
-  }
-  try {
-    const bytes = new Uint8Array(await res.arrayBuffer());
-    return { status: res.status, body: bytes, retryAfterMs: parseRetryAfter(res.headers.get('retry-after')) };
-  } catch (error) {
-    return `connection to ${where(url)} broke while reading the answer: ${(error as Error).message}`;
+    let res: Response;
+    try {
+      res = await fetch(url, {
+        method: 'POST',
+        body: payload,
+        headers: { ...headers, ...(options.compression ? { 'Content-Encoding': 'gzip' } : {}) },
+        signal: controller.signal,
+      });
+    } catch (error) {
+      const cause = (error as { cause?: { code?: string; message?: string } }).cause;
+      const reason = timedOut ? `no answer within ${options.timeoutMs} ms` : (cause?.code ?? cause?.message ?? (error as Error).message);
+      return `cannot reach ${where(url)}: ${reason}`;
+    }
+    try {
+      const bytes = new Uint8Array(await res.arrayBuffer());
+      return { status: res.status, body: bytes, retryAfterMs: parseRetryAfter(res.headers.get('retry-after')) };
+    } catch (error) {
+      return `connection to ${where(url)} broke while reading the answer: ${timedOut ? `no answer within ${options.timeoutMs} ms` : (error as Error).message}`;
+    }
+  } finally {
+    clearTimeout(timer);
   }
 }
 
