@@ -99,10 +99,16 @@ export class BatchProcessor {
 
   /** Sends everything (waiting for a drain under way first); `errors` collects the failures met. */
   async flush(errors: string[]): Promise<void> {
-    await this.running;
+    // One drain at a time: a flush waits for the one under way, then runs its own (which background drains wait for).
+    while (this.running) await this.running;
     this.storeDown = false;
     this.options.spool.scan();
-    await this.drain(true, errors);
+    const own = this.drain(true, errors).finally(() => {
+      this.running = undefined;
+      this.notify();
+    });
+    this.running = own;
+    await own;
   }
 
   /** Resolves once fewer than `count` events are pending, retrying while the store is down for at most waitForStoreMs. */
