@@ -60,6 +60,8 @@ export class AutomagikTelemetry {
   private closed = false;
   private removeExitHandlers: (() => void) | undefined;
   private readonly env: NodeJS.ProcessEnv;
+  /** Why the client tracks nothing: the user's opt-out, enabled: false, or a configuration error. */
+  readonly disabledReason: string | undefined;
 
   constructor(options: AutomagikTelemetryOptions = {}, env: NodeJS.ProcessEnv = process.env) {
     this.env = env;
@@ -75,7 +77,8 @@ export class AutomagikTelemetry {
     // The user's opt-out wins over the app's code, and is checked before anything else: no file, no socket.
     const optedOut = optOutReason(env);
     if (optedOut || options.enabled === false) {
-      this.debug(`disabled: ${optedOut ?? 'enabled: false'}`);
+      this.disabledReason = optedOut ? `the user opted out (${optedOut})` : 'enabled: false';
+      this.debug(`disabled: ${this.disabledReason}`);
       return;
     }
     let resolved: ResolvedOptions;
@@ -83,6 +86,7 @@ export class AutomagikTelemetry {
       resolved = resolveSdkOptions(options, env);
     } catch (error) {
       // A misconfigured SDK must not take the app down: it reports once and tracks nothing.
+      this.disabledReason = `misconfigured: ${(error as Error).message}`;
       this.onError(error as Error);
       if (!options.onError) process.emitWarning(`automagik-telemetry disabled: ${(error as Error).message}`, 'AutomagikTelemetryWarning');
       return;

@@ -1,6 +1,6 @@
 // Owns turning tracked events into spans of an OTLP request: ids, times, status, flattened attributes, one resource a project.
 
-import { randomBytes } from 'node:crypto';
+import { nodeCrypto } from './lazy-crypto.js';
 import type { FlatAttributes, OtlpSpan, OtlpTraceRequest } from '../otlp/model.js';
 import { STATUS_CODE_ERROR } from '../otlp/model.js';
 
@@ -52,13 +52,13 @@ export const SCOPE_NAME = 'automagik-telemetry';
 // Ids come from one pool of random bytes refilled 4 KiB at a time: a randomBytes call per id was a fifth of the
 // CPU time of a bulk send.
 const POOL_SIZE = 4096;
-let pool = randomBytes(POOL_SIZE);
-let poolOffset = 0;
+let pool: Buffer | undefined;
+let poolOffset = POOL_SIZE;
 
 /** `size` cryptographically random bytes: a view into the pool (no allocation of its own). */
 export function randomId(size: number): Uint8Array {
-  if (poolOffset + size > POOL_SIZE) {
-    pool = randomBytes(POOL_SIZE);
+  if (!pool || poolOffset + size > POOL_SIZE) {
+    pool = nodeCrypto().randomBytes(POOL_SIZE);
     poolOffset = 0;
   }
   const id = pool.subarray(poolOffset, poolOffset + size);
@@ -69,7 +69,10 @@ export function randomId(size: number): Uint8Array {
 export function flattenAttributes(attributes: Attributes | undefined): FlatAttributes {
   const out: FlatAttributes = {};
   if (!attributes) return out;
-  for (const [key, value] of Object.entries(attributes)) {
+  // for-in over own keys rather than Object.entries: no array of pairs per event on the host's code path.
+  for (const key in attributes) {
+    if (!Object.hasOwn(attributes, key)) continue;
+    const value = attributes[key];
     if (value === undefined || value === null) continue;
     out[key] = typeof value === 'string' ? value : typeof value === 'object' ? safeJson(value) : String(value);
   }

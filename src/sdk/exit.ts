@@ -43,10 +43,11 @@ export function installExitHandlers(target: ExitTarget, options: ExitOptions = {
     void Promise.race([flushed, deadline]).then(() => {
       clearTimeout(timer);
       target.spoolUnsent();
-      const hostHandles = process.listenerCount(signal) > 1;
       remove();
-      // With its own handler the host decides how to end (it has run already); else end as the signal would have.
-      if (!hostHandles) process.kill(process.pid, signal);
+      // With its own handler the host decides how to end (it has run already); else end as the signal would have,
+      // once the last client still flushing is done.
+      const listeners = process.listeners(signal);
+      if (listeners.length === 0) process.kill(process.pid, signal);
     });
   };
   const signalSeen = new Set<NodeJS.Signals>();

@@ -1,8 +1,8 @@
 // Owns batching: the bounded queue of tagged items, the flush timer, batches in flight, retries later, and the spool.
 
-import { randomUUID } from 'node:crypto';
 import { TelemetryError } from '../errors.js';
 import type { DebugFn } from './debug.js';
+import { nodeCrypto } from './lazy-crypto.js';
 import { spanOf, type QueuedEvent, type ResourceInfo } from './event.js';
 import type { Batch, Export } from './export/types.js';
 import { BoundedQueue } from './queue.js';
@@ -175,7 +175,7 @@ export class BatchProcessor {
   /** A batch from queued events: spans built (and scrubbed) now, an id kept for good. */
   private form(events: QueuedEvent[]): Batch {
     for (const event of events) spanOf(event, this.options.scrub);
-    return { id: randomUUID(), signal: 'span', events, resource: this.options.resource, sdkVersion: this.options.sdkVersion };
+    return { id: nodeCrypto().randomUUID(), signal: 'span', events, resource: this.options.resource, sdkVersion: this.options.sdkVersion };
   }
 
   private drainInBackground(includePartial: boolean): Promise<void> {

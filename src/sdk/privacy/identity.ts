@@ -1,9 +1,9 @@
 // Owns the per-install files under ~/.automagik: the anonymous user id and the key that makes scrub hashes stable.
 
-import { randomBytes, randomUUID } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
+import { nodeCrypto } from '../lazy-crypto.js';
 
 /** The user's home folder as the environment gives it (HOME, USERPROFILE), else the OS's answer. */
 export function userHome(env: NodeJS.ProcessEnv = process.env): string {
@@ -45,10 +45,10 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /** The anonymous install id in ~/.automagik/user_id (a random UUID, created on first use). */
 export function anonymousId(env: NodeJS.ProcessEnv = process.env): string {
-  return readOrCreate(join(installDir(env), 'user_id'), () => randomUUID(), (t) => UUID.test(t)) ?? randomUUID();
+  return readOrCreate(join(installDir(env), 'user_id'), () => nodeCrypto().randomUUID(), (t) => UUID.test(t)) ?? nodeCrypto().randomUUID();
 }
 
 /** The secret key for `scrub: 'hash'` in ~/.automagik/hash_key: hashes are stable on this install, not guessable elsewhere. */
 export function hashKey(env: NodeJS.ProcessEnv = process.env): string {
-  return readOrCreate(join(installDir(env), 'hash_key'), () => randomBytes(32).toString('hex'), (t) => /^[0-9a-f]{64}$/.test(t)) ?? randomBytes(32).toString('hex');
+  return readOrCreate(join(installDir(env), 'hash_key'), () => nodeCrypto().randomBytes(32).toString('hex'), (t) => /^[0-9a-f]{64}$/.test(t)) ?? nodeCrypto().randomBytes(32).toString('hex');
 }

@@ -1,7 +1,5 @@
 // Owns PII scrubbing: finding emails, phone numbers, secrets, card numbers, IP addresses and home paths in text.
 
-import { isIPv6 } from 'node:net';
-
 export type ScrubMode = 'redact' | 'hash' | 'off';
 export const SCRUB_MODES: readonly ScrubMode[] = ['redact', 'hash', 'off'];
 
@@ -9,9 +7,6 @@ export type PiiKind = 'email' | 'phone' | 'card' | 'ip' | 'secret' | 'user';
 
 /** What a found value becomes: `[email]` when redacting, `[email:1a2b3c4d5e6f]` when hashing. */
 export type Replace = (kind: PiiKind, value: string) => string;
-
-// Cheap gate: text with none of these characters or words cannot hold anything the detectors look for.
-const MAYBE_PII = /[@\d:/\\]|bearer|token|key|secret|pass|pwd|auth/i;
 
 const EMAIL = /[A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]+@(?:[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?\.)+[A-Za-z][A-Za-z0-9-]*[A-Za-z0-9]/g;
 const BEARER = /\b(Bearer|Basic|Token)\s+[A-Za-z0-9._~+/=-]{8,}/gi;
@@ -23,7 +18,7 @@ const SECRET_TOKEN =
 /** 13 to 19 digits, optionally grouped by spaces or dashes; confirmed by issuer prefix and the Luhn check. */
 const CARD = /\b\d(?:[ -]?\d){12,18}\b/g;
 const IPV4 = /\b(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(?:\.(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}\b/g;
-const IPV6_CANDIDATE = /(?<![\w:])(?:[0-9A-Fa-f]{0,4}:){2,7}(?:[0-9A-Fa-f]{1,4}|(?:\d{1,3}\.){3}\d{1,3})?(?![\w:])/g;
+const IPV6_CANDIDATE = /(?<![\w:])(?:[0-9A-Fa-f]{0,4}:){2,8}(?:[0-9A-Fa-f]{1,4}|(?:\d{1,3}\.){3}\d{1,3})?(?![\w:]|\.\d)/g;
 /** International (+ and 8–15 digits) or grouped national numbers like (555) 123-4567 and 555-123-4567. */
 const PHONE = /(?<![\w+])(?:\+\d{1,3}[ .-]?(?:\(\d{1,4}\)[ .-]?)?\d{1,4}(?:[ .-]?\d{2,4}){1,4}|\(\d{3}\)[ .-]?\d{3}[ .-]\d{4}|\d{3}[.-]\d{3}[.-]\d{4})(?![\w])/g;
 /** Another user's home folder: /home/<name>, /Users/<name>, C:\Users\<name>. */
@@ -71,25 +66,92 @@ function phoneDigits(candidate: string): boolean {
   return n >= 8 && n <= 15;
 }
 
+/** RFC 4291 text forms: eight groups, or fewer around one "::", optionally ending in a dotted IPv4 address. */
+export function isIPv6(text: string): boolean {
+  let groups = text;
+  let extra = 0;
+  const lastColon = text.lastIndexOf(':');
+  if (text.indexOf('.', lastColon) !== -1) {
+    const v4 = text.slice(lastColon + 1);
+    if (!/^(?:(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)$/.test(v4)) return false;
+    groups = `${text.slice(0, lastColon + 1)}0`;
+    extra = 1;
+  }
+  const halves = groups.split('::');
+  if (halves.length > 2) return false;
+  const count = (half: string) => (half === '' ? 0 : half.split(':').length);
+  const valid = (half: string) => half === '' || half.split(':').every((g) => /^[0-9A-Fa-f]{1,4}$/.test(g));
+  if (!halves.every(valid)) return false;
+  const total = halves.reduce((n, h) => n + count(h), 0) + extra;
+  return halves.length === 2 ? total <= 7 : total === 8;
+}
+
+/** Short all-letter forms like "a::b" or "add::bad" are more often code than addresses: a digit or three groups. */
+function likelyAddress(candidate: string): boolean {
+  return /\d/.test(candidate) || candidate.split(':').filter((g) => g !== '').length >= 3;
+}
+
+// Which detectors can match is decided from one pass over the text, so ordinary strings cost a loop, not nine regexes.
+// Case-sensitive with the casings people write (token, Token, TOKEN): a third cheaper than one /i alternation.
+const SECRET_WORDS = /[Bb]earer|BEARER|[Bb]asic|BASIC|[Tt]oken|TOKEN|[Kk]ey|KEY|[Ss]ecret|SECRET|[Pp]ass|PASS|[Pp]wd|PWD|[Aa]uth|AUTH|[spr]k[-_]|gh[pousr]_|github_pat|xox|AKIA|AIza|glpat|eyJ/;
+
+/** What one pass over the text tells about which detectors can match. */
+interface Shape {
+  digits: number;
+  dots: number;
+  at: boolean;
+  colon: boolean;
+  slash: boolean;
+  secrets: boolean;
+}
+
+function shapeOf(text: string): Shape | undefined {
+  if (text.length < 4) return undefined;
+  let digits = 0;
+  let dots = 0;
+  let at = false;
+  let colon = false;
+  let slash = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c >= 48 && c <= 57) digits++;
+    else if (c === 46) dots++;
+    else if (c === 64) at = true;
+    else if (c === 58) colon = true;
+    else if (c === 47 || c === 92) slash = true;
+  }
+  // A plain number can only be a card number.
+  if (digits === text.length) return digits >= 13 ? { digits, dots, at, colon, slash, secrets: false } : undefined;
+  const secrets = SECRET_WORDS.test(text);
+  if (digits < 8 && dots < 3 && !at && !colon && !slash && !secrets) return undefined;
+  return { digits, dots, at, colon, slash, secrets };
+}
+
 /**
  * Replaces every PII value found in `text`. `home` is this machine's home folder (replaced by `~`, so paths stay
  * readable); other users' home folders lose their user name.
  */
 export function scrubText(text: string, replace: Replace, home?: string): string {
-  if (text.length < 4 || !MAYBE_PII.test(text)) return text;
+  const shape = shapeOf(text);
+  if (!shape) return text;
+  const { digits, dots, at, colon, slash, secrets } = shape;
   let out = text;
-  if (home && home.length > 1 && out.includes(home)) out = out.split(home).join('~');
-  if (out.includes('/home/') || out.includes('/Users/') || out.includes(':\\Users\\')) {
-    out = out.replace(HOME_PATH, (_m, root: string, user: string) => `${root}${replace('user', user)}`);
+  if (slash) {
+    if (home && home.length > 1 && out.includes(home)) out = out.split(home).join('~');
+    if (out.includes('/home/') || out.includes('/Users/') || out.includes(':\\Users\\')) {
+      out = out.replace(HOME_PATH, (_m, root: string, user: string) => `${root}${replace('user', user)}`);
+    }
   }
-  out = out.replace(BEARER, (_m, scheme: string) => `${scheme} ${replace('secret', _m.slice(scheme.length + 1).trim())}`);
-  out = out.replace(SECRET_TOKEN, (m) => replace('secret', m));
-  out = out.replace(SECRET_PAIR, (m, key: string, sep: string, value: string) => (value.startsWith('[') ? m : `${key}${sep}${replace('secret', value)}`));
-  if (out.includes('@')) out = out.replace(EMAIL, (m) => replace('email', m));
-  out = out.replace(CARD, (m) => (isCardNumber(m) ? replace('card', m) : m));
-  if (out.includes(':')) out = out.replace(IPV6_CANDIDATE, (m) => (m.length >= 3 && /\d/.test(m) && isIPv6(m) ? replace('ip', m) : m));
-  out = out.replace(IPV4, (m) => replace('ip', m));
-  out = out.replace(PHONE, (m) => (phoneDigits(m) ? replace('phone', m) : m));
+  if (secrets) {
+    out = out.replace(BEARER, (m, scheme: string) => `${scheme} ${replace('secret', m.slice(scheme.length + 1).trim())}`);
+    out = out.replace(SECRET_TOKEN, (m) => replace('secret', m));
+    if (colon || out.includes('=')) out = out.replace(SECRET_PAIR, (m, key: string, sep: string, value: string) => (value.startsWith('[') ? m : `${key}${sep}${replace('secret', value)}`));
+  }
+  if (at) out = out.replace(EMAIL, (m) => replace('email', m));
+  if (digits >= 13) out = out.replace(CARD, (m) => (isCardNumber(m) ? replace('card', m) : m));
+  if (colon) out = out.replace(IPV6_CANDIDATE, (m) => (likelyAddress(m) && isIPv6(m) ? replace('ip', m) : m));
+  if (dots >= 3 && digits >= 4) out = out.replace(IPV4, (m) => replace('ip', m));
+  if (digits >= 8) out = out.replace(PHONE, (m) => (phoneDigits(m) ? replace('phone', m) : m));
   return out;
 }
 
