@@ -175,6 +175,25 @@ describe.each(['otlp', 'clickhouse'])('an app with registerExitHandlers(), sendi
   });
 });
 
+describe('an app with two clients, each with exit handlers', () => {
+  it('on SIGTERM flushes both, then still ends by SIGTERM', async () => {
+    const running = await app.start(
+      `import { AutomagikTelemetry } from 'automagik-telemetry';
+       const a = new AutomagikTelemetry({ projectName: 'two-clients-a', flushIntervalMs: 60000 });
+       const b = new AutomagikTelemetry({ projectName: 'two-clients-b', backend: 'clickhouse', flushIntervalMs: 60000 });
+       a.registerExitHandlers(); b.registerExitHandlers();
+       for (let i = 0; i < 3; i++) { a.trackEvent('a', { i }); b.trackEvent('b', { i }); }
+       ${KEEP_ALIVE}`,
+      storeEnv(),
+    );
+    await running.waitFor('ready');
+    running.child.kill('SIGTERM');
+    expect(await running.done).toMatchObject({ code: null, signal: 'SIGTERM' });
+    expect(await stored('two-clients-a')).toEqual({ n: 3, distinct: 3 });
+    expect(await stored('two-clients-b')).toEqual({ n: 3, distinct: 3 });
+  });
+});
+
 describe('an app with a durable spool (spoolDir)', () => {
   it('keeps its batches across kill -9 while the store is down; the next run sends them, once', async () => {
     const project = 'kill9-spool';

@@ -151,6 +151,20 @@ describe('the spool', () => {
     expect([spool.claim()?.batch.id, spool.claim()?.batch.id, spool.claim()]).toEqual([`batch-2-00000000000000000000000000000`, `batch-3-00000000000000000000000000000`, undefined]);
   });
 
+  it('drops a damaged or foreign file instead of sending it, and counts its events', async () => {
+    const folder = join(dir, 'damaged');
+    await mkdir(folder);
+    await writeFile(join(folder, '000000000000001-1-000000-x.3.batch'), '{"v":1,"id":"x","signal":"span","events":[{"span":{"startTimeUnixNano":{"$n":"not a number"}}}]');
+    await writeFile(join(folder, '000000000000002-1-000000-y.2.batch'), 'not json at all');
+    await writeFile(join(folder, 'notes.txt'), 'not a batch');
+    const drops: number[] = [];
+    const spool = new Spool(folder, 1e6, (n) => drops.push(n));
+    expect(spool.scan()).toBe(5);
+    expect(spool.claim()).toBeUndefined();
+    expect(drops).toEqual([3, 2]);
+    expect(await readdir(folder)).toEqual(['notes.txt']);
+  });
+
   it('lets one client claim a batch; a claim by a process that died is released to the next', async () => {
     const folder = join(dir, 'claims');
     new Spool(folder, 1e6).write(batchOf(['c']));
