@@ -6,7 +6,7 @@ import { packageVersion } from '../paths.js';
 import { createDebug, type DebugFn } from './debug.js';
 import { makeEvent, type Attributes, type QueuedEvent, type TrackOptions } from './event.js';
 import { installExitHandlers, type ExitOptions } from './exit.js';
-import type { Export } from './export/types.js';
+import { loadExport } from './export/pipeline.js';
 import { credentialHint, resolveSdkOptions, type AutomagikTelemetryOptions, type ResolvedOptions } from './options.js';
 import { optOutReason } from './privacy/consent.js';
 import { anonymousId, installDir } from './privacy/identity.js';
@@ -282,18 +282,6 @@ function watchExit(client: AutomagikTelemetry): void {
       if (left > 0) process.stderr.write(`automagik:sdk ${left} event(s) left unsent at exit: call flush() or shutdown() before exiting, or registerExitHandlers()\n`);
     }
   });
-}
-
-/** The export pipeline for the configured backend, loaded on first use: serializer -> transport -> retries. */
-async function loadExport(options: ResolvedOptions, authHint: string, onRetry: (retry: number, delayMs: number, message: string) => void): Promise<Export> {
-  const [{ httpExport }, { retrying, DEFAULT_RETRY }] = await Promise.all([import('./export/transport.js'), import('./export/retrying.js')]);
-  const backend =
-    options.backend === 'clickhouse'
-      ? new (await import('./export/clickhouse.js')).ClickHouseBackend(options, authHint)
-      : new (await import('./export/otlp.js')).OtlpBackend(options, authHint);
-  return retrying(httpExport(backend, { timeoutMs: options.timeoutMs, compression: options.compression }), { ...DEFAULT_RETRY, maxRetries: options.maxRetries }, (result, retry, delay) =>
-    onRetry(retry, delay, result.error.message),
-  );
 }
 
 /** A project name as a folder name. */
