@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TelemetryError } from '../src/errors.js';
+import { safeName } from '../src/sdk/client.js';
 import { encodeTraceRequest } from '../src/otlp/protobuf.js';
 import { buildRequest, makeEvent, spanOf } from '../src/sdk/event.js';
 import { backoffDelay, retrying } from '../src/sdk/export/retrying.js';
@@ -149,6 +150,10 @@ describe('the spool', () => {
     expect(drops).toEqual([2, 2]);
     expect(spool.pendingEvents).toBe(4);
     expect([spool.claim()?.batch.id, spool.claim()?.batch.id, spool.claim()]).toEqual([`batch-2-00000000000000000000000000000`, `batch-3-00000000000000000000000000000`, undefined]);
+  });
+
+  it("keeps each project in one folder of its own, whatever its name", () => {
+    expect(['my-app', '../../etc', '..', '.', 'a/b', 'C:\\x', ''].map(safeName)).toEqual(['my-app', '_._.._etc', '_.', '_', 'a_b', 'C__x', '_']);
   });
 
   it('drops a damaged or foreign file instead of sending it, and counts its events', async () => {

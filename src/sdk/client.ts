@@ -284,7 +284,7 @@ function watchExit(client: AutomagikTelemetry): void {
   });
 }
 
-/** A project name as a folder name. */
-function safeName(projectName: string): string {
-  return projectName.replace(/[^A-Za-z0-9._-]/g, '_').slice(0, 100) || '_';
+/** A project name as one folder name: no separators, and no "." or ".." that would climb out of the spool. */
+export function safeName(projectName: string): string {
+  return projectName.replace(/[^A-Za-z0-9._-]/g, '_').replace(/^\./, '_').slice(0, 100) || '_';
 }
