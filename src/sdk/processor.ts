@@ -238,7 +238,12 @@ export class BatchProcessor {
     this.inFlight.set(batch.id, item);
     this.inFlightEvents += size;
     const result = await (this.exported as Export)(batch);
-    if (!this.inFlight.delete(batch.id)) return; // spooled at exit meanwhile: the spool has it now
+    if (!this.inFlight.delete(batch.id)) {
+      // Spooled meanwhile (a signal's deadline passed and the host went on): the spool's copy is sent again later,
+      // and deduplicated if this attempt landed.
+      this.notify();
+      return;
+    }
     this.inFlightEvents -= size;
     const spool = this.options.spool;
     if (result.code === 'success') {
