@@ -42,7 +42,7 @@ const tracker = (options: string) => `
   t.registerExitHandlers();
   t.trackEvent('opened', { plan: 'pro' });
   const r = await t.flush();
-  console.log(JSON.stringify({ enabled: t.enabled, sent: r.sent, errors: r.errors.length }));
+  console.log(JSON.stringify({ enabled: t.enabled, sent: r.sent, errors: r.errors.length, id: t.anonymousId ?? null }));
 `;
 
 describe('a user who opted out', () => {
@@ -56,7 +56,7 @@ describe('a user who opted out', () => {
     const before = counter.connections;
     const result = await app.run(tracker(`enabled: true, endpoint: '${counter.url}/v1/traces', spoolDir: ${JSON.stringify(join(home, 'spool'))}`), { HOME: home, ...env });
     expect(result.stderr).toBe('');
-    expect(JSON.parse(result.stdout)).toEqual({ enabled: false, sent: 0, errors: 0 });
+    expect(JSON.parse(result.stdout)).toEqual({ enabled: false, sent: 0, errors: 0, id: null });
     expect(counter.connections - before).toBe(0);
     expect(existsSync(join(home, '.automagik'))).toBe(false);
     expect(existsSync(join(home, 'spool'))).toBe(false);

@@ -125,8 +125,12 @@ export class AutomagikTelemetry {
     return this.processor !== undefined && !this.closed;
   }
 
-  /** The anonymous install id (a random UUID in ~/.automagik/user_id), sent as user.id only with identify: 'anonymous'. */
-  get anonymousId(): string {
+  /**
+   * The anonymous install id (a random UUID in ~/.automagik/user_id, created on first use), sent as user.id only
+   * with identify: 'anonymous'. Undefined when the client is disabled: an opted-out user gets no file written.
+   */
+  get anonymousId(): string | undefined {
+    if (!this.processor) return undefined;
     return this.userId ?? anonymousId(this.env);
   }
 
