@@ -83,6 +83,25 @@ describe('the main entry', () => {
     const offending = urls.filter((u) => FORBIDDEN_FOLDERS.some((f) => u.includes(`/dist/${f}`)) || FORBIDDEN_PACKAGES.some((p) => u.includes(`/node_modules/${p}/`)));
     expect(offending).toEqual([]);
   });
+
+  it('loads the exporters (and protobufjs) only once there is something to send', async () => {
+    const log = join(app.dir, 'resolved-idle.log');
+    await writeFile(join(app.dir, 'hooks-idle.mjs'), `import { appendFileSync } from 'node:fs';
+      export async function resolve(specifier, context, next) { const r = await next(specifier, context); appendFileSync(${JSON.stringify(log)}, r.url + '\\n'); return r; }`);
+    await writeFile(join(app.dir, 'register-idle.mjs'), `import { register } from 'node:module'; register('./hooks-idle.mjs', import.meta.url);`);
+    const result = await app.run(
+      `import { AutomagikTelemetry } from 'automagik-telemetry';
+       const t = new AutomagikTelemetry({ projectName: 'idle', flushIntervalMs: 20 });
+       await new Promise((r) => setTimeout(r, 300));
+       await t.flush();
+       console.log('idle done');`,
+      { ...stack.vars, NODE_OPTIONS: `--import ${join(app.dir, 'register-idle.mjs')}` },
+    );
+    expect(result.stdout.trim()).toBe('idle done');
+    const urls = (await readFile(log, 'utf8')).trim().split('\n');
+    expect(urls.some((u) => u.endsWith('/dist/src/sdk/client.js'))).toBe(true);
+    expect(urls.filter((u) => u.includes('/protobufjs/') || u.includes('/dist/src/sdk/export/otlp.js'))).toEqual([]);
+  });
 });
 
 describe('an app that uses the package by name', () => {

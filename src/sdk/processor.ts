@@ -211,6 +211,8 @@ export class BatchProcessor {
 
   /** Sends batches, maxConcurrentBatches at a time, until none is left (or less than a full one) or the store is down. */
   private async drain(includePartial: boolean, errors: string[]): Promise<void> {
+    // Nothing to send: the exporters (and protobufjs) stay unloaded in an app that has not tracked anything yet.
+    if (this.queue.size === 0 && this.retryBatches.length === 0 && this.options.spool.pendingEvents === 0) return;
     this.exported ??= await this.loadExport();
     const worker = async () => {
       for (let item = this.next(includePartial); item; item = this.storeDown ? undefined : this.next(includePartial)) {
