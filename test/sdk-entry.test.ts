@@ -148,6 +148,36 @@ describe('an app that uses the package by name', () => {
   });
 });
 
+describe('a TypeScript app', () => {
+  it('type-checks against the package from CommonJS (.cts) and ESM (.mts) under module nodenext', { timeout: 180_000 }, async () => {
+    await writeFile(
+      join(app.dir, 'typed.cts'),
+      `import { AutomagikTelemetry, type AutomagikTelemetryOptions } from 'automagik-telemetry';
+       const options: AutomagikTelemetryOptions = { projectName: 'typed', scrub: 'hash', identify: 'anonymous', batchSize: 10 };
+       const t = new AutomagikTelemetry(options);
+       t.registerExitHandlers({ deadlineMs: 500 });
+       const id: string | undefined = t.anonymousId;
+       void t.shutdown().then((r) => console.log(r.sent, id));`,
+    );
+    await writeFile(
+      join(app.dir, 'typed.mts'),
+      `import { AutomagikTelemetry } from 'automagik-telemetry';
+       import { loadConfig } from 'automagik-telemetry/engine';
+       console.log(typeof loadConfig, new AutomagikTelemetry({ projectName: 'typed' }).enabled);`,
+    );
+    await writeFile(join(app.dir, 'typed-bad.mts'), `import { AutomagikTelemetry } from 'automagik-telemetry';\nnew AutomagikTelemetry({ projectName: 'typed', scrub: 'blur' });\n`);
+    const tsconfig = (files: string[]) =>
+      JSON.stringify({ compilerOptions: { module: 'nodenext', moduleResolution: 'nodenext', target: 'es2022', strict: true, noEmit: true, typeRoots: [join(PACKAGE_ROOT, 'node_modules', '@types')] }, files });
+    const tsc = join(PACKAGE_ROOT, 'node_modules', 'typescript', 'bin', 'tsc');
+    await writeFile(join(app.dir, 'tsconfig.json'), tsconfig(['typed.cts', 'typed.mts', 'typed-bad.mts']));
+    // One run (tsc is slow on a shared machine): the good files give no error, the bad one exactly its own.
+    const output = await run(process.execPath, [tsc, '-p', app.dir], { cwd: app.dir }).then(() => '', (error: { stdout: string }) => error.stdout);
+    const errors = output.split('\n').filter((line) => /error TS\d+/.test(line));
+    expect(errors).toHaveLength(1);
+    expect(errors[0]).toMatch(/^typed-bad\.mts\(2,\d+\): error TS2322: Type '"blur"' is not assignable to type 'ScrubMode \| undefined'/);
+  });
+});
+
 describe("the CLI's bin", () => {
   it('still runs from the package', async () => {
     const { stdout } = await run(process.execPath, [CLI, '--version']);
