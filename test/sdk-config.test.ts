@@ -13,6 +13,7 @@ import { startStack, type RunningStack } from './helpers/stack.js';
 let stack: RunningStack;
 let app: AppFolder;
 let snippet: string;
+let commonJsSnippet: string;
 
 beforeAll(async () => {
   stack = await startStack();
@@ -22,8 +23,9 @@ beforeAll(async () => {
   await writeFile(join(app.dir, 'node_modules', '.bin', 'automagik-telemetry'), `#!/bin/sh\nexec "${process.execPath}" "${CLI}" "$@"\n`, { mode: 0o755 });
   const readme = await readFile(join(PACKAGE_ROOT, 'README.md'), 'utf8');
   const section = readme.slice(readme.indexOf('\n## SDK\n'));
-  snippet = /```js\n([\s\S]*?)```/.exec(section)?.[1] ?? '';
+  [snippet = '', commonJsSnippet = ''] = [...section.matchAll(/```js\n([\s\S]*?)```/g)].map((m) => m[1] ?? '');
   await writeFile(join(app.dir, 'snippet.mjs'), snippet);
+  await writeFile(join(app.dir, 'snippet.cjs'), commonJsSnippet);
 });
 afterAll(async () => {
   await app?.cleanup();
@@ -68,6 +70,17 @@ describe("the README's SDK snippet, run as written", () => {
     expect(result.stderr).toBe('');
     expect(result.stdout).toMatch(/sent: 1,\s+failed: 0,\s+pending: 0/);
     expect(await stored()).toBe(before + 1);
+  });
+});
+
+describe("the README's CommonJS snippet, run as written", () => {
+  it('requires the package and, with its exit handlers, delivers the event as the process ends', async () => {
+    expect(commonJsSnippet).toContain("require('automagik-telemetry')");
+    const count = async () => Number((await stack.rows<{ n: number }>(`SELECT count() AS n FROM telemetry.traces WHERE project_name = 'my-worker' AND span_name = 'job.run'`))[0]?.n ?? 0);
+    const before = await count();
+    const result = await shell('node snippet.cjs');
+    expect(result).toMatchObject({ code: 0, stderr: '' });
+    expect(await count()).toBe(before + 1);
   });
 });
 
