@@ -142,6 +142,17 @@ describe('the spool', () => {
     expect(body(again)).toBe(body(batch));
   });
 
+  it('keeps span fields it does not know (span events, links) exactly, bytes and nanoseconds included', () => {
+    const batch = batchOf(['with-extras']);
+    const span = batch.events[0]?.span as unknown as Record<string, unknown>;
+    span.events = [{ name: 'retry', timeUnixNano: 1764151200000000001n, attributes: { n: '2' } }];
+    span.links = [{ traceId: new Uint8Array(16).fill(7), spanId: new Uint8Array(8).fill(9) }];
+    const again = decodeBatch(encodeBatch(batch)).events[0]?.span as unknown as Record<string, unknown>;
+    expect(again.events).toEqual(span.events);
+    expect(again.links).toEqual(span.links);
+    expect(Buffer.from(again.traceId as Uint8Array).toString('hex')).toBe(Buffer.from(span.traceId as Uint8Array).toString('hex'));
+  });
+
   it('keeps at most maxBytes, dropping the oldest batches and counting their events', async () => {
     const drops: number[] = [];
     const one = Buffer.byteLength(encodeBatch(batchOf(['x', 'y'], 'size-probe-0000000000000000000000000')));

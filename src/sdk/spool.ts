@@ -184,40 +184,102 @@ function safeSize(file: string): number {
   }
 }
 
-/** JSON with byte arrays as {"$b": hex} and bigints as {"$n": "…"}: a span comes back exactly as it was. */
+/** A span as JSON: ids as hex, nanosecond times as decimal strings; fields added later go through the generic form. */
+interface SpanJson {
+  t: string;
+  s: string;
+  ps: string;
+  n: string;
+  k: number;
+  st: string;
+  en: string;
+  a: Record<string, string>;
+  sc: number;
+  sm: string;
+  /** Any other field of the span, with byte arrays as {"$b": hex} and bigints as {"$n": "…"}. */
+  x?: Record<string, unknown>;
+}
+
+const KNOWN = new Set(['traceId', 'spanId', 'parentSpanId', 'name', 'kind', 'startTimeUnixNano', 'endTimeUnixNano', 'attributes', 'status']);
+const hex = (bytes: Uint8Array) => Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('hex');
+
+function toJsonValue(value: unknown): unknown {
+  if (value instanceof Uint8Array) return { $b: hex(value) };
+  if (typeof value === 'bigint') return { $n: value.toString() };
+  if (Array.isArray(value)) return value.map(toJsonValue);
+  if (value && typeof value === 'object') return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, toJsonValue(v)]));
+  return value;
+}
+
+function fromJsonValue(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(fromJsonValue);
+  if (value && typeof value === 'object') {
+    const v = value as { $b?: unknown; $n?: unknown };
+    if (typeof v.$b === 'string' && Object.keys(v).length === 1) return new Uint8Array(Buffer.from(v.$b, 'hex'));
+    if (typeof v.$n === 'string' && Object.keys(v).length === 1) return BigInt(v.$n);
+    return Object.fromEntries(Object.entries(value).map(([k, inner]) => [k, fromJsonValue(inner)]));
+  }
+  return value;
+}
+
+function spanToJson(span: OtlpSpan): SpanJson {
+  const out: SpanJson = {
+    t: hex(span.traceId),
+    s: hex(span.spanId),
+    ps: hex(span.parentSpanId),
+    n: span.name,
+    k: span.kind,
+    st: span.startTimeUnixNano.toString(),
+    en: span.endTimeUnixNano.toString(),
+    a: span.attributes,
+    sc: span.status.code,
+    sm: span.status.message,
+  };
+  for (const key in span) {
+    if (!KNOWN.has(key)) (out.x ??= {})[key] = toJsonValue((span as unknown as Record<string, unknown>)[key]);
+  }
+  return out;
+}
+
+function spanFromJson(json: SpanJson): OtlpSpan {
+  const span: OtlpSpan = {
+    traceId: new Uint8Array(Buffer.from(json.t, 'hex')),
+    spanId: new Uint8Array(Buffer.from(json.s, 'hex')),
+    parentSpanId: new Uint8Array(Buffer.from(json.ps, 'hex')),
+    name: json.n,
+    kind: json.k,
+    startTimeUnixNano: BigInt(json.st),
+    endTimeUnixNano: BigInt(json.en),
+    attributes: json.a,
+    status: { code: json.sc, message: json.sm },
+  };
+  if (json.x) Object.assign(span, fromJsonValue(json.x));
+  return span;
+}
+
+/** A batch as one JSON document: the events' spans exactly as they were, so the next run sends the same bytes. */
 export function encodeBatch(batch: Batch): string {
-  const events = batch.events.map((e) => ({ projectName: e.projectName ?? null, span: e.span }));
-  return JSON.stringify({ v: VERSION, id: batch.id, signal: batch.signal, resource: batch.resource, sdkVersion: batch.sdkVersion, events }, function (this: Record<string, unknown>, key: string, value: unknown) {
-    // The holder's own value: a Buffer's toJSON() has already turned `value` into {type, data}.
-    const raw = this[key];
-    if (raw instanceof Uint8Array) return { $b: Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength).toString('hex') };
-    if (value instanceof Uint8Array) return { $b: Buffer.from(value.buffer, value.byteOffset, value.byteLength).toString('hex') };
-    if (typeof value === 'bigint') return { $n: value.toString() };
-    return value;
-  });
+  const events = batch.events.map((e) => ({ p: e.projectName ?? null, s: spanToJson(e.span as OtlpSpan) }));
+  return JSON.stringify({ v: VERSION, id: batch.id, signal: batch.signal, resource: batch.resource, sdkVersion: batch.sdkVersion, events });
 }
 
 export function decodeBatch(text: string): Batch {
-  const raw = JSON.parse(text, (_key, value: unknown) => {
-    if (value && typeof value === 'object' && !Array.isArray(value)) {
-      const v = value as { $b?: unknown; $n?: unknown };
-      if (typeof v.$b === 'string' && Object.keys(v).length === 1) return new Uint8Array(Buffer.from(v.$b, 'hex'));
-      if (typeof v.$n === 'string' && Object.keys(v).length === 1) return BigInt(v.$n);
-    }
-    return value;
-  }) as { v: number; id: string; signal: 'span'; resource: Batch['resource']; sdkVersion: string; events: Array<{ projectName: string | null; span: OtlpSpan }> };
+  const raw = JSON.parse(text) as { v: number; id: string; signal: 'span'; resource: Batch['resource']; sdkVersion: string; events: Array<{ p: string | null; s: SpanJson }> };
   if (raw.v !== VERSION || typeof raw.id !== 'string' || raw.signal !== 'span' || !Array.isArray(raw.events)) throw new Error('not a spooled batch of this version');
-  const events: QueuedEvent[] = raw.events.map(({ projectName, span }) => ({
-    signal: 'span',
-    name: span.name,
-    attributes: span.attributes,
-    startMs: Number(span.startTimeUnixNano / 1_000_000n),
-    durationMs: Number(span.endTimeUnixNano - span.startTimeUnixNano) / 1e6,
-    error: span.status.code === 2,
-    statusMessage: span.status.message,
-    traceId: undefined,
-    projectName: projectName ?? undefined,
-    span,
-  }));
+  const events: QueuedEvent[] = raw.events.map(({ p, s: json }) => {
+    const span = spanFromJson(json);
+    return {
+      signal: 'span',
+      name: span.name,
+      attributes: span.attributes,
+      startMs: Number(span.startTimeUnixNano / 1_000_000n),
+      durationMs: Number(span.endTimeUnixNano - span.startTimeUnixNano) / 1e6,
+      error: span.status.code === 2,
+      statusMessage: span.status.message,
+      traceId: undefined,
+      projectName: p ?? undefined,
+      span,
+    };
+  });
   return { id: raw.id, signal: raw.signal, resource: raw.resource, sdkVersion: raw.sdkVersion, events };
 }
