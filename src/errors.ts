@@ -12,6 +12,8 @@ export type ErrorCode =
   | 'E_TIMEOUT'
   | 'E_UNHEALTHY'
   | 'E_CLICKHOUSE'
+  /** An OTLP receiver refused or could not take a batch (its HTTP status and message in the text). */
+  | 'E_OTLP'
   | 'E_SCHEMA'
   | 'E_DOCKER_UNAVAILABLE'
   | 'E_IMAGE_PULL'

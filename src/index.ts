@@ -1,16 +1,7 @@
-// The library's public API.
+// The package's main entry: the SDK alone. Nothing here loads the engine, Docker or the CLI (see src/engine-api.ts).
 
-export { loadConfig, ensureCredentials, isLoopback, DEFAULTS, type Config, type ConfigFlags, type LoadConfigOptions } from './config/index.js';
-export { TelemetryError, isTelemetryError, type ErrorCode } from './errors.js';
-export { ClickHouseError } from './clickhouse/errors.js';
-export { selectEngine } from './engine/index.js';
-export { DockerEngine } from './engine/docker/engine.js';
-export { EmbeddedEngine } from './engine/embedded/index.js';
-export type { Engine, EngineStatus, HealthReport, HealthCheck, ServiceStatus, StartResult, StopResult, CleanResult, Removed } from './engine/index.js';
-export { startEmbeddedServer, type RunningEmbeddedServer } from './engine/embedded/server.js';
-export { applySchema, loadSchema, type SqlRunner } from './schema/index.js';
-export { otlpToRows, RESOURCE_COLUMNS } from './transform/otlp-to-rows.js';
-export { TRACE_COLUMNS, type TraceRow } from './transform/row.js';
 export { AutomagikTelemetry, type TelemetryStats, type FlushResult } from './sdk/client.js';
-export { SDK_DEFAULTS, resolveSdkOptions, type AutomagikTelemetryOptions, type BackendName } from './sdk/options.js';
+export { SDK_DEFAULTS, resolveSdkOptions, type AutomagikTelemetryOptions, type BackendName, type ScrubMode } from './sdk/options.js';
+export type { ExitOptions } from './sdk/exit.js';
 export type { Attributes, AttributeValue, TrackOptions, EventStatus } from './sdk/event.js';
+export { TelemetryError, isTelemetryError, type ErrorCode } from './errors.js';

@@ -22,7 +22,7 @@ async function runApp(source: string, extraEnv: NodeJS.ProcessEnv = {}): Promise
   const file = join(home.home, `app-${Math.random().toString(36).slice(2)}.mjs`);
   await writeFile(file, `import { AutomagikTelemetry } from ${JSON.stringify(entry)};\n${source}`);
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, [file], { env: { PATH: process.env.PATH, ...vars, ...extraEnv } });
+    const child = spawn(process.execPath, [file], { env: { PATH: process.env.PATH, HOME: home.home, ...vars, ...extraEnv } });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));

@@ -1,30 +1,34 @@
-// Owns AutomagikTelemetry, the SDK's face: track events, batch them, send through a backend, never throw into the host app.
+// Owns AutomagikTelemetry, the SDK's face: consent, tracking, and the host's exit; never throws into the host app.
 
-import { randomUUID } from 'node:crypto';
+import { join } from 'node:path';
 import { TelemetryError } from '../errors.js';
 import { packageVersion } from '../paths.js';
-import { ClickHouseBackend } from './backends/clickhouse.js';
-import { OtlpBackend } from './backends/otlp.js';
-import type { Backend, Batch } from './backends/types.js';
-import { createDebug } from './debug.js';
-import { makeEvent, type Attributes, type QueuedEvent, type ResourceInfo, type TrackOptions } from './event.js';
-import { resolveSdkOptions, type AutomagikTelemetryOptions, type ResolvedOptions } from './options.js';
-import { BoundedQueue } from './queue.js';
-import { DEFAULT_RETRY, SendError, withRetries } from './retry.js';
+import { createDebug, type DebugFn } from './debug.js';
+import { makeEvent, type Attributes, type QueuedEvent, type TrackOptions } from './event.js';
+import { installExitHandlers, type ExitOptions } from './exit.js';
+import { loadExport } from './export/pipeline.js';
+import { credentialHint, resolveSdkOptions, type AutomagikTelemetryOptions, type ResolvedOptions } from './options.js';
+import { optOutReason } from './privacy/consent.js';
+import { anonymousId, installDir } from './privacy/identity.js';
+import { createScrubber } from './privacy/scrubber.js';
+import { BatchProcessor } from './processor.js';
+import { Spool } from './spool.js';
 
 export interface TelemetryStats {
-  /** Events waiting to be sent (including batches waiting for a retry). */
+  /** Events not yet accepted by the store: queued, in flight, waiting for a retry, or in the spool. */
   queued: number;
   /** Events the store accepted. */
   sent: number;
   /** Retry attempts made. */
   retried: number;
-  /** Events dropped because the queue was full, or left unsent at shutdown. */
+  /** Events dropped: the queue or the spool was full, or left unsent at shutdown with no spool. */
   dropped: number;
   /** Events refused for good (invalid for the server, or a non-retryable error). */
   failed: number;
   /** Batches that failed (each may be retried later if the failure was retryable). */
   failedBatches: number;
+  /** Events written to the spool for a later attempt or the next run. */
+  spooled: number;
 }
 
 export interface FlushResult {
@@ -32,7 +36,7 @@ export interface FlushResult {
   sent: number;
   /** Events refused for good during this flush. */
   failed: number;
-  /** Events still queued after it (the store was unreachable). */
+  /** Events still held after it (the store was unreachable). */
   pending: number;
   durationMs: number;
   /** Messages of the failures met during this flush. */
@@ -41,26 +45,27 @@ export interface FlushResult {
 
 const NOOP_RESULT: FlushResult = { sent: 0, failed: 0, pending: 0, durationMs: 0, errors: [] };
 
+/** Clients with unsent events at exit, reported under DEBUG when their app registered no exit handlers. */
+const unwatched = new Set<AutomagikTelemetry>();
+let exitReportInstalled = false;
+
 export class AutomagikTelemetry {
   private readonly options: ResolvedOptions | undefined;
-  private readonly backend: Backend | undefined;
-  private readonly resource: ResourceInfo | undefined;
-  private readonly queue: BoundedQueue<QueuedEvent>;
-  private readonly retryBatches: Batch[] = [];
-  /** Events taken from the queue whose batch is being sent: they still count against maxQueueSize. */
-  private inFlightEvents = 0;
-  private readonly counters = { sent: 0, retried: 0, dropped: 0, failed: 0, failedBatches: 0 };
+  private readonly processor: BatchProcessor | undefined;
   private readonly onError: (error: Error) => void;
-  private readonly debug = createDebug('automagik:sdk');
-  private readonly timer: NodeJS.Timeout | undefined;
-  private autoFlush: Promise<unknown> | undefined;
-  private flushScheduled = false;
+  private readonly debug: DebugFn;
+  private readonly reported = new Set<string>();
+  private readonly userId: string | undefined;
   private flushChain: Promise<unknown> = Promise.resolve();
-  private waiters: Array<() => void> = [];
   private closed = false;
-  private exitHandler: (() => void) | undefined;
+  private removeExitHandlers: (() => void) | undefined;
+  private readonly env: NodeJS.ProcessEnv;
+  /** Why the client tracks nothing: the user's opt-out, enabled: false, or a configuration error. */
+  readonly disabledReason: string | undefined;
 
   constructor(options: AutomagikTelemetryOptions = {}, env: NodeJS.ProcessEnv = process.env) {
+    this.env = env;
+    this.debug = createDebug('automagik:sdk', env);
     this.onError = (error) => {
       this.debug(`error: ${error.message}`);
       try {
@@ -69,37 +74,69 @@ export class AutomagikTelemetry {
         // The host's own handler threw; nothing sensible is left to tell.
       }
     };
-    let resolved: ResolvedOptions | undefined;
+    // The user's opt-out wins over the app's code, and is checked before anything else: no file, no socket.
+    const optedOut = optOutReason(env);
+    if (optedOut || options.enabled === false) {
+      this.disabledReason = optedOut ? `the user opted out (${optedOut})` : 'enabled: false';
+      this.debug(`disabled: ${this.disabledReason}`);
+      return;
+    }
+    let resolved: ResolvedOptions;
     try {
       resolved = resolveSdkOptions(options, env);
     } catch (error) {
       // A misconfigured SDK must not take the app down: it reports once and tracks nothing.
+      this.disabledReason = `misconfigured: ${(error as Error).message}`;
       this.onError(error as Error);
       if (!options.onError) process.emitWarning(`automagik-telemetry disabled: ${(error as Error).message}`, 'AutomagikTelemetryWarning');
+      return;
     }
-    this.options = resolved?.enabled ? resolved : undefined;
-    this.queue = new BoundedQueue(this.options?.maxQueueSize ?? 1);
-    if (!this.options) return;
-    const version = packageVersion();
-    this.backend = this.options.backend === 'clickhouse' ? new ClickHouseBackend(this.options, version) : new OtlpBackend(this.options, version);
-    this.resource = {
-      projectName: this.options.projectName,
-      version: this.options.version,
-      environment: this.options.environment,
-      serviceName: this.options.serviceName,
-    };
-    this.timer = setInterval(() => void this.flushFull(true), this.options.flushIntervalMs);
-    this.timer.unref();
+    this.options = resolved;
+    if (resolved.identify === 'anonymous') this.userId = anonymousId(env);
+    const spool = new Spool(resolved.spoolDir ?? join(installDir(env), 'spool', safeName(resolved.projectName)), resolved.spoolMaxBytes, (events) => {
+      if (this.processor) this.processor.counters.dropped += events;
+      this.debug(`spool ${spool.dir} over ${resolved.spoolMaxBytes} bytes: dropped ${events} oldest event(s)`);
+    });
+    this.processor = new BatchProcessor(
+      {
+        batchSize: resolved.batchSize,
+        maxQueueSize: resolved.maxQueueSize,
+        maxConcurrentBatches: resolved.maxConcurrentBatches,
+        flushIntervalMs: resolved.flushIntervalMs,
+        resource: { projectName: resolved.projectName, version: resolved.version, environment: resolved.environment, serviceName: resolved.serviceName },
+        sdkVersion: packageVersion(),
+        scrub: resolved.scrub === 'off' ? undefined : createScrubber(resolved.scrub, env),
+        spool,
+        durable: resolved.spoolDir !== undefined,
+        backend: resolved.backend,
+      },
+      () => loadExport(resolved, credentialHint(resolved, env), (retry, delay, message) => {
+        if (this.processor) this.processor.counters.retried++;
+        this.debug(`retry ${retry}/${resolved.maxRetries} in ${delay} ms: ${message}`);
+      }),
+      (error) => this.reportOnce(error),
+      this.debug,
+    );
+    if (this.debug.enabled) watchExit(this);
   }
 
-  /** Whether events are being tracked (false when disabled or misconfigured). */
+  /** Whether events are being tracked (false when disabled, opted out or misconfigured). */
   get enabled(): boolean {
-    return this.options !== undefined && !this.closed;
+    return this.processor !== undefined && !this.closed;
+  }
+
+  /**
+   * The anonymous install id (a random UUID in ~/.automagik/user_id, created on first use), sent as user.id only
+   * with identify: 'anonymous'. Undefined when the client is disabled: an opted-out user gets no file written.
+   */
+  get anonymousId(): string | undefined {
+    if (!this.processor) return undefined;
+    return this.userId ?? anonymousId(this.env);
   }
 
   /** Records one event. Never throws: bad arguments are reported through onError and the event is skipped. */
   trackEvent(name: string, attributes?: Attributes, options?: TrackOptions): void {
-    if (!this.options || this.closed) return;
+    if (!this.processor || this.closed) return;
     let event: QueuedEvent;
     try {
       event = makeEvent(name, attributes, options);
@@ -107,19 +144,8 @@ export class AutomagikTelemetry {
       this.onError(new TelemetryError('E_CONFIG', `trackEvent(${JSON.stringify(name)}): ${(error as Error).message}`));
       return;
     }
-    const dropped = this.queue.push(event, this.retryEvents() + this.inFlightEvents);
-    if (dropped > 0) {
-      this.counters.dropped += dropped;
-      this.debug(`queue full (${this.options.maxQueueSize}): dropped ${dropped} oldest event(s)`);
-    }
-    // Sending is scheduled, never done inside trackEvent: the host's code path only pays for queueing.
-    if (this.queue.size >= this.options.batchSize && !this.flushScheduled) {
-      this.flushScheduled = true;
-      setImmediate(() => {
-        this.flushScheduled = false;
-        void this.flushFull(false);
-      }).unref();
-    }
+    if (this.userId !== undefined && event.attributes['user.id'] === undefined) event.attributes['user.id'] = this.userId;
+    this.processor.push(event);
   }
 
   /** Records an error as an ERROR event named "error", with OpenTelemetry's exception.* attributes. */
@@ -147,22 +173,20 @@ export class AutomagikTelemetry {
     }
   }
 
-  /** Sends everything queued now (waiting for sends already under way). Resolves (never rejects) with what happened. */
+  /** Sends everything held now, including what an earlier run left in the spool. Resolves (never rejects) with what happened. */
   flush(): Promise<FlushResult> {
-    if (!this.options) return Promise.resolve({ ...NOOP_RESULT });
+    const processor = this.processor;
+    if (!processor) return Promise.resolve({ ...NOOP_RESULT });
     const started = performance.now();
-    const before = { ...this.counters };
+    const before = { ...processor.counters };
     const errors: string[] = [];
-    const run = this.flushChain.then(async () => {
-      await this.autoFlush;
-      await this.drain(true, errors);
-    });
+    const run = this.flushChain.then(() => processor.flush(errors));
     this.flushChain = run.catch(() => undefined);
     return run.then(
       () => ({
-        sent: this.counters.sent - before.sent,
-        failed: this.counters.failed - before.failed,
-        pending: this.stats().queued,
+        sent: processor.counters.sent - before.sent,
+        failed: processor.counters.failed - before.failed,
+        pending: processor.pending,
         durationMs: Math.round(performance.now() - started),
         errors,
       }),
@@ -173,164 +197,98 @@ export class AutomagikTelemetry {
     );
   }
 
-  /** Resolves once fewer than `count` events are queued, sending full batches meanwhile (backpressure for bulk senders). */
   /**
-   * Resolves once fewer than `count` events are queued, sending full batches meanwhile: backpressure for bulk
+   * Resolves once fewer than `count` events are held, sending full batches meanwhile: backpressure for bulk
    * senders, so nothing is dropped. While the store is unreachable it keeps retrying, every `retryEveryMs`, for at
    * most `waitForStoreMs`; then it resolves false (the caller decides what to do with what is left).
    */
   async whenQueuedBelow(count: number, options: { waitForStoreMs?: number; retryEveryMs?: number } = {}): Promise<boolean> {
-    const giveUpAt = Date.now() + (options.waitForStoreMs ?? 0);
-    while (this.enabled && this.stats().queued >= count) {
-      if (this.retryBatches.length > 0) {
-        // The store did not answer: wait, then try the oldest batch again.
-        if (Date.now() >= giveUpAt) return false;
-        await new Promise((r) => setTimeout(r, options.retryEveryMs ?? 500));
-        await this.flushFull(false);
-        continue;
-      }
-      void this.flushFull(false);
-      await new Promise<void>((resolve) => this.waiters.push(resolve));
-    }
-    return true;
-  }
-
-  /** Flushes, stops the timer, and tracks nothing more. What could not be sent is counted as dropped. */
-  async shutdown(): Promise<FlushResult> {
-    if (this.closed) return { ...NOOP_RESULT };
-    const result = await this.flush();
-    this.closed = true;
-    if (this.timer) clearInterval(this.timer);
-    if (this.exitHandler) process.off('beforeExit', this.exitHandler);
-    const left = this.queue.size + this.retryEvents();
-    if (left > 0) {
-      this.counters.dropped += left;
-      this.queue.take(left);
-      this.retryBatches.length = 0;
-      this.onError(new TelemetryError('E_CLICKHOUSE', `shutdown left ${left} event(s) unsent: ${result.errors.at(-1) ?? 'the store did not answer'}`));
-    }
-    return result;
-  }
-
-  /** Opt-in: flush when the event loop empties (process 'beforeExit'), so short scripts do not lose their last events. */
-  registerExitHandlers(): void {
-    if (!this.options || this.exitHandler) return;
-    let done = false;
-    this.exitHandler = () => {
-      if (done) return;
-      done = true;
-      void this.shutdown();
-    };
-    process.on('beforeExit', this.exitHandler);
-  }
-
-  stats(): TelemetryStats {
-    return {
-      queued: this.queue.size + this.retryEvents() + this.inFlightEvents,
-      ...this.counters,
-    };
-  }
-
-  /** Starts sending full batches in the background, once at a time. */
-  private flushFull(includePartial: boolean): Promise<unknown> {
-    if (!this.autoFlush) {
-      this.autoFlush = this.drain(includePartial)
-        .catch((error: unknown) => this.onError(error as Error))
-        .finally(() => {
-          this.autoFlush = undefined;
-          this.notify();
-        });
-    }
-    return this.autoFlush;
+    if (!this.processor || this.closed) return true;
+    return this.processor.whenQueuedBelow(count, options.waitForStoreMs ?? 0, options.retryEveryMs ?? 500);
   }
 
   /**
-   * Sends batches with up to maxConcurrentBatches in flight, until the queue is empty (or holds less than a batch,
-   * when `includePartial` is false) or the store stops answering (retryable failure after all retries).
+   * Flushes, stops the timer, and tracks nothing more. What could not be sent goes to the spool when the app has a
+   * spoolDir or registered exit handlers (the next run sends it); otherwise it is counted as dropped.
    */
-  private async drain(includePartial: boolean, errors: string[] = []): Promise<void> {
-    const options = this.options as ResolvedOptions;
-    let storeDown = false;
-    const next = (): Batch | undefined => {
-      const retry = this.retryBatches.shift();
-      if (retry) return retry;
-      if (this.queue.size === 0 || (!includePartial && this.queue.size < options.batchSize)) return undefined;
-      return { events: this.queue.take(options.batchSize), id: randomUUID() };
-    };
-    const worker = async () => {
-      for (let batch = next(); batch && !storeDown; batch = storeDown ? undefined : next()) {
-        const ok = await this.sendBatch(batch, errors);
-        if (!ok) storeDown = true;
-      }
-    };
-    await Promise.all(Array.from({ length: options.maxConcurrentBatches }, worker));
-  }
-
-  /** One batch with retries. False when the store is unreachable (the batch is kept for a later attempt). */
-  private async sendBatch(batch: Batch, errors: string[]): Promise<boolean> {
-    const options = this.options as ResolvedOptions;
-    const backend = this.backend as Backend;
-    const started = performance.now();
-    const size = batch.events.length;
-    let requeue = false;
-    this.inFlightEvents += size;
-    try {
-      const { value } = await withRetries(() => backend.send(batch, this.resource as ResourceInfo), { ...DEFAULT_RETRY, maxRetries: options.maxRetries }, (error, retry, delay) => {
-        this.counters.retried++;
-        this.debug(`retry ${retry}/${options.maxRetries} in ${delay} ms: ${error.message}`);
-      });
-      this.counters.sent += value.accepted;
-      if (value.rejected > 0) {
-        this.counters.failed += value.rejected;
-        const message = `${value.rejected} event(s) rejected by ${backend.target}: ${value.message}`;
-        errors.push(message);
-        this.onError(new TelemetryError('E_CLICKHOUSE', message));
-      }
-      this.debug(`Flushed ${value.accepted} rows to ${backend.name === 'clickhouse' ? 'ClickHouse' : 'OTLP'} in ${Math.round(performance.now() - started)} ms`);
-      return true;
-    } catch (error) {
-      const failure = error as SendError;
-      this.counters.failedBatches++;
-      errors.push(failure.message);
-      this.onError(failure);
-      if (failure.retryable) {
-        requeue = true;
-        return false;
-      }
-      this.counters.failed += batch.events.length;
-      return true;
-    } finally {
-      this.inFlightEvents -= size;
-      if (requeue) {
-        this.retryBatches.unshift(batch);
-        this.enforceBound();
-      }
-      this.notify();
+  async shutdown(): Promise<FlushResult> {
+    if (this.closed || !this.processor) return { ...NOOP_RESULT };
+    const result = await this.flush();
+    this.closed = true;
+    this.processor.stop();
+    unwatched.delete(this);
+    const left = this.processor.unsentInMemory;
+    if (left > 0) {
+      const reason = result.errors.at(-1) ?? 'the store did not answer';
+      const spool = this.options?.spoolDir !== undefined || this.removeExitHandlers !== undefined;
+      const kept = spool ? this.processor.spoolUnsent() : 0;
+      if (!spool) this.processor.dropUnsent();
+      const where = kept > 0 ? `; kept in the spool for the next run` : '';
+      this.onError(new TelemetryError(this.options?.backend === 'clickhouse' ? 'E_CLICKHOUSE' : 'E_OTLP', `shutdown left ${left} event(s) unsent: ${reason}${where}`));
     }
+    this.removeExitHandlers?.();
+    return result;
   }
 
-  private retryEvents(): number {
-    return this.retryBatches.reduce((n, b) => n + b.events.length, 0);
+  /**
+   * Makes sure nothing is lost when the process ends: a natural exit flushes; SIGTERM and SIGINT flush within
+   * `deadlineMs` (default 2 s), then the process ends as it would have (the host's own handlers decide, when it has
+   * some); process.exit() and uncaught exceptions write what is unsent to the spool, which the next client of this
+   * project on this machine sends.
+   */
+  registerExitHandlers(options: ExitOptions = {}): void {
+    const processor = this.processor;
+    if (!processor || this.removeExitHandlers || this.closed) return;
+    unwatched.delete(this);
+    this.removeExitHandlers = installExitHandlers(
+      {
+        shutdown: () => this.shutdown(),
+        flush: () => this.flush(),
+        spoolUnsent: () => {
+          const written = processor.spoolUnsent();
+          if (written > 0) this.debug(`wrote ${written} unsent event(s) to the spool at exit; the next run sends them`);
+          return written;
+        },
+      },
+      options,
+    );
   }
 
-  /** A batch put back for a retry can push the total over maxQueueSize: drop the oldest events (those retry batches hold first). */
-  private enforceBound(): void {
-    const max = (this.options as ResolvedOptions).maxQueueSize;
-    let excess = this.queue.size + this.retryEvents() + this.inFlightEvents - max;
-    while (excess > 0 && this.retryBatches.length > 0) {
-      const oldest = this.retryBatches[0] as Batch;
-      const cut = Math.min(excess, oldest.events.length);
-      oldest.events.splice(0, cut);
-      if (oldest.events.length === 0) this.retryBatches.shift();
-      this.counters.dropped += cut;
-      excess -= cut;
+  stats(): TelemetryStats {
+    const counters = this.processor?.counters ?? { sent: 0, retried: 0, dropped: 0, failed: 0, failedBatches: 0, spooled: 0 };
+    return { queued: this.processor?.pending ?? 0, ...counters };
+  }
+
+  /** The same failure (say, a refused password on every batch) is reported once, not once a batch. */
+  private reportOnce(error: TelemetryError): void {
+    const key = error.message.replace(/\d+ event/g, 'N event');
+    if (this.reported.has(key)) {
+      this.debug(`error (again): ${error.message}`);
+      return;
     }
+    if (this.reported.size < 100) this.reported.add(key);
+    this.onError(error);
   }
 
-  /** Wakes whoever waits in whenQueuedBelow to look at the queue again. */
-  private notify(): void {
-    const waiters = this.waiters;
-    this.waiters = [];
-    waiters.forEach((w) => w());
+  /** @internal for the exit report */
+  unsentAtExit(): number {
+    return this.processor?.unsentInMemory ?? 0;
   }
+}
+
+function watchExit(client: AutomagikTelemetry): void {
+  unwatched.add(client);
+  if (exitReportInstalled) return;
+  exitReportInstalled = true;
+  process.on('exit', () => {
+    for (const c of unwatched) {
+      const left = c.unsentAtExit();
+      if (left > 0) process.stderr.write(`automagik:sdk ${left} event(s) left unsent at exit: call flush() or shutdown() before exiting, or registerExitHandlers()\n`);
+    }
+  });
+}
+
+/** A project name as one folder name: no separators, and no "." or ".." that would climb out of the spool. */
+export function safeName(projectName: string): string {
+  return projectName.replace(/[^A-Za-z0-9._-]/g, '_').replace(/^\./, '_').slice(0, 100) || '_';
 }

@@ -1,6 +1,6 @@
 // Owns turning tracked events into spans of an OTLP request: ids, times, status, flattened attributes, one resource a project.
 
-import { randomBytes } from 'node:crypto';
+import { nodeCrypto } from './lazy-crypto.js';
 import type { FlatAttributes, OtlpSpan, OtlpTraceRequest } from '../otlp/model.js';
 import { STATUS_CODE_ERROR } from '../otlp/model.js';
 
@@ -27,6 +27,8 @@ export interface TrackOptions {
  * times) is built when it is first sent, off the host's hot path, and kept, so a retried batch sends the same bytes.
  */
 export interface QueuedEvent {
+  /** The item's kind in the batch processor's queue (metrics and logs would be other tags). */
+  signal: 'span';
   name: string;
   attributes: FlatAttributes;
   startMs: number;
@@ -50,13 +52,13 @@ export const SCOPE_NAME = 'automagik-telemetry';
 // Ids come from one pool of random bytes refilled 4 KiB at a time: a randomBytes call per id was a fifth of the
 // CPU time of a bulk send.
 const POOL_SIZE = 4096;
-let pool = randomBytes(POOL_SIZE);
-let poolOffset = 0;
+let pool: Buffer | undefined;
+let poolOffset = POOL_SIZE;
 
 /** `size` cryptographically random bytes: a view into the pool (no allocation of its own). */
 export function randomId(size: number): Uint8Array {
-  if (poolOffset + size > POOL_SIZE) {
-    pool = randomBytes(POOL_SIZE);
+  if (!pool || poolOffset + size > POOL_SIZE) {
+    pool = nodeCrypto().randomBytes(POOL_SIZE);
     poolOffset = 0;
   }
   const id = pool.subarray(poolOffset, poolOffset + size);
@@ -67,7 +69,10 @@ export function randomId(size: number): Uint8Array {
 export function flattenAttributes(attributes: Attributes | undefined): FlatAttributes {
   const out: FlatAttributes = {};
   if (!attributes) return out;
-  for (const [key, value] of Object.entries(attributes)) {
+  // for-in over own keys rather than Object.entries: no array of pairs per event on the host's code path.
+  for (const key in attributes) {
+    if (!Object.hasOwn(attributes, key)) continue;
+    const value = attributes[key];
     if (value === undefined || value === null) continue;
     out[key] = typeof value === 'string' ? value : typeof value === 'object' ? safeJson(value) : String(value);
   }
@@ -101,6 +106,7 @@ export function makeEvent(name: string, attributes: Attributes | undefined, opti
   const status = options.status === undefined ? 'ok' : options.status.toLowerCase();
   if (status !== 'ok' && status !== 'error') throw new Error(`status must be 'ok' or 'error', got ${JSON.stringify(options.status)}`);
   return {
+    signal: 'span',
     name,
     attributes: attributes ? flattenAttributes(attributes) : {},
     startMs,
@@ -112,9 +118,16 @@ export function makeEvent(name: string, attributes: Attributes | undefined, opti
   };
 }
 
-/** The event's span, built on first use and kept (ids stay the same across retries). */
-export function spanOf(event: QueuedEvent): OtlpSpan {
+/**
+ * The event's span, built on first use and kept (ids stay the same across retries and the spool). `scrub` cleans
+ * attribute values and the status message as the span is built, so what is kept, spooled or sent is already clean.
+ */
+export function spanOf(event: QueuedEvent, scrub?: (text: string) => string): OtlpSpan {
   if (event.span) return event.span;
+  if (scrub) {
+    for (const key in event.attributes) event.attributes[key] = scrub(event.attributes[key] as string);
+    event.statusMessage = scrub(event.statusMessage);
+  }
   const startNs = BigInt(Math.round(event.startMs * 1000)) * 1000n;
   event.span = {
     traceId: event.traceId ? Buffer.from(event.traceId, 'hex') : randomId(16),

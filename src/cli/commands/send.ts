@@ -95,6 +95,12 @@ export async function send(stack: Stack, options: SendOptions): Promise<number> 
     env,
   );
   if (errors.length > 0) throw new TelemetryError('E_CONFIG', errors[0] ?? 'invalid settings');
+  // The machine's opt-out governs the SDK inside apps; asked to send explicitly, say why nothing would go instead.
+  if (client.disabledReason !== undefined) {
+    throw new TelemetryError('E_CONFIG', `nothing was sent: telemetry is turned off on this machine (${client.disabledReason})`, {
+      hint: 'That opt-out applies to every automagik-telemetry SDK on this machine; lift it for this command to send.',
+    });
+  }
   return options.stdin ? sendStdin(stack, client, backend, batchSize, maxLineBytes, options) : sendOne(stack, client, backend, projectName, options, errors);
 }
 

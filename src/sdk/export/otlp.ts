@@ -1,12 +1,12 @@
-// Owns the OTLP/HTTP backend: protobuf (or JSON) encoding with the project's .proto files, retry rules from the OTLP spec.
+// Owns the OTLP/HTTP backend: protobuf (or JSON) encoding with the project's .proto files, answers read as the OTLP spec says.
 
+import { TelemetryError } from '../../errors.js';
 import { encodeTraceRequestJson } from '../../otlp/json.js';
 import { decodeStatus, decodeTraceResponse, encodeTraceRequest } from '../../otlp/protobuf.js';
-import { buildRequest, type ResourceInfo } from '../event.js';
-import { basicAuth, post } from '../http.js';
+import { buildRequest } from '../event.js';
 import type { ResolvedOptions } from '../options.js';
-import { SendError } from '../retry.js';
-import type { Backend, Batch, BatchOutcome } from './types.js';
+import { basicAuthorization } from '../../clickhouse/auth-header.js';
+import type { Backend, Batch, ExportResult, HttpAnswer, SerializedBatch } from './types.js';
 
 /** The statuses the OTLP/HTTP specification calls retryable. */
 const RETRYABLE = new Set([429, 502, 503, 504]);
@@ -18,27 +18,31 @@ export class OtlpBackend implements Backend {
 
   constructor(
     private readonly options: ResolvedOptions,
-    private readonly sdkVersion: string,
+    private readonly authHint: string,
   ) {
     this.target = options.endpoint;
     const hasAuth = Object.keys(options.headers).some((h) => h.toLowerCase() === 'authorization');
     this.headers = {
       ...options.headers,
       'Content-Type': options.otlpProtocol === 'json' ? 'application/json' : 'application/x-protobuf',
-      ...(!hasAuth && options.clickhousePassword !== undefined ? { Authorization: basicAuth(options.clickhouseUsername, options.clickhousePassword) } : {}),
+      ...(!hasAuth && options.clickhousePassword !== undefined ? { Authorization: basicAuthorization({ username: options.clickhouseUsername, password: options.clickhousePassword }) } : {}),
     };
   }
 
-  async send(batch: Batch, resource: ResourceInfo): Promise<BatchOutcome> {
-    const request = buildRequest(batch.events, resource, this.sdkVersion);
+  /** The same batch always encodes to the same bytes: the receiver deduplicates a re-sent batch by its body. */
+  serialize(batch: Batch): SerializedBatch {
+    const request = buildRequest(batch.events, batch.resource, batch.sdkVersion);
     const body = this.options.otlpProtocol === 'json' ? Buffer.from(encodeTraceRequestJson(request)) : encodeTraceRequest(request);
-    const res = await post(this.options.endpoint, body, this.headers, { timeoutMs: this.options.timeoutMs, compression: this.options.compression });
-    if (res.status === 200) {
-      const partial = this.partialSuccess(res.body);
-      return { accepted: batch.events.length - partial.rejectedSpans, rejected: partial.rejectedSpans, message: partial.errorMessage };
+    return { url: this.options.endpoint, body, headers: this.headers };
+  }
+
+  interpret(answer: HttpAnswer, batch: Batch): ExportResult {
+    if (answer.status === 200) {
+      const partial = this.partialSuccess(answer.body);
+      return { code: 'success', accepted: batch.events.length - partial.rejectedSpans, rejected: partial.rejectedSpans, message: partial.errorMessage };
     }
-    const message = this.errorMessage(res.status, res.body);
-    throw new SendError(message, RETRYABLE.has(res.status), res.status, res.retryAfterMs);
+    const error = new TelemetryError('E_OTLP', this.errorMessage(answer.status, answer.body), { details: { status: answer.status } });
+    return RETRYABLE.has(answer.status) ? { code: 'retryable', error, retryAfterMs: answer.retryAfterMs } : { code: 'failed', error };
   }
 
   private partialSuccess(body: Uint8Array): { rejectedSpans: number; errorMessage: string } {
@@ -63,7 +67,7 @@ export class OtlpBackend implements Backend {
       detail = Buffer.from(body).toString('utf8').slice(0, 200);
     }
     if (status === 401 || status === 403) {
-      return `authentication failed for user "${this.options.clickhouseUsername}" at ${this.options.endpoint}${detail ? ` (${detail})` : ''}`;
+      return `authentication failed for user "${this.options.clickhouseUsername}" at ${this.options.endpoint}${detail ? ` (${detail})` : ''}: ${this.authHint}`;
     }
     return `OTLP receiver at ${this.options.endpoint} answered HTTP ${status}${detail ? `: ${detail}` : ''}`;
   }

@@ -1,0 +1,58 @@
+// Owns the ClickHouse backend: the shared OTLP->row transform, JSONEachRow over HTTP, the batch id as dedup token.
+// Plain fetch rather than @clickhouse/client: the SDK needs one POST with its own retry policy and gzip,
+// and staying off the client keeps the SDK's import light for host apps.
+
+import { parseClickHouseMessage } from '../../clickhouse/errors.js';
+import { TelemetryError } from '../../errors.js';
+import { otlpToRows } from '../../transform/otlp-to-rows.js';
+import { TRACE_COLUMNS, toJsonEachRow } from '../../transform/row.js';
+import { buildRequest } from '../event.js';
+import type { ResolvedOptions } from '../options.js';
+import { basicAuthorization } from '../../clickhouse/auth-header.js';
+import type { Backend, Batch, ExportResult, HttpAnswer, SerializedBatch } from './types.js';
+
+export class ClickHouseBackend implements Backend {
+  readonly name = 'clickhouse' as const;
+  readonly target: string;
+  /** Rows the transform refused, per batch id, for the success result. */
+  private readonly refused = new Map<string, string[]>();
+
+  constructor(
+    private readonly options: ResolvedOptions,
+    private readonly authHint: string,
+  ) {
+    this.target = options.clickhouseEndpoint;
+  }
+
+  serialize(batch: Batch): SerializedBatch {
+    const { rows, rejected } = otlpToRows(buildRequest(batch.events, batch.resource, batch.sdkVersion));
+    if (rejected.length > 0) this.refused.set(batch.id, rejected.map((r) => r.reason));
+    else this.refused.delete(batch.id);
+    const o = this.options;
+    const query = `INSERT INTO ${o.clickhouseDatabase}.${o.clickhouseTable} (${TRACE_COLUMNS.join(', ')}) FORMAT JSONEachRow`;
+    const url = `${o.clickhouseEndpoint}/?query=${encodeURIComponent(query)}&insert_deduplication_token=${encodeURIComponent(batch.id)}`;
+    const headers: Record<string, string> = { 'Content-Type': 'application/x-ndjson' };
+    if (o.clickhousePassword !== undefined) headers.Authorization = basicAuthorization({ username: o.clickhouseUsername, password: o.clickhousePassword });
+    else headers['X-ClickHouse-User'] = o.clickhouseUsername;
+    return { url, body: toJsonEachRow(rows), headers };
+  }
+
+  interpret(answer: HttpAnswer, batch: Batch): ExportResult {
+    const o = this.options;
+    if (answer.status === 200) {
+      const refused = this.refused.get(batch.id) ?? [];
+      this.refused.delete(batch.id);
+      return { code: 'success', accepted: batch.events.length - refused.length, rejected: refused.length, message: refused.join('; ') };
+    }
+    const text = Buffer.from(answer.body).toString('utf8').trim();
+    const { name } = parseClickHouseMessage(text);
+    const auth = answer.status === 401 || answer.status === 403 || name === 'AUTHENTICATION_FAILED' || name === 'REQUIRED_PASSWORD';
+    const message = auth
+      ? `authentication failed for user "${o.clickhouseUsername}" at ${o.clickhouseEndpoint}: ${this.authHint}`
+      : `ClickHouse at ${o.clickhouseEndpoint} answered HTTP ${answer.status}: ${text.split('\n')[0]?.slice(0, 300) ?? ''}`;
+    const error = new TelemetryError('E_CLICKHOUSE', message, { details: { status: answer.status, serverName: name } });
+    if (!auth && (answer.status >= 500 || answer.status === 429)) return { code: 'retryable', error, retryAfterMs: answer.retryAfterMs };
+    this.refused.delete(batch.id);
+    return { code: 'failed', error };
+  }
+}

@@ -1,0 +1,37 @@
+// Owns applying the chosen scrub mode to an event's text: attribute values and status (error) messages.
+
+import { nodeCrypto } from '../lazy-crypto.js';
+import { hashKey, userHome } from './identity.js';
+import { redact, scrubText, type Replace, type ScrubMode } from './scrub.js';
+
+export type Scrub = (text: string) => string;
+
+const identity: Scrub = (text) => text;
+
+/** A scrubber for `mode`; 'hash' reads (or creates) the install's key once. */
+export function createScrubber(mode: ScrubMode, env: NodeJS.ProcessEnv = process.env): Scrub {
+  if (mode === 'off') return identity;
+  const home = userHome(env);
+  let replace: Replace = redact;
+  if (mode === 'hash') {
+    const key = hashKey(env);
+    const { createHmac } = nodeCrypto();
+    replace = (kind, value) => `[${kind}:${createHmac('sha256', key).update(value).digest('hex').slice(0, 12)}]`;
+  }
+  // Values worth a full scan often repeat (routes, addresses): a bounded memo makes a repeat cost one Map lookup.
+  const memo = new Map<string, string>();
+  return (text) => {
+    if (text.length < 4) return text;
+    const known = memo.get(text);
+    if (known !== undefined) return known;
+    const clean = scrubText(text, replace, home);
+    if (text.length <= MEMO_MAX_LENGTH) {
+      if (memo.size >= MEMO_ENTRIES) memo.clear();
+      memo.set(text, clean);
+    }
+    return clean;
+  };
+}
+
+const MEMO_ENTRIES = 4096;
+const MEMO_MAX_LENGTH = 256;
