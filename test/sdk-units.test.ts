@@ -110,7 +110,7 @@ describe('option resolution', () => {
   it("prefers the ingest role's credential when the stack has one, and what the app or environment gives over both", async () => {
     const home = await stackHome(['CLICKHOUSE_USER=telemetry', 'CLICKHOUSE_PASSWORD=admin-secret', 'CLICKHOUSE_INGEST_USER=telemetry_ingest', 'CLICKHOUSE_INGEST_PASSWORD=ingest-secret']);
     expect(resolveSdkOptions({ projectName: 'p' }, { AUTOMAGIK_TELEMETRY_HOME: home })).toMatchObject({ clickhouseUsername: 'telemetry_ingest', clickhousePassword: 'ingest-secret' });
-    expect(resolveSdkOptions({ projectName: 'p' }, { AUTOMAGIK_TELEMETRY_HOME: home, AUTOMAGIK_TELEMETRY_CLICKHOUSE_PASSWORD: 'env' })).toMatchObject({ clickhouseUsername: 'telemetry', clickhousePassword: 'env', credentialSource: 'environment' });
+    expect(resolveSdkOptions({ projectName: 'p' }, { AUTOMAGIK_TELEMETRY_HOME: home, AUTOMAGIK_TELEMETRY_CLICKHOUSE_PASSWORD: 'env' })).toMatchObject({ clickhouseUsername: 'telemetry_ingest', clickhousePassword: 'env', credentialSource: 'environment' });
     expect(resolveSdkOptions({ projectName: 'p', clickhousePassword: 'code' }, { AUTOMAGIK_TELEMETRY_HOME: home })).toMatchObject({ clickhousePassword: 'code', credentialSource: 'options' });
   });
 });
