@@ -9,7 +9,7 @@ import { sameImage } from '../../src/engine/docker/runtime.js';
 import { interpolate } from '../../src/engine/docker/stack.js';
 import { templatePath } from '../../src/paths.js';
 import { CLI, cli } from './cli.js';
-import { buildStandIns, standIn, STANDIN_ENV, type TestEngine } from './docker.js';
+import { buildStandIns, execIn, standIn, STANDIN_ENV, type TestEngine } from './docker.js';
 import { makeTestHome, type TestHome } from './home.js';
 import { freePort } from './ports.js';
 
@@ -95,6 +95,17 @@ export function dockerStackSuite(engine: TestEngine): void {
         for (const p of c.Ports.filter((x) => x.PublicPort)) expect(p.IP, `${service} port ${p.PrivatePort}`).toBe('127.0.0.1');
         const inspect = await docker.getContainer(c.Id).inspect();
         expect(inspect.Config.Env).toContain(`CLICKHOUSE_PASSWORD=${password}`);
+      }
+    });
+
+    it('puts the services on one network where they find each other by name (the collector writes to clickhouse:9000)', async () => {
+      const containers = await containersOf(home);
+      const clickhouse = await docker.getContainer((containers.get('clickhouse') as { Id: string }).Id).inspect();
+      const ip = clickhouse.NetworkSettings.Networks[projectName(home.home)]?.IPAddress;
+      expect(ip).toMatch(/^\d+\.\d+\.\d+\.\d+$/);
+      for (const from of ['collector', 'grafana']) {
+        const answer = await execIn(docker, (containers.get(from) as { Id: string }).Id, ['nslookup', 'clickhouse']);
+        expect(answer, `${from} resolving clickhouse`).toMatch(new RegExp(`Address:\\s+${(ip as string).replace(/\./g, '\\.')}\\b`));
       }
     });
 

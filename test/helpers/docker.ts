@@ -2,6 +2,7 @@ import { cp, mkdir, mkdtemp, rm, writeFile, chmod, access } from 'node:fs/promis
 import { createHash } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Writable } from 'node:stream';
 import type Docker from 'dockerode';
 import { clientFor } from '../../src/engine/docker/connect.js';
 import { podmanService } from './podman.js';
@@ -167,4 +168,19 @@ export async function buildStandIns(docker: Docker): Promise<void> {
       await rm(dir, { recursive: true, force: true });
     }
   }
+}
+
+/** Runs a command in a running container and returns its stdout and stderr, demultiplexed. */
+export async function execIn(docker: Docker, containerId: string, cmd: string[]): Promise<string> {
+  const exec = await docker.getContainer(containerId).exec({ Cmd: cmd, AttachStdout: true, AttachStderr: true });
+  const stream = await exec.start({ hijack: true, stdin: false });
+  const chunks: Buffer[] = [];
+  const sink = new Writable({ write: (chunk: Buffer, _encoding, done) => (chunks.push(chunk), done()) });
+  docker.modem.demuxStream(stream, sink, sink);
+  await new Promise<void>((resolve, reject) => {
+    stream.on('end', () => resolve());
+    stream.on('close', () => resolve());
+    stream.on('error', reject);
+  });
+  return Buffer.concat(chunks).toString('utf8');
 }
