@@ -2,9 +2,9 @@ import { cp, mkdir, mkdtemp, rm, writeFile, chmod, access } from 'node:fs/promis
 import { createHash } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Writable } from 'node:stream';
 import type Docker from 'dockerode';
 import { clientFor } from '../../src/engine/docker/connect.js';
+import { demultiplex } from '../../src/engine/docker/engine.js';
 import { podmanService } from './podman.js';
 
 /** A container engine the Docker-engine tests run against: dockerd, or Podman's Docker-compatible service. */
@@ -170,17 +170,18 @@ export async function buildStandIns(docker: Docker): Promise<void> {
   }
 }
 
-/** Runs a command in a running container and returns its stdout and stderr, demultiplexed. */
-export async function execIn(docker: Docker, containerId: string, cmd: string[]): Promise<string> {
-  const exec = await docker.getContainer(containerId).exec({ Cmd: cmd, AttachStdout: true, AttachStderr: true });
-  const stream = await exec.start({ hijack: true, stdin: false });
-  const chunks: Buffer[] = [];
-  const sink = new Writable({ write: (chunk: Buffer, _encoding, done) => (chunks.push(chunk), done()) });
-  docker.modem.demuxStream(stream, sink, sink);
-  await new Promise<void>((resolve, reject) => {
-    stream.on('end', () => resolve());
-    stream.on('close', () => resolve());
-    stream.on('error', reject);
-  });
-  return Buffer.concat(chunks).toString('utf8');
+/**
+ * Runs a command in a throwaway container of `image` on `network` and returns its output. (Not `exec` in a running
+ * container: Podman keeps a process per exec session alive for minutes after it ends.)
+ */
+export async function runOnNetwork(docker: Docker, image: string, network: string, cmd: string[]): Promise<string> {
+  const container = await docker.createContainer({ Image: image, Entrypoint: cmd, HostConfig: { NetworkMode: network }, Labels: { 'com.automagik-telemetry.test': 'probe' } });
+  try {
+    await container.start();
+    await container.wait();
+    const raw = (await container.logs({ stdout: true, stderr: true, follow: false })) as unknown as Buffer;
+    return demultiplex(raw).map((f) => f.text).join('');
+  } finally {
+    await container.remove({ force: true });
+  }
 }
