@@ -165,17 +165,19 @@ export function dockerStackSuite(engine: TestEngine): void {
     it("follows a service's logs as new lines arrive, until Ctrl-C", async () => {
       const child = spawn(process.execPath, [CLI, 'logs', 'clickhouse', '--follow', '--tail', '0'], { env: { PATH: process.env.PATH, NO_COLOR: '1', ...home.env } });
       let out = '';
+      let err = '';
       child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+      child.stderr.on('data', (d: Buffer) => (err += d.toString()));
       const closed = new Promise<number | null>((resolve) => child.once('close', resolve));
       // busybox httpd -v logs each answer: ask for /ping until such a line shows up in the followed stream.
       const deadline = Date.now() + 15_000;
       while (!/: response:200/.test(out) && Date.now() < deadline) {
-        await fetch(`http://127.0.0.1:${home.env.AUTOMAGIK_TELEMETRY_CLICKHOUSE_PORT}/ping`).then((r) => r.text());
+        await fetch(`http://127.0.0.1:${home.env.AUTOMAGIK_TELEMETRY_CLICKHOUSE_PORT}/ping`).then((r) => r.text(), (e: unknown) => (err += `fetch: ${String(e)}\n`));
         await new Promise((r) => setTimeout(r, 200));
       }
       child.kill('SIGINT');
       await closed;
-      expect(out).toMatch(/: response:200/);
+      expect(out, err).toMatch(/: response:200/);
       expect(out).not.toMatch(/[\x00-\x08]/);
       expect(out).not.toContain('listening on 8123');
     });
