@@ -54,3 +54,34 @@ describe.skipIf(!engine.available)('an image built with Podman (stored as localh
     }
   });
 });
+
+describe.skipIf(!engine.available)('a Podman network without name resolution', () => {
+  it('is refused at start, saying what to install, and clean removes it', async () => {
+    const home = await engineHome(engine);
+    const network = projectName(home.home);
+    try {
+      // What Podman's CNI backend creates when the dnsname plugin is missing.
+      await new Promise<void>((resolve, reject) =>
+        engine.docker.modem.dial(
+          {
+            path: '/v4.0.0/libpod/networks/create?',
+            method: 'POST',
+            statusCodes: { 200: true, 201: true },
+            options: { name: network, driver: 'bridge', dns_enabled: false, labels: { 'com.automagik-telemetry.project': network } },
+          },
+          (error: unknown) => (error ? reject(error as Error) : resolve()),
+        ),
+      );
+      const refused = await cli(['start'], home.env);
+      expect(refused.code).toBe(1);
+      expect(refused.stderr).toContain(`Podman's network ${network} has no DNS: the collector and Grafana could not reach clickhouse by name`);
+      expect(refused.stderr).toContain('aardvark-dns');
+      expect(refused.stderr).toContain('golang-github-containernetworking-plugin-dnsname');
+      const cleaned = JSON.parse((await cli(['clean', '--json'], home.env)).stdout) as { removed: string[] };
+      expect(cleaned.removed).toEqual([`network ${network}`]);
+    } finally {
+      await cli(['reset', '--yes'], home.env);
+      await home.cleanup();
+    }
+  });
+});

@@ -9,7 +9,7 @@ import { sameImage } from '../../src/engine/docker/runtime.js';
 import { interpolate } from '../../src/engine/docker/stack.js';
 import { templatePath } from '../../src/paths.js';
 import { CLI, cli } from './cli.js';
-import { buildStandIns, standIn, STANDIN_ENV, type TestEngine } from './docker.js';
+import { buildStandIns, runOnNetwork, standIn, STANDIN_ENV, type TestEngine } from './docker.js';
 import { makeTestHome, type TestHome } from './home.js';
 import { freePort } from './ports.js';
 
@@ -107,6 +107,16 @@ export function dockerStackSuite(engine: TestEngine): void {
       }
     });
 
+    it('puts the services on one network where they find each other by name (the collector writes to clickhouse:9000)', async () => {
+      const containers = await containersOf(home);
+      const network = projectName(home.home);
+      const clickhouse = await docker.getContainer((containers.get('clickhouse') as { Id: string }).Id).inspect();
+      const ip = clickhouse.NetworkSettings.Networks[network]?.IPAddress;
+      expect(ip).toMatch(/^\d+\.\d+\.\d+\.\d+$/);
+      const answer = await runOnNetwork(docker, STANDIN_ENV.AUTOMAGIK_TELEMETRY_COLLECTOR_IMAGE, network, ['/bin/nslookup', 'clickhouse']);
+      expect(answer).toMatch(new RegExp(`Address:\\s+${(ip as string).replace(/\./g, '\\.')}\\b`));
+    });
+
     it('agrees with the reference docker-compose.yml: same services, images, ports, environment and mounts', async () => {
       const vars: Record<string, string> = { ...(home.env as Record<string, string>) };
       for (const line of (await readFile(join(home.home, '.env'), 'utf8')).split('\n')) {
@@ -164,17 +174,19 @@ export function dockerStackSuite(engine: TestEngine): void {
     it("follows a service's logs as new lines arrive, until Ctrl-C", async () => {
       const child = spawn(process.execPath, [CLI, 'logs', 'clickhouse', '--follow', '--tail', '0'], { env: { PATH: process.env.PATH, NO_COLOR: '1', ...home.env } });
       let out = '';
+      let err = '';
       child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+      child.stderr.on('data', (d: Buffer) => (err += d.toString()));
       const closed = new Promise<number | null>((resolve) => child.once('close', resolve));
       // busybox httpd -v logs each answer: ask for /ping until such a line shows up in the followed stream.
       const deadline = Date.now() + 15_000;
       while (!/: response:200/.test(out) && Date.now() < deadline) {
-        await fetch(`http://127.0.0.1:${home.env.AUTOMAGIK_TELEMETRY_CLICKHOUSE_PORT}/ping`).then((r) => r.text());
+        await fetch(`http://127.0.0.1:${home.env.AUTOMAGIK_TELEMETRY_CLICKHOUSE_PORT}/ping`).then((r) => r.text(), (e: unknown) => (err += `fetch: ${String(e)}\n`));
         await new Promise((r) => setTimeout(r, 200));
       }
       child.kill('SIGINT');
       await closed;
-      expect(out).toMatch(/: response:200/);
+      expect(out, err).toMatch(/: response:200/);
       expect(out).not.toMatch(/[\x00-\x08]/);
       expect(out).not.toContain('listening on 8123');
     });

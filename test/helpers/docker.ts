@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type Docker from 'dockerode';
 import { clientFor } from '../../src/engine/docker/connect.js';
+import { demultiplex } from '../../src/engine/docker/engine.js';
 import { podmanService } from './podman.js';
 
 /** A container engine the Docker-engine tests run against: dockerd, or Podman's Docker-compatible service. */
@@ -166,5 +167,21 @@ export async function buildStandIns(docker: Docker): Promise<void> {
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
+  }
+}
+
+/**
+ * Runs a command in a throwaway container of `image` on `network` and returns its output. (Not `exec` in a running
+ * container: Podman keeps a process per exec session alive for minutes after it ends.)
+ */
+export async function runOnNetwork(docker: Docker, image: string, network: string, cmd: string[]): Promise<string> {
+  const container = await docker.createContainer({ Image: image, Entrypoint: cmd, HostConfig: { NetworkMode: network }, Labels: { 'com.automagik-telemetry.test': 'probe' } });
+  try {
+    await container.start();
+    await container.wait();
+    const raw = (await container.logs({ stdout: true, stderr: true, follow: false })) as unknown as Buffer;
+    return demultiplex(raw).map((f) => f.text).join('');
+  } finally {
+    await container.remove({ force: true });
   }
 }

@@ -17,7 +17,7 @@ import { findPortHolder, isPortFree } from '../ports.js';
 import type { CleanResult, DockerEndpointReport, Engine, Removed, EngineStatus, HealthCheck, HealthReport, LogOptions, ServiceStatus, StartOptions, StartResult, StopResult } from '../types.js';
 import { ping, type DockerConnection, type DockerTarget } from './connect.js';
 import { refusedUlimit, sameImage, stoppedWhileStarting } from './runtime.js';
-import { runPodmanHealthcheck } from './podman.js';
+import { podmanNetworkHasDns, runPodmanHealthcheck } from './podman.js';
 import { loadStack, type ServiceDefinition, type StackDefinition } from './stack.js';
 
 export const LABEL_PROJECT = 'com.automagik-telemetry.project';
@@ -128,6 +128,7 @@ export class DockerEngine implements Engine {
 
     await this.checkPorts(stack, before);
     await this.ensureNetwork();
+    await this.checkNetworkDns();
     for (const volume of stack.volumes) await this.ensureVolume(volume);
     for (const service of stack.services) await this.ensureImage(service.image, progress);
 
@@ -418,6 +419,17 @@ export class DockerEngine implements Engine {
     const existing = await this.docker.listNetworks({ filters: { name: [this.network] } });
     if (existing.some((n) => n.Name === this.network)) return;
     await this.docker.createNetwork({ Name: this.network, Driver: 'bridge', Labels: { [LABEL_PROJECT]: this.project } });
+  }
+
+  /** The services reach each other by name (the collector writes to clickhouse:9000): refuse a Podman network that cannot resolve them. */
+  private async checkNetworkDns(): Promise<void> {
+    if (this.runtimeName !== 'Podman' || (await podmanNetworkHasDns(this.docker, this.network)) !== false) return;
+    throw new TelemetryError('E_ENGINE_START', `Podman's network ${this.network} has no DNS: the collector and Grafana could not reach clickhouse by name`, {
+      hint:
+        "Give Podman name resolution: its netavark backend with aardvark-dns (packages netavark and aardvark-dns; network_backend = \"netavark\" in containers.conf), " +
+        'or, with the CNI backend, the dnsname plugin (Debian: golang-github-containernetworking-plugin-dnsname). Then run `automagik-telemetry clean` and start again.',
+      details: { network: this.network },
+    });
   }
 
   private async ensureVolume(volume: string): Promise<void> {
