@@ -125,3 +125,26 @@ def test_span_context_manager_and_decorator(engine):
     assert rows["failing.block"]["status_code"] == "ERROR"
     assert rows["failing.block"]["status_message"] == "'missing'"
     assert rows["failing.block"]["attributes"]["exception.message"] == "'missing'"
+
+
+def test_the_readme_example_runs_as_written_and_finds_the_stacks_credential(engine):
+    import os
+    import re
+    import subprocess
+    import sys
+
+    from conftest import ROOT
+
+    with open(os.path.join(ROOT, "README.md"), encoding="utf-8") as handle:
+        readme = handle.read()
+    section = readme[readme.index("## Python SDK"):]
+    snippet = re.search(r"```python\n(.*?)```", section, re.S).group(1)
+    assert 'clickhouse_batch_size=100' in snippet and 'client.track_event("my.event")' in snippet
+    # The one change: the example's localhost:8123 is this test's engine. No credential is given: it comes from the home.
+    code = "import sys; sys.path.insert(0, %r)\n" % os.path.join(ROOT, "python", "src") + snippet.replace("http://localhost:8123", engine.clickhouse)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AUTOMAGIK_TELEMETRY_") and k != "DO_NOT_TRACK"}
+    env["AUTOMAGIK_TELEMETRY_HOME"] = engine.home
+    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert re.search(r"^DEBUG:automagik_telemetry:Flushed 1 rows to ClickHouse in \d+ ms$", done.stderr, re.M), done.stderr
+    assert engine.query("SELECT count() AS n FROM telemetry.traces WHERE project_name = 'my-app' AND span_name = 'my.event'")[0]["n"] >= 1
