@@ -168,3 +168,45 @@ def test_threads_tracking_at_once_lose_and_double_nothing(engine):
     assert stats["dropped"] == 0 and stats["failed"] == 0
     rows = engine.query("SELECT count() AS n, uniqExact(attributes['key']) AS keys FROM telemetry.traces WHERE attributes['run'] = '%s'" % run_id)[0]
     assert (rows["n"], rows["keys"]) == (2000, 2000)
+
+
+def test_a_flush_does_not_wait_out_a_background_retry_after(capture, isolated_env):
+    # The background sender meets 503 with Retry-After: 20 and waits; the app's flush goes at once instead.
+    capture.script = [(503, 20)]
+    client = AutomagikTelemetry(project_name="eager", endpoint=capture.url + "/v1/traces", batch_size=2, env=isolated_env)
+    client.track_event("a")
+    client.track_event("b")  # a full batch: the background sender takes it
+    deadline = time.monotonic() + 5
+    while len(capture.requests) < 1 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    started = time.monotonic()
+    assert client.flush(10) is True
+    assert time.monotonic() - started < 5
+    stats = client.stats()
+    client.shutdown()
+    assert (stats["sent"], stats["dropped"], stats["failed"]) == (2, 0, 0)
+    assert len(capture.requests) == 2 and capture.requests[0]["body"] == capture.requests[1]["body"]
+
+
+def test_while_the_store_is_down_full_batches_do_not_hammer_it(isolated_env):
+    # A server that refuses every request with 503 (no Retry-After) and counts them.
+    down = Capture()
+    down.script = [503] * 10_000
+    try:
+        client = AutomagikTelemetry(project_name="patient", endpoint=down.url + "/v1/traces", batch_size=5, max_retries=0,
+                                    flush_interval=0.5, env=isolated_env)
+        for i in range(2000):
+            client.track_event("e", {"i": i})
+            if i % 100 == 0:
+                time.sleep(0.01)
+        time.sleep(1.2)
+        attempts = len(down.requests)
+        stats = client.stats()
+        client._queue.clear()
+        client._pending.clear()
+        client.shutdown(0)
+    finally:
+        down.close()
+    assert stats["sent"] == 0 and stats["queued"] > 0
+    # One attempt when the first batch filled, then one per flush interval: a handful, not hundreds.
+    assert 1 <= attempts <= 8, attempts

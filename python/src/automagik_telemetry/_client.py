@@ -32,9 +32,10 @@ _HEX16 = re.compile(r"^[0-9a-fA-F]{16}$")
 class _Batch:
     """One request's worth of one signal. Its bytes and id are fixed on creation: a retry sends the same, deduplicated."""
 
-    __slots__ = ("id", "signal", "records", "url", "body")
+    __slots__ = ("id", "signal", "records", "url", "body", "stale")
 
     def __init__(self, signal: str, records: list, sender: Sender, resource: dict):
+        self.id = str(uuid.uuid4())
         self.signal = signal
         self.records = records
         self.build(sender, resource)
@@ -44,8 +45,10 @@ class _Batch:
         return len(self.records)
 
     def build(self, sender: Sender, resource: dict) -> None:
-        self.id = str(uuid.uuid4())
+        # The id stays when records were dropped from a waiting batch: if an earlier attempt was stored after all,
+        # the smaller insert is a duplicate ClickHouse discards; if not, it is stored once.
         self.url, self.body = sender.body(self.signal, self.records, resource)
+        self.stale = False
 
 
 class AutomagikTelemetry:
@@ -89,6 +92,8 @@ class AutomagikTelemetry:
         self._lock = threading.Lock()
         self._wake = threading.Condition(self._lock)
         self._send_lock = threading.Lock()
+        self._yield = threading.Event()
+        self._store_down = False
         self._queue: deque = deque()
         self._pending: List[_Batch] = []  # batches whose store did not answer, oldest first
         self._in_flight = 0
@@ -199,7 +204,11 @@ class AutomagikTelemetry:
             return True
         deadline = None if timeout is None else time.monotonic() + timeout
         try:
-            if not self._send_lock.acquire(timeout=-1 if timeout is None else max(0.0, timeout)):
+            # A background send waiting out a backoff gives way (its batch is kept): the caller's flush goes now.
+            self._yield.set()
+            acquired = self._send_lock.acquire(timeout=-1 if timeout is None else max(0.0, timeout))
+            self._yield.clear()
+            if not acquired:
                 return False
             try:
                 self._drain(True, deadline)
@@ -366,7 +375,7 @@ class AutomagikTelemetry:
             if not batch.records:
                 self._pending.pop(0)
             else:
-                batch.build(self._sender, self._resource)  # different rows: new bytes, a new dedup token
+                batch.stale = True  # rebuilt when next sent, outside the track call
             return
         self._queue.popleft()
 
@@ -375,16 +384,17 @@ class AutomagikTelemetry:
         next_flush = time.monotonic() + o.flush_interval
         while True:
             with self._lock:
-                while not self._closed and len(self._queue) < o.batch_size and time.monotonic() < next_flush:
+                # A full batch goes at once, unless the store is down: then only the timer (or a flush) tries again.
+                while not self._closed and time.monotonic() < next_flush and (len(self._queue) < o.batch_size or self._store_down):
                     self._wake.wait(max(0.0, next_flush - time.monotonic()))
                 if self._closed:
                     return
                 full_only = time.monotonic() < next_flush
-            if time.monotonic() >= next_flush:
+            if not full_only:
                 next_flush = time.monotonic() + o.flush_interval
             if self._send_lock.acquire(blocking=False):
                 try:
-                    self._drain(not full_only, None)
+                    self._drain(not full_only, None, interruptible=True)
                 except Exception as error:  # noqa: BLE001
                     self._report(error)
                 finally:
@@ -398,7 +408,13 @@ class AutomagikTelemetry:
             if self._pending:
                 batch = self._pending.pop(0)
                 self._in_flight += batch.count
-                return batch
+            else:
+                batch = None
+        if batch is not None:
+            if batch.stale:
+                batch.build(self._sender, self._resource)
+            return batch
+        with self._lock:
             if not self._queue or (not include_partial and len(self._queue) < o.batch_size):
                 return None
             signal = self._queue[0].signal
@@ -409,13 +425,14 @@ class AutomagikTelemetry:
             self._in_flight += len(records)
         return _Batch(signal, records, self._sender, self._resource)
 
-    def _drain(self, include_partial: bool, deadline: Optional[float]) -> None:
-        stop = threading.Event()
+    def _drain(self, include_partial: bool, deadline: Optional[float], interruptible: bool = False) -> None:
+        """Sends batches until none is left (or only a partial one, unless `include_partial`) or the store is down."""
+        never = threading.Event()
 
         def sleep(delay: float) -> bool:
             if deadline is not None and time.monotonic() + delay > deadline:
                 return False
-            return not stop.wait(delay)
+            return not (self._yield if interruptible else never).wait(delay)
 
         def on_retry(result, attempt, delay):
             with self._lock:
@@ -443,6 +460,7 @@ class AutomagikTelemetry:
                 else:
                     self._counters["failed_batches"] += 1
                     self._counters["failed"] += batch.count
+            self._store_down = result is not None and not result.ok and result.retryable
             if result is not None and result.ok:
                 where = "ClickHouse" if self._sender.backend == "clickhouse" else "OTLP"
                 logger.debug("Flushed %d rows to %s in %d ms", batch.count, where, round((time.monotonic() - started) * 1000))
