@@ -77,11 +77,30 @@ def test_mixed_signals_go_out_one_signal_a_request(capture, isolated_env):
     lambda c: c.track_event("e", status="maybe"),
     lambda c: c.track_event("e", timestamp="yesterday"),
     lambda c: c.track_error("not an exception"),
+    lambda c: c.track_event("e", attributes=[1, 2]),
+    lambda c: c.track_event(None),
+    lambda c: c.track_log("x", span_id="0" * 15),
 ])
 def test_bad_arguments_are_reported_never_raised(capture, isolated_env, call):
+    """Each bad call is reported once and skipped, or (a string as the error) tracked: never an exception."""
     errors = []
     client = AutomagikTelemetry(project_name="strict", endpoint=capture.url + "/v1/traces", on_error=errors.append, env=isolated_env)
     call(client)
     client.shutdown(5)
     # A plain string passed as an error is still tracked (as the TS SDK does); every other bad call is skipped.
     assert len(errors) + len(capture.requests) == 1
+
+
+def test_odd_attribute_values_are_flattened_not_fatal(capture, isolated_env):
+    loop = {}
+    loop["self"] = loop
+    deep = []
+    for _ in range(5000):
+        deep = [deep]
+    client = AutomagikTelemetry(project_name="odd", endpoint=capture.url + "/v1/traces", env=isolated_env)
+    client.track_event("odd", {"loop": loop, "deep": deep, "obj": object(), 7: "int key", "bytes": b"\x00\xff"})
+    client.shutdown(5)
+    [body] = capture.json_bodies()
+    attrs = {a["key"]: a["value"]["stringValue"] for a in body["resourceSpans"][0]["scopeSpans"][0]["spans"][0]["attributes"]}
+    assert set(attrs) == {"loop", "deep", "obj", "7", "bytes"}
+    assert attrs["7"] == "int key"

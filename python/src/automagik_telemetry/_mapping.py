@@ -77,9 +77,12 @@ def flatten_value(value: object) -> Optional[str]:
     if isinstance(value, (dict, list, tuple)):
         try:
             return json.dumps(value, separators=(",", ":"), ensure_ascii=False, default=str)
-        except (TypeError, ValueError):
-            return str(value)
-    return str(value)
+        except (TypeError, ValueError, RecursionError):
+            pass  # circular or too deep for JSON: its text, or at least its type
+    try:
+        return str(value)
+    except Exception:  # noqa: BLE001 - a host object whose __str__ fails, or too deep to print
+        return "<%s>" % type(value).__name__
 
 
 def flatten_attributes(attributes: Optional[Mapping[str, object]]) -> Dict[str, str]:
@@ -98,8 +101,9 @@ def to_epoch_ms(value: object, now_ms: float) -> float:
     if value is None:
         return now_ms
     if isinstance(value, datetime):
-        moment = value if value.tzinfo else value.replace(tzinfo=timezone.utc)
-        return moment.timestamp() * 1000.0
+        # A naive datetime is local time, as Python means it (and as JavaScript's Date.parse reads an ISO string
+        # without an offset).
+        return value.timestamp() * 1000.0
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         if not math.isfinite(value):
             raise ValueError("timestamp %r is not a date" % value)
