@@ -1,4 +1,9 @@
+import { JsonLogsSerializer, JsonMetricsSerializer } from '@opentelemetry/otlp-transformer';
+import { resourceFromAttributes } from '@opentelemetry/resources';
+import { InMemoryLogRecordExporter, LoggerProvider, SimpleLogRecordProcessor } from '@opentelemetry/sdk-logs';
+import { AggregationTemporality, MeterProvider, MetricReader } from '@opentelemetry/sdk-metrics';
 import { spawn, spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 
@@ -32,6 +37,53 @@ describe('one mapping, two languages', () => {
     const { code, output } = await run(process.execPath, ['test-vectors/generate.mjs', '--check'], 30_000);
     expect(output).toMatch(/matches the TypeScript SDK \(\d+ cases\)/);
     expect(code).toBe(0);
+  });
+});
+
+/** Every field path of a JSON value ("resourceMetrics.scopeMetrics.metrics.sum.isMonotonic"), arrays flattened. */
+function paths(value: unknown, prefix = '', out = new Set<string>()): Set<string> {
+  if (Array.isArray(value)) value.forEach((item) => paths(item, prefix, out));
+  else if (value !== null && typeof value === 'object') {
+    for (const [key, item] of Object.entries(value)) {
+      const path = prefix ? `${prefix}.${key}` : key;
+      out.add(path);
+      if (key !== 'value') paths(item, path, out);
+    }
+  }
+  return out;
+}
+
+class CollectingReader extends MetricReader {
+  protected async onForceFlush(): Promise<void> {}
+  protected async onShutdown(): Promise<void> {}
+}
+
+describe('the hand-written log and metric vectors', () => {
+  it('use only fields the official OpenTelemetry JSON serializers write for the same data', async () => {
+    const vectors = JSON.parse(readFileSync(join(root, 'test-vectors', 'sdk-vectors.json'), 'utf8')) as Array<{ call: { kind: string }; otlp: unknown }>;
+    const resource = resourceFromAttributes({ 'service.name': 'shop' });
+    const logExporter = new InMemoryLogRecordExporter();
+    const logs = new LoggerProvider({ resource, processors: [new SimpleLogRecordProcessor({ exporter: logExporter })] });
+    logs.getLogger('automagik-telemetry', '0.1.0').emit({
+      body: 'payment declined', severityNumber: 13, severityText: 'WARN', attributes: { order: 'A-17' }, timestamp: Date.now(),
+    });
+    await logs.forceFlush();
+    const reader = new CollectingReader({ aggregationTemporalitySelector: () => AggregationTemporality.CUMULATIVE });
+    const meter = new MeterProvider({ resource, readers: [reader] }).getMeter('automagik-telemetry', '0.1.0');
+    meter.createCounter('orders.placed').add(3);
+    meter.createHistogram('http.server.duration', { unit: 'ms' }).record(37.5, { route: '/cart' });
+    meter.createGauge('queue.depth', { unit: '{items}' }).record(42, { queue: 'emails' });
+    const { resourceMetrics } = await reader.collect();
+    const official = paths({
+      ...JSON.parse(new TextDecoder().decode(JsonLogsSerializer.serializeRequest(logExporter.getFinishedLogRecords()))),
+      ...JSON.parse(new TextDecoder().decode(JsonMetricsSerializer.serializeRequest(resourceMetrics))),
+    });
+    // Ids come from a span context the official record above has none of.
+    for (const id of ['traceId', 'spanId']) official.add(`resourceLogs.scopeLogs.logRecords.${id}`);
+    const ours = new Set<string>();
+    for (const v of vectors.filter((c) => c.call.kind === 'metric' || c.call.kind === 'log')) paths(v.otlp, '', ours);
+    expect([...ours].filter((p) => !official.has(p))).toEqual([]);
+    expect(ours.size).toBeGreaterThan(30);
   });
 });
 
