@@ -148,3 +148,16 @@ def test_the_readme_example_runs_as_written_and_finds_the_stacks_credential(engi
     assert done.returncode == 0, done.stderr
     assert re.search(r"^DEBUG:automagik_telemetry:Flushed 1 rows to ClickHouse in \d+ ms$", done.stderr, re.M), done.stderr
     assert engine.query("SELECT count() AS n FROM telemetry.traces WHERE project_name = 'my-app' AND span_name = 'my.event'")[0]["n"] >= 1
+
+
+def test_an_app_given_only_the_stacks_home_and_ports_reaches_it(engine):
+    # The stack was started on non-default ports (by variable): the same variables and the home are all the app needs.
+    env = {k: v for k, v in engine.env.items() if k.startswith("AUTOMAGIK_TELEMETRY_") and k.endswith(("_HOME", "_PORT"))}
+    env["HOME"] = engine.home
+    run_id = uuid.uuid4().hex
+    for backend in ("otlp", "clickhouse"):
+        client = AutomagikTelemetry(project_name="by-home", backend=backend, env=env)
+        client.track_event("found.stack", {"run": run_id})
+        assert client.flush(10) is True
+        client.shutdown()
+    assert len(rows_of(engine, run_id)) == 2

@@ -94,3 +94,12 @@ def test_histogram_buckets_are_upper_inclusive():
 @pytest.mark.parametrize("value,text", [(3, "3"), (3.0, "3"), (12.5, "12.5"), (-0.1, "-0.1"), (1e21, "1e+21"), (1e-7, "1e-7"), (True, "true"), (float("nan"), "NaN")])
 def test_numbers_are_written_as_javascript_writes_them(value, text):
     assert js_number(value) == text
+
+
+def test_a_stack_on_other_ports_is_found_from_its_variables_or_env_file(isolated_env):
+    env = dict(isolated_env, AUTOMAGIK_TELEMETRY_OTLP_PORT="14318")
+    write_stack_env(env["AUTOMAGIK_TELEMETRY_HOME"], "AUTOMAGIK_TELEMETRY_CLICKHOUSE_PORT=18123\nAUTOMAGIK_TELEMETRY_HOST=0.0.0.0\n")
+    o = resolve_options({"project_name": "p"}, env)
+    assert (o.endpoint, o.clickhouse_endpoint) == ("http://127.0.0.1:14318/v1/traces", "http://127.0.0.1:18123")
+    o = resolve_options({"project_name": "p", "endpoint": "http://collector:4318/v1/traces"}, env)
+    assert o.endpoint == "http://collector:4318/v1/traces"

@@ -176,11 +176,12 @@ def resolve_options(args: Mapping[str, object], env: Mapping[str, str]) -> Optio
     if batch is None:
         batch = args.get("clickhouse_batch_size")
 
+    # What is not given points at the local stack, as `automagik-telemetry send` finds it: its <home>/.env.
+    stack = read_dotenv(os.path.join(default_home(env), ".env"))
     username = text("clickhouse_username", "CLICKHOUSE_USERNAME")
     password = text("clickhouse_password", "CLICKHOUSE_PASSWORD")
     if password is None:
-        # No credential given: use the local stack's ingest credential, as `automagik-telemetry send` does.
-        stack = read_dotenv(os.path.join(default_home(env), ".env"))
+        # No credential given: the stack's ingest credential.
         password = next((stack[k] for k in DOTENV_PASSWORD_KEYS if stack.get(k)), None)
         if username is None and password is not None:
             username = next((stack[k] for k in DOTENV_USER_KEYS if stack.get(k)), None)
@@ -194,8 +195,8 @@ def resolve_options(args: Mapping[str, object], env: Mapping[str, str]) -> Optio
         environment=text("environment", "ENVIRONMENT") or "",
         service_name=str(args.get("service_name") or project_name),
         backend=backend,
-        endpoint=_url(text("endpoint", "ENDPOINT") or DEFAULTS["endpoint"], "endpoint"),
-        clickhouse_endpoint=_url(text("clickhouse_endpoint", "CLICKHOUSE_ENDPOINT") or DEFAULTS["clickhouse_endpoint"], "clickhouse_endpoint"),
+        endpoint=_url(text("endpoint", "ENDPOINT") or _stack_url(env, stack, "OTLP_PORT", "/v1/traces") or DEFAULTS["endpoint"], "endpoint"),
+        clickhouse_endpoint=_url(text("clickhouse_endpoint", "CLICKHOUSE_ENDPOINT") or _stack_url(env, stack, "CLICKHOUSE_PORT", "") or DEFAULTS["clickhouse_endpoint"], "clickhouse_endpoint"),
         clickhouse_database=_identifier(text("clickhouse_database", "CLICKHOUSE_DATABASE") or DEFAULTS["clickhouse_database"], "clickhouse_database"),
         clickhouse_table=_identifier(text("clickhouse_table", "CLICKHOUSE_TABLE") or DEFAULTS["clickhouse_table"], "clickhouse_table"),
         clickhouse_username=username or DEFAULTS["clickhouse_username"],
@@ -211,6 +212,20 @@ def resolve_options(args: Mapping[str, object], env: Mapping[str, str]) -> Optio
         identify=identify,
         headers=headers,
     )
+
+
+def _stack_url(env: Mapping[str, str], stack: Mapping[str, str], port_name: str, path: str) -> Optional[str]:
+    """The stack's endpoint when its host or port was moved from the default (by variable or in <home>/.env)."""
+    port = env.get(PREFIX + port_name) or stack.get(PREFIX + port_name)
+    host = env.get(PREFIX + "HOST") or stack.get(PREFIX + "HOST")
+    if not port and not host:
+        return None
+    if host in (None, "", "0.0.0.0", "::"):
+        host = "127.0.0.1" if host else "localhost"  # a wildcard bind is reached on loopback
+    if ":" in host and not host.startswith("["):
+        host = "[%s]" % host
+    default_port = "4318" if port_name == "OTLP_PORT" else "8123"
+    return "http://%s:%s%s" % (host, port or default_port, path)
 
 
 def _enabled(value: object, raw: Optional[str]) -> bool:
