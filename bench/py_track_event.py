@@ -20,11 +20,11 @@ for i in range(2000):
     client.track_event("warm", {"i": i})
 rounds = []
 for _ in range(5):
-    client._queue.clear()
+    client._processor._queue.clear()
     started = time.process_time()
     for i in range(N):
         client.track_event("track", {"i": i, "route": "/checkout"})
     rounds.append((time.process_time() - started) / N * 1e6)
-client._queue.clear()
+client._processor._queue.clear()
 client.shutdown(0)
 print(json.dumps({"us": round(statistics.median(rounds), 2), "calls": N}))

@@ -202,8 +202,8 @@ def test_while_the_store_is_down_full_batches_do_not_hammer_it(isolated_env):
         time.sleep(1.2)
         attempts = len(down.requests)
         stats = client.stats()
-        client._queue.clear()
-        client._pending.clear()
+        client._processor._queue.clear()
+        client._processor._pending.clear()
         client.shutdown(0)
     finally:
         down.close()

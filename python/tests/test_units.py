@@ -7,7 +7,8 @@ import time
 import pytest
 
 from automagik_telemetry import AutomagikTelemetry, ConfigError
-from automagik_telemetry._mapping import histogram_buckets, js_number
+from automagik_telemetry._mapping import histogram_buckets
+from automagik_telemetry._values import js_number
 from automagik_telemetry._options import resolve_options
 from automagik_telemetry._transport import MAX_DELAY, backoff_delay, parse_retry_after
 

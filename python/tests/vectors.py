@@ -30,7 +30,7 @@ def track(client, call):
 
 
 def queued(client):
-    return list(client._queue)
+    return list(client._processor._queue)
 
 
 def expected_signal(call):
@@ -86,5 +86,5 @@ def python_output(case, env):
         rows = rows_of(records, client._resource)
         return placeholders(otlp, case["call"], span_ids), placeholders(rows, case["call"], span_ids)
     finally:
-        client._queue.clear()  # mapped, not sent
+        client._processor._queue.clear()  # mapped, not sent
         client.shutdown(0)

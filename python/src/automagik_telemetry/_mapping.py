@@ -6,10 +6,12 @@ and the columns of telemetry.logs and telemetry.metrics: they live here, and onl
 receiver is a change to this one file.
 """
 
-import json
-import math
-from datetime import datetime, timezone
-from typing import Dict, List, Mapping, Optional, Tuple
+from typing import TYPE_CHECKING, Dict, List, Mapping, Tuple
+
+from ._values import format_ms, format_ns, round_half_up
+
+if TYPE_CHECKING:  # the records are built in _records, which reads this module's tables
+    from ._records import LogRecord, MetricRecord, SpanRecord
 
 SCOPE_NAME = "automagik-telemetry"
 SPAN_KIND_INTERNAL = 1
@@ -42,103 +44,6 @@ RESOURCE_COLUMNS = (
     ("environment", ("deployment.environment.name", "deployment.environment", "environment")),
 )
 _CONSUMED = {key for _, keys in RESOURCE_COLUMNS for key in keys}
-
-
-# ---------------------------------------------------------------------------------------------------------------
-# Attribute values: flattened to strings exactly as the TypeScript SDK does (String(x) for scalars, JSON for the rest).
-
-def js_number(value: float) -> str:
-    """A number as JavaScript's String(n) writes it."""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int):
-        return str(value)
-    if math.isnan(value):
-        return "NaN"
-    if math.isinf(value):
-        return "Infinity" if value > 0 else "-Infinity"
-    if value == int(value) and abs(value) < 1e21:
-        return str(int(value))
-    text = repr(value)
-    if "e" in text:
-        mantissa, exponent = text.split("e")
-        sign = "-" if exponent.startswith("-") else "+"
-        text = "%se%s%d" % (mantissa, sign, abs(int(exponent)))
-    return text
-
-
-def flatten_value(value: object) -> Optional[str]:
-    if value is None:
-        return None
-    if isinstance(value, str):
-        return value
-    if isinstance(value, (bool, int, float)):
-        return js_number(value)  # type: ignore[arg-type]
-    if isinstance(value, (dict, list, tuple)):
-        try:
-            return json.dumps(value, separators=(",", ":"), ensure_ascii=False, default=str)
-        except (TypeError, ValueError, RecursionError):
-            pass  # circular or too deep for JSON: its text, or at least its type
-    try:
-        return str(value)
-    except Exception:  # noqa: BLE001 - a host object whose __str__ fails, or too deep to print
-        return "<%s>" % type(value).__name__
-
-
-def flatten_attributes(attributes: Optional[Mapping[str, object]]) -> Dict[str, str]:
-    out: Dict[str, str] = {}
-    if not attributes:
-        return out
-    for key, value in attributes.items():
-        flat = flatten_value(value)
-        if flat is not None:
-            out[str(key)] = flat
-    return out
-
-
-def to_epoch_ms(value: object, now_ms: float) -> float:
-    """Epoch milliseconds from a datetime, epoch milliseconds or an ISO string; ValueError when unreadable."""
-    if value is None:
-        return now_ms
-    if isinstance(value, datetime):
-        # A naive datetime is local time, as Python means it (and as JavaScript's Date.parse reads an ISO string
-        # without an offset).
-        return value.timestamp() * 1000.0
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        if not math.isfinite(value):
-            raise ValueError("timestamp %r is not a date" % value)
-        return float(value)
-    if isinstance(value, str):
-        text = value.strip()
-        if text.endswith("Z"):
-            text = text[:-1] + "+00:00"
-        try:
-            moment = datetime.fromisoformat(text)
-        except ValueError:
-            raise ValueError("timestamp %r is not a date" % value) from None
-        return to_epoch_ms(moment, now_ms)
-    raise ValueError("timestamp %r is not a date" % (value,))
-
-
-def ms_to_ns(ms: float) -> int:
-    # As the TypeScript SDK: whole microseconds, then nanoseconds.
-    return _round_half_up(ms * 1000) * 1000
-
-
-def _round_half_up(x: float) -> int:
-    return int(math.floor(x + 0.5))
-
-
-def format_ms(ms: int) -> str:
-    """Epoch milliseconds as DateTime64(3) text in UTC: 'YYYY-MM-DD hh:mm:ss.sss'."""
-    moment = datetime.fromtimestamp(ms // 1000, tz=timezone.utc)
-    return "%s.%03d" % (moment.strftime("%Y-%m-%d %H:%M:%S"), ms % 1000)
-
-
-def format_ns(ns: int) -> str:
-    """Epoch nanoseconds as DateTime64(9) text in UTC: 'YYYY-MM-DD hh:mm:ss.nnnnnnnnn'."""
-    moment = datetime.fromtimestamp(ns // 1_000_000_000, tz=timezone.utc)
-    return "%s.%09d" % (moment.strftime("%Y-%m-%d %H:%M:%S"), ns % 1_000_000_000)
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -183,59 +88,6 @@ def _scope(version: str) -> dict:
     return {"name": SCOPE_NAME, "version": version}
 
 
-# ---------------------------------------------------------------------------------------------------------------
-# Records, as the queue holds them: validated, flattened, with ids and nanosecond times (a retry sends the same).
-
-class SpanRecord:
-    __slots__ = ("name", "attributes", "start_ns", "end_ns", "error", "status_message", "trace_id", "span_id", "project")
-    signal = "traces"
-
-    def __init__(self, name, attributes, start_ns, end_ns, error, status_message, trace_id, span_id, project):
-        self.name = name
-        self.attributes = attributes
-        self.start_ns = start_ns
-        self.end_ns = end_ns
-        self.error = error
-        self.status_message = status_message
-        self.trace_id = trace_id
-        self.span_id = span_id
-        self.project = project
-
-
-class LogRecord:
-    __slots__ = ("body", "severity_text", "severity_number", "attributes", "time_ns", "observed_ns", "trace_id", "span_id", "project")
-    signal = "logs"
-
-    def __init__(self, body, severity_text, severity_number, attributes, time_ns, observed_ns, trace_id, span_id, project):
-        self.body = body
-        self.severity_text = severity_text
-        self.severity_number = severity_number
-        self.attributes = attributes
-        self.time_ns = time_ns
-        self.observed_ns = observed_ns
-        self.trace_id = trace_id
-        self.span_id = span_id
-        self.project = project
-
-
-class MetricRecord:
-    """One data point. Counters carry the running total of their series (a cumulative sum since `start_ns`)."""
-
-    __slots__ = ("name", "type", "value", "unit", "description", "attributes", "time_ns", "start_ns", "project")
-    signal = "metrics"
-
-    def __init__(self, name, type, value, unit, description, attributes, time_ns, start_ns, project):
-        self.name = name
-        self.type = type
-        self.value = value
-        self.unit = unit
-        self.description = description
-        self.attributes = attributes
-        self.time_ns = time_ns
-        self.start_ns = start_ns
-        self.project = project
-
-
 def histogram_buckets(value: float, bounds=DEFAULT_BOUNDS) -> List[int]:
     """Counts per bucket for one observation: bucket i holds (bounds[i-1], bounds[i]], the last one (bounds[-1], +inf)."""
     counts = [0] * (len(bounds) + 1)
@@ -247,7 +99,7 @@ def histogram_buckets(value: float, bounds=DEFAULT_BOUNDS) -> List[int]:
 # ---------------------------------------------------------------------------------------------------------------
 # Traces
 
-def span_json(span: SpanRecord) -> dict:
+def span_json(span: "SpanRecord") -> dict:
     status: dict = {"code": STATUS_CODE_ERROR if span.error else 0}
     if span.status_message:
         status["message"] = span.status_message
@@ -294,7 +146,7 @@ def trace_rows(spans: list, resource: Mapping[str, str]) -> List[dict]:
                 "span_kind": "INTERNAL",
                 "status_code": "ERROR" if span.error else "OK",
                 "status_message": span.status_message,
-                "duration_ms": min(_round_half_up(duration_ms), UINT32_MAX) if duration_ms >= 0 else 0,
+                "duration_ms": min(round_half_up(duration_ms), UINT32_MAX) if duration_ms >= 0 else 0,
                 "project_name": columns["project_name"] or span.attributes.get("project.name") or columns["service_name"],
                 "project_version": columns["project_version"],
                 "environment": columns["environment"],
@@ -306,7 +158,7 @@ def trace_rows(spans: list, resource: Mapping[str, str]) -> List[dict]:
 # ---------------------------------------------------------------------------------------------------------------
 # Logs
 
-def log_json(record: LogRecord) -> dict:
+def log_json(record: "LogRecord") -> dict:
     out = {
         "timeUnixNano": str(record.time_ns),
         "observedTimeUnixNano": str(record.observed_ns),
@@ -363,7 +215,7 @@ def log_rows(records: list, resource: Mapping[str, str]) -> List[dict]:
 # ---------------------------------------------------------------------------------------------------------------
 # Metrics
 
-def metric_json(record: MetricRecord) -> dict:
+def metric_json(record: "MetricRecord") -> dict:
     point: dict = {"attributes": _kv(record.attributes), "timeUnixNano": str(record.time_ns)}
     out: dict = {"name": record.name}
     if record.description:
