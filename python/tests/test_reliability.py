@@ -210,3 +210,51 @@ def test_while_the_store_is_down_full_batches_do_not_hammer_it(isolated_env):
     assert stats["sent"] == 0 and stats["queued"] > 0
     # One attempt when the first batch filled, then one per flush interval: a handful, not hundreds.
     assert 1 <= attempts <= 8, attempts
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="no fork on this platform")
+def test_a_forked_child_sends_with_its_own_sender(capture, isolated_env):
+    client = AutomagikTelemetry(project_name="forked", endpoint=capture.url + "/v1/traces", batch_size=1, env=isolated_env)
+    pid = os.fork()
+    if pid == 0:  # the child: no flush, its sender thread must send the full batch
+        try:
+            client.track_event("from.child")
+            deadline = time.monotonic() + 5
+            while client.stats()["sent"] < 1 and time.monotonic() < deadline:
+                time.sleep(0.01)
+        finally:
+            os._exit(0 if client.stats()["sent"] == 1 else 1)
+    _, status = os.waitpid(pid, 0)
+    client.shutdown(1)
+    assert os.WEXITSTATUS(status) == 0
+    names = [s["name"] for body in capture.json_bodies() for rs in body["resourceSpans"] for ss in rs["scopeSpans"] for s in ss["spans"]]
+    assert names == ["from.child"]
+
+
+def test_a_proxy_in_the_environment_does_not_catch_the_local_stack(capture, isolated_env):
+    # An app started with HTTP_PROXY set (nothing listens at the proxy): the local stack is still reached directly.
+    script = textwrap.dedent("""
+        import sys
+        sys.path.insert(0, %r)
+        from automagik_telemetry import AutomagikTelemetry
+        client = AutomagikTelemetry(project_name="proxied-env", endpoint=sys.argv[1] + "/v1/traces", max_retries=0)
+        client.track_event("direct")
+        sys.exit(0 if client.flush(5) and client.stats()["sent"] == 1 else 1)
+    """ % os.path.join(ROOT, "python", "src"))
+    env = dict(isolated_env, HTTP_PROXY="http://127.0.0.1:9", http_proxy="http://127.0.0.1:9", NO_PROXY="", no_proxy="")
+    done = subprocess.run([sys.executable, "-c", script, capture.url], env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert len(capture.requests) == 1
+
+
+def test_a_header_that_cannot_be_sent_fails_once_not_forever(capture, isolated_env):
+    errors = []
+    client = AutomagikTelemetry(project_name="bad-header", endpoint=capture.url + "/v1/traces", headers={"x-bad": "a\r\nInjected: 1"},
+                                on_error=errors.append, env=isolated_env)
+    client.track_event("e")
+    client.flush(5)
+    stats = client.stats()
+    client.shutdown()
+    assert (stats["failed"], stats["retried"], stats["queued"]) == (1, 0, 0)
+    assert capture.requests == []
+    assert any("cannot send to" in str(e) for e in errors)

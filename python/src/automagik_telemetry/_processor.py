@@ -1,9 +1,11 @@
 """Owns delivery: the bounded queue, batches of one signal each, the background sender, kept retries, the counters."""
 
 import logging
+import os
 import threading
 import time
 import uuid
+import weakref
 from collections import deque
 from typing import Callable, Dict, List, Optional
 
@@ -54,8 +56,27 @@ class BatchProcessor:
         self._in_flight = 0
         self._counters = {"sent": 0, "retried": 0, "dropped": 0, "failed": 0, "failed_batches": 0}
         self._closed = False
+        self._start()
+        if hasattr(os, "register_at_fork"):
+            # A forked child (gunicorn, multiprocessing) has no sender thread: it gets its own, and an empty queue
+            # (what was queued before the fork is the parent's to send).
+            me = weakref.ref(self)
+            os.register_at_fork(after_in_child=lambda: me() and me()._after_fork())  # type: ignore[union-attr]
+
+    def _start(self) -> None:
         self._thread = threading.Thread(target=self._run, name="automagik-telemetry", daemon=True)
         self._thread.start()
+
+    def _after_fork(self) -> None:
+        self._lock = threading.Lock()
+        self._wake = threading.Condition(self._lock)
+        self._send_lock = threading.Lock()
+        self._yield = threading.Event()
+        self._queue.clear()
+        self._pending.clear()
+        self._in_flight = 0
+        if not self._closed:
+            self._start()
 
     def flush(self, timeout: Optional[float] = None) -> bool:
         """Sends everything queued now; True when nothing is left unsent. Waits at most `timeout` seconds."""

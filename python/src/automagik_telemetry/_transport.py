@@ -69,8 +69,9 @@ def post(url: str, body: bytes, headers: Dict[str, str], timeout: float, compres
         body = gzip.compress(body, compresslevel=6)
         headers = dict(headers, **{"Content-Encoding": "gzip"})
     request = urllib.request.Request(url, data=body, headers=headers, method="POST")
+    opener = _DIRECT if _loopback(urlsplit(url).hostname or "") else _DEFAULT
     try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:
+        with opener.open(request, timeout=timeout) as response:
             return response.status, response.read(), response.headers.get("Retry-After")
     except urllib.error.HTTPError as error:
         try:
@@ -78,6 +79,16 @@ def post(url: str, body: bytes, headers: Dict[str, str], timeout: float, compres
         except OSError:
             payload = b""
         return error.code, payload, error.headers.get("Retry-After") if error.headers else None
+
+
+# The local stack is reached directly even when HTTP(S)_PROXY is set (a proxy cannot reach this machine's loopback);
+# other endpoints go through the proxies the environment names, as urllib does.
+_DIRECT = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+_DEFAULT = urllib.request.build_opener()
+
+
+def _loopback(host: str) -> bool:
+    return host == "localhost" or host == "::1" or host.startswith("127.")
 
 
 def _where(url: str) -> str:
@@ -122,7 +133,10 @@ class Sender:
             url = "%s&insert_deduplication_token=%s" % (url, quote(batch_id, safe=""))
         try:
             status, payload, retry_after = post(url, body, self.headers, o.timeout, o.compression_enabled)
-        except (OSError, socket.timeout, ValueError) as error:
+        except ValueError as error:
+            # Refused before leaving this process (an invalid header or URL): trying again cannot help.
+            return SendResult(False, False, None, "cannot send to %s: %s" % (_where(url), error))
+        except (OSError, socket.timeout) as error:
             reason = "no answer within %g s" % o.timeout if isinstance(error, socket.timeout) or "timed out" in str(error) else str(getattr(error, "reason", error))
             return SendResult(False, True, None, "cannot reach %s: %s" % (_where(url), reason))
         if status == 200:
