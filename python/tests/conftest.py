@@ -118,6 +118,7 @@ class Capture:
         self.connections = 0
         self.script = []
         self.forward_to = None
+        self.reply = b"{}"
         capture = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -153,7 +154,7 @@ class Capture:
                     except urllib.error.HTTPError as error:
                         status, payload = error.code, error.read()
                 else:
-                    status, payload = 200, b"{}"
+                    status, payload = 200, capture.reply
                 self.send_response(status)
                 self.send_header("Content-Length", str(len(payload)))
                 self.end_headers()

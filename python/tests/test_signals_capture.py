@@ -104,3 +104,16 @@ def test_odd_attribute_values_are_flattened_not_fatal(capture, isolated_env):
     attrs = {a["key"]: a["value"]["stringValue"] for a in body["resourceSpans"][0]["scopeSpans"][0]["spans"][0]["attributes"]}
     assert set(attrs) == {"loop", "deep", "obj", "7", "bytes"}
     assert attrs["7"] == "int key"
+
+
+def test_an_otlp_partial_success_counts_the_rejected_as_failed(capture, isolated_env):
+    capture.reply = json.dumps({"partialSuccess": {"rejectedLogRecords": "2", "errorMessage": "body too long"}}).encode()
+    errors = []
+    client = AutomagikTelemetry(project_name="partial", endpoint=capture.url + "/v1/traces", on_error=errors.append, env=isolated_env)
+    for i in range(3):
+        client.track_log("line %d" % i)
+    client.flush(5)
+    stats = client.stats()
+    client.shutdown()
+    assert (stats["sent"], stats["failed"]) == (1, 2)
+    assert any("2 record(s) rejected" in str(e) and "body too long" in str(e) for e in errors)

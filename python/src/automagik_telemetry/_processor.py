@@ -217,7 +217,8 @@ class BatchProcessor:
             with self._lock:
                 self._in_flight -= batch.count
                 if result is not None and result.ok:
-                    self._counters["sent"] += batch.count
+                    self._counters["sent"] += result.accepted
+                    self._counters["failed"] += batch.count - result.accepted
                 elif result is not None and result.retryable:
                     # The store did not answer: keep the batch (same id, same bytes) for the next attempt.
                     self._counters["failed_batches"] += 1
@@ -228,7 +229,9 @@ class BatchProcessor:
             self._store_down = result is not None and not result.ok and result.retryable
             if result is not None and result.ok:
                 where = "ClickHouse" if self._sender.backend == "clickhouse" else "OTLP"
-                logger.debug("Flushed %d rows to %s in %d ms", batch.count, where, round((time.monotonic() - started) * 1000))
+                logger.debug("Flushed %d rows to %s in %d ms", result.accepted, where, round((time.monotonic() - started) * 1000))
+                if result.accepted < batch.count:
+                    self._report(RuntimeError("%d record(s) rejected by %s: %s" % (batch.count - result.accepted, self._sender.target, result.message)))
                 continue
             if result is not None:
                 self._report(RuntimeError(result.message))

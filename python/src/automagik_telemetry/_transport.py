@@ -91,6 +91,16 @@ def _loopback(host: str) -> bool:
     return host == "localhost" or host == "::1" or host.startswith("127.")
 
 
+def _partial_success(payload: bytes) -> Tuple[int, str]:
+    """OTLP's partial success: how many items the receiver refused for good, and why. An unreadable 200 is a success."""
+    try:
+        partial = json.loads(payload.decode("utf-8")).get("partialSuccess") or {}
+        rejected = next((partial[k] for k in ("rejectedSpans", "rejectedLogRecords", "rejectedDataPoints") if k in partial), 0)
+        return int(rejected), str(partial.get("errorMessage", ""))
+    except (ValueError, AttributeError, TypeError):
+        return 0, ""
+
+
 def _where(url: str) -> str:
     parts = urlsplit(url)
     return "%s://%s%s" % (parts.scheme, parts.netloc, "" if parts.path in ("", "/") else parts.path)
@@ -140,6 +150,9 @@ class Sender:
             reason = "no answer within %g s" % o.timeout if isinstance(error, socket.timeout) or "timed out" in str(error) else str(getattr(error, "reason", error))
             return SendResult(False, True, None, "cannot reach %s: %s" % (_where(url), reason))
         if status == 200:
+            if self.backend == "otlp":
+                rejected, reason = _partial_success(payload)
+                return SendResult(True, message=reason, accepted=max(0, count - rejected))
             return SendResult(True, accepted=count)
         text = payload.decode("utf-8", "replace").strip()
         if self.backend == "clickhouse":
