@@ -258,3 +258,29 @@ def test_a_header_that_cannot_be_sent_fails_once_not_forever(capture, isolated_e
     assert (stats["failed"], stats["retried"], stats["queued"]) == (1, 0, 0)
     assert capture.requests == []
     assert any("cannot send to" in str(e) for e in errors)
+
+
+def test_sigterm_in_the_middle_of_tracking_flushes_and_ends_the_process(capture, isolated_env):
+    script = textwrap.dedent("""
+        import sys
+        sys.path.insert(0, %r)
+        from automagik_telemetry import AutomagikTelemetry
+        client = AutomagikTelemetry(project_name="busy", endpoint=sys.argv[1] + "/v1/traces", batch_size=1000, flush_interval=3600)
+        client.install_signal_handlers()
+        print("ready", flush=True)
+        i = 0
+        while True:
+            client.track_event("busy.event", {"i": i})
+            i += 1
+    """ % os.path.join(ROOT, "python", "src"))
+    process = subprocess.Popen([sys.executable, "-c", script, capture.url], env=isolated_env, stdout=subprocess.PIPE, text=True)
+    assert process.stdout.readline().strip() == "ready"
+    time.sleep(0.5)
+    process.terminate()
+    try:
+        code = process.wait(15)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        raise AssertionError("the process hung on SIGTERM")
+    assert code == -15
+    assert len(capture.requests) >= 1, "what was queued at SIGTERM was sent"

@@ -46,7 +46,7 @@ class BatchProcessor:
         self._sender = sender
         self._resource = resource
         self._report = report
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()  # re-entrant: a SIGTERM handler may flush while the main thread holds it
         self._wake = threading.Condition(self._lock)
         self._send_lock = threading.Lock()
         self._yield = threading.Event()
@@ -68,7 +68,7 @@ class BatchProcessor:
         self._thread.start()
 
     def _after_fork(self) -> None:
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()  # re-entrant: a SIGTERM handler may flush while the main thread holds it
         self._wake = threading.Condition(self._lock)
         self._send_lock = threading.Lock()
         self._yield = threading.Event()
