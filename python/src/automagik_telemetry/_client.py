@@ -10,7 +10,7 @@ import time
 import traceback
 from typing import Any, Callable, Dict, Mapping, Optional
 
-from ._options import ConfigError, Options, resolve_options
+from ._options import Options, resolve_options
 from ._privacy import Scrubber, anonymous_id, opted_out
 from ._processor import BatchProcessor
 from ._records import RecordBuilder
@@ -67,7 +67,7 @@ class AutomagikTelemetry:
         environ = os.environ if env is None else env
         try:
             options = resolve_options(args, environ)
-        except ConfigError as error:
+        except Exception as error:  # noqa: BLE001 - ConfigError, or an argument of the wrong type
             # A misconfigured SDK must not take the app down: it reports once and tracks nothing.
             self.disabled_reason = str(error)
             self._report(error)
@@ -79,18 +79,23 @@ class AutomagikTelemetry:
             self.disabled_reason = reason
             logger.debug("telemetry off: %s", reason)
             return
+        try:
+            self._records = RecordBuilder(Scrubber(options.scrub, lambda: anonymous_id(environ)))
+            extra = {"user.id": anonymous_id(environ)} if options.identify == "anonymous" else {}
+            self._resource = {
+                "project_name": options.project_name,
+                "service_name": options.service_name,
+                "version": options.version,
+                "environment": options.environment,
+                "extra": extra,
+            }
+            self._processor = BatchProcessor(options, Sender(options, __version__), self._resource, self._report)
+            atexit.register(self._at_exit)
+        except Exception as error:  # noqa: BLE001 - whatever goes wrong here, the host's start must not fail
+            self.disabled_reason = "could not start: %s" % error
+            self._report(error)
+            return
         self.options = options
-        self._records = RecordBuilder(Scrubber(options.scrub, lambda: anonymous_id(environ)))
-        extra = {"user.id": anonymous_id(environ)} if options.identify == "anonymous" else {}
-        self._resource = {
-            "project_name": options.project_name,
-            "service_name": options.service_name,
-            "version": options.version,
-            "environment": options.environment,
-            "extra": extra,
-        }
-        self._processor = BatchProcessor(options, Sender(options, __version__), self._resource, self._report)
-        atexit.register(self._at_exit)
 
     # -----------------------------------------------------------------------------------------------------------
     # Tracking
