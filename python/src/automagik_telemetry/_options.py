@@ -134,6 +134,11 @@ def resolve_options(args: Mapping[str, object], env: Mapping[str, str]) -> Optio
 
     def number(name: str, var: str, fallback: float, minimum: float, whole: bool, scale: float = 1.0) -> float:
         value = args.get(name)
+        if isinstance(value, str):  # as the TypeScript SDK: a number written as text is a number
+            try:
+                value = float(value)
+            except ValueError:
+                raise ConfigError("%s must be a number, got %r" % (name, value)) from None
         if value is None:
             raw = env.get(PREFIX + var)
             if not raw:
