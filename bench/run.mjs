@@ -211,6 +211,19 @@ try {
   results.track_vs_otel = Number((oursUs / otelUs).toFixed(3));
   say(`track_vs_otel            ${results.track_vs_otel} (${oursUs.toFixed(2)} µs vs ${otelUs.toFixed(2)} µs CPU per event, median of 5 rounds; target <= 0.5)`);
 
+  // 4b. The Python SDK's track_event, CPU per call (bench/py_track_event.py; python3 on PATH), beside the TS figure above.
+  const py = await new Promise((resolve) => {
+    const child = spawn('python3', [join(root, 'bench', 'py_track_event.py'), String(TRACK_EVENTS / 4)]);
+    let out = '';
+    child.stdout.on('data', (d) => (out += d));
+    child.on('error', () => resolve(undefined));
+    child.on('close', () => { try { resolve(JSON.parse(out.trim().split('\n').pop())); } catch { resolve(undefined); } });
+  });
+  if (py) {
+    results.py_track_event_us = py.us;
+    say(`py_track_event_us        ${py.us} µs CPU per track_event in Python (median of 5 rounds of ${fmt(py.calls)}; TypeScript: ${oursUs.toFixed(2)} µs)`);
+  } else say('py_track_event_us        not measured: python3 is missing');
+
   // 5. RSS growth while tracking with the store down (a process of its own, so nothing else is counted).
   const down = await new Promise((resolve, reject) => {
     const code = `

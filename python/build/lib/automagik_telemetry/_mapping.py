@@ -1,0 +1,440 @@
+"""Owns the one mapping of every signal: tracked calls -> OTLP/JSON request bodies and -> ClickHouse rows.
+
+Traces mirror the TypeScript SDK and the stack's OTLP->row transform exactly (test-vectors/sdk-vectors.json pins both).
+Logs and metrics follow the OTLP specification's JSON mapping (lowerCamelCase, hex ids, 64-bit integers as strings)
+and the columns of telemetry.logs and telemetry.metrics: they live here, and only here, so aligning them with the
+receiver is a change to this one file.
+"""
+
+import json
+import math
+from datetime import datetime, timezone
+from typing import Dict, List, Mapping, Optional, Tuple
+
+SCOPE_NAME = "automagik-telemetry"
+SPAN_KIND_INTERNAL = 1
+STATUS_CODE_ERROR = 2
+UINT32_MAX = 4294967295
+
+# OTLP SeverityNumber for each severity the SDK accepts (SEVERITY_NUMBER_TRACE = 1 ... FATAL = 21).
+SEVERITIES: Dict[str, Tuple[str, int]] = {
+    "trace": ("TRACE", 1),
+    "debug": ("DEBUG", 5),
+    "info": ("INFO", 9),
+    "warn": ("WARN", 13),
+    "warning": ("WARN", 13),
+    "error": ("ERROR", 17),
+    "fatal": ("FATAL", 21),
+    "critical": ("FATAL", 21),
+}
+
+METRIC_TYPES = ("gauge", "counter", "histogram")
+# OpenTelemetry's default explicit bucket boundaries for histograms.
+DEFAULT_BOUNDS = (0.0, 5.0, 10.0, 25.0, 50.0, 75.0, 100.0, 250.0, 500.0, 750.0, 1000.0, 2500.0, 5000.0, 7500.0, 10000.0)
+TEMPORALITY_DELTA = 1
+TEMPORALITY_CUMULATIVE = 2
+
+# Resource attributes that become columns (first non-empty wins); the rest are kept in `attributes`.
+RESOURCE_COLUMNS = (
+    ("service_name", ("service.name",)),
+    ("project_name", ("project.name",)),
+    ("project_version", ("project.version", "service.version")),
+    ("environment", ("deployment.environment.name", "deployment.environment", "environment")),
+)
+_CONSUMED = {key for _, keys in RESOURCE_COLUMNS for key in keys}
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Attribute values: flattened to strings exactly as the TypeScript SDK does (String(x) for scalars, JSON for the rest).
+
+def js_number(value: float) -> str:
+    """A number as JavaScript's String(n) writes it."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    if math.isnan(value):
+        return "NaN"
+    if math.isinf(value):
+        return "Infinity" if value > 0 else "-Infinity"
+    if value == int(value) and abs(value) < 1e21:
+        return str(int(value))
+    text = repr(value)
+    if "e" in text:
+        mantissa, exponent = text.split("e")
+        sign = "-" if exponent.startswith("-") else "+"
+        text = "%se%s%d" % (mantissa, sign, abs(int(exponent)))
+    return text
+
+
+def flatten_value(value: object) -> Optional[str]:
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return value
+    if isinstance(value, (bool, int, float)):
+        return js_number(value)  # type: ignore[arg-type]
+    if isinstance(value, (dict, list, tuple)):
+        try:
+            return json.dumps(value, separators=(",", ":"), ensure_ascii=False, default=str)
+        except (TypeError, ValueError):
+            return str(value)
+    return str(value)
+
+
+def flatten_attributes(attributes: Optional[Mapping[str, object]]) -> Dict[str, str]:
+    out: Dict[str, str] = {}
+    if not attributes:
+        return out
+    for key, value in attributes.items():
+        flat = flatten_value(value)
+        if flat is not None:
+            out[str(key)] = flat
+    return out
+
+
+def to_epoch_ms(value: object, now_ms: float) -> float:
+    """Epoch milliseconds from a datetime, epoch milliseconds or an ISO string; ValueError when unreadable."""
+    if value is None:
+        return now_ms
+    if isinstance(value, datetime):
+        moment = value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+        return moment.timestamp() * 1000.0
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        if not math.isfinite(value):
+            raise ValueError("timestamp %r is not a date" % value)
+        return float(value)
+    if isinstance(value, str):
+        text = value.strip()
+        if text.endswith("Z"):
+            text = text[:-1] + "+00:00"
+        try:
+            moment = datetime.fromisoformat(text)
+        except ValueError:
+            raise ValueError("timestamp %r is not a date" % value) from None
+        return to_epoch_ms(moment, now_ms)
+    raise ValueError("timestamp %r is not a date" % (value,))
+
+
+def ms_to_ns(ms: float) -> int:
+    # As the TypeScript SDK: whole microseconds, then nanoseconds.
+    return _round_half_up(ms * 1000) * 1000
+
+
+def _round_half_up(x: float) -> int:
+    return int(math.floor(x + 0.5))
+
+
+def format_ms(ms: int) -> str:
+    """Epoch milliseconds as DateTime64(3) text in UTC: 'YYYY-MM-DD hh:mm:ss.sss'."""
+    moment = datetime.fromtimestamp(ms // 1000, tz=timezone.utc)
+    return "%s.%03d" % (moment.strftime("%Y-%m-%d %H:%M:%S"), ms % 1000)
+
+
+def format_ns(ns: int) -> str:
+    """Epoch nanoseconds as DateTime64(9) text in UTC: 'YYYY-MM-DD hh:mm:ss.nnnnnnnnn'."""
+    moment = datetime.fromtimestamp(ns // 1_000_000_000, tz=timezone.utc)
+    return "%s.%09d" % (moment.strftime("%Y-%m-%d %H:%M:%S"), ns % 1_000_000_000)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Resources: one per project; the same attributes on every signal.
+
+def resource_attributes(project: str, resource: Mapping[str, str]) -> Dict[str, str]:
+    """`resource` holds project_name, service_name, version, environment and optional extra attributes."""
+    out = {
+        "service.name": resource["service_name"] if project == resource["project_name"] else project,
+        "project.name": project,
+    }
+    if resource.get("version"):
+        out["project.version"] = resource["version"]
+    if resource.get("environment"):
+        out["deployment.environment.name"] = resource["environment"]
+    for key, value in resource.get("extra", {}).items():  # type: ignore[union-attr]
+        out[key] = value
+    return out
+
+
+def resource_columns(attributes: Mapping[str, str]) -> Tuple[Dict[str, str], Dict[str, str]]:
+    columns: Dict[str, str] = {}
+    for column, keys in RESOURCE_COLUMNS:
+        columns[column] = next((attributes[k] for k in keys if attributes.get(k)), "")
+    columns["service_name"] = columns["service_name"] or "unknown_service"
+    rest = {k: v for k, v in attributes.items() if k not in _CONSUMED}
+    return columns, rest
+
+
+def _kv(attributes: Mapping[str, str]) -> List[dict]:
+    return [{"key": key, "value": {"stringValue": value}} for key, value in attributes.items()]
+
+
+def _group(items: list, resource: Mapping[str, str]) -> List[Tuple[Dict[str, str], list]]:
+    groups: Dict[str, list] = {}
+    for item in items:
+        groups.setdefault(item.project or resource["project_name"], []).append(item)
+    return [(resource_attributes(project, resource), members) for project, members in groups.items()]
+
+
+def _scope(version: str) -> dict:
+    return {"name": SCOPE_NAME, "version": version}
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Records, as the queue holds them: validated, flattened, with ids and nanosecond times (a retry sends the same).
+
+class SpanRecord:
+    __slots__ = ("name", "attributes", "start_ns", "end_ns", "error", "status_message", "trace_id", "span_id", "project")
+    signal = "traces"
+
+    def __init__(self, name, attributes, start_ns, end_ns, error, status_message, trace_id, span_id, project):
+        self.name = name
+        self.attributes = attributes
+        self.start_ns = start_ns
+        self.end_ns = end_ns
+        self.error = error
+        self.status_message = status_message
+        self.trace_id = trace_id
+        self.span_id = span_id
+        self.project = project
+
+
+class LogRecord:
+    __slots__ = ("body", "severity_text", "severity_number", "attributes", "time_ns", "observed_ns", "trace_id", "span_id", "project")
+    signal = "logs"
+
+    def __init__(self, body, severity_text, severity_number, attributes, time_ns, observed_ns, trace_id, span_id, project):
+        self.body = body
+        self.severity_text = severity_text
+        self.severity_number = severity_number
+        self.attributes = attributes
+        self.time_ns = time_ns
+        self.observed_ns = observed_ns
+        self.trace_id = trace_id
+        self.span_id = span_id
+        self.project = project
+
+
+class MetricRecord:
+    """One data point. Counters carry the running total of their series (a cumulative sum since `start_ns`)."""
+
+    __slots__ = ("name", "type", "value", "unit", "description", "attributes", "time_ns", "start_ns", "project")
+    signal = "metrics"
+
+    def __init__(self, name, type, value, unit, description, attributes, time_ns, start_ns, project):
+        self.name = name
+        self.type = type
+        self.value = value
+        self.unit = unit
+        self.description = description
+        self.attributes = attributes
+        self.time_ns = time_ns
+        self.start_ns = start_ns
+        self.project = project
+
+
+def histogram_buckets(value: float, bounds=DEFAULT_BOUNDS) -> List[int]:
+    """Counts per bucket for one observation: bucket i holds (bounds[i-1], bounds[i]], the last one (bounds[-1], +inf)."""
+    counts = [0] * (len(bounds) + 1)
+    index = next((i for i, bound in enumerate(bounds) if value <= bound), len(bounds))
+    counts[index] = 1
+    return counts
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Traces
+
+def span_json(span: SpanRecord) -> dict:
+    status: dict = {"code": STATUS_CODE_ERROR if span.error else 0}
+    if span.status_message:
+        status["message"] = span.status_message
+    return {
+        "traceId": span.trace_id,
+        "spanId": span.span_id,
+        "name": span.name,
+        "kind": SPAN_KIND_INTERNAL,
+        "startTimeUnixNano": str(span.start_ns),
+        "endTimeUnixNano": str(span.end_ns),
+        "attributes": _kv(span.attributes),
+        "status": status,
+    }
+
+
+def traces_request(spans: list, resource: Mapping[str, str], sdk_version: str) -> dict:
+    return {
+        "resourceSpans": [
+            {"resource": {"attributes": _kv(attrs)}, "scopeSpans": [{"scope": _scope(sdk_version), "spans": [span_json(s) for s in members]}]}
+            for attrs, members in _group(spans, resource)
+        ]
+    }
+
+
+TRACE_COLUMNS = (
+    "trace_id", "span_id", "parent_span_id", "timestamp", "service_name", "span_name", "span_kind", "status_code",
+    "status_message", "duration_ms", "project_name", "project_version", "environment", "attributes",
+)
+
+
+def trace_rows(spans: list, resource: Mapping[str, str]) -> List[dict]:
+    rows = []
+    for attrs, members in _group(spans, resource):
+        columns, rest = resource_columns(attrs)
+        for span in members:
+            duration_ms = (span.end_ns - span.start_ns) / 1e6 if span.end_ns else 0.0
+            rows.append({
+                "trace_id": span.trace_id,
+                "span_id": span.span_id,
+                "parent_span_id": "",
+                "timestamp": format_ms(span.start_ns // 1_000_000),
+                "service_name": columns["service_name"],
+                "span_name": span.name,
+                "span_kind": "INTERNAL",
+                "status_code": "ERROR" if span.error else "OK",
+                "status_message": span.status_message,
+                "duration_ms": min(_round_half_up(duration_ms), UINT32_MAX) if duration_ms >= 0 else 0,
+                "project_name": columns["project_name"] or span.attributes.get("project.name") or columns["service_name"],
+                "project_version": columns["project_version"],
+                "environment": columns["environment"],
+                "attributes": dict(rest, **span.attributes) if rest else span.attributes,
+            })
+    return rows
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Logs
+
+def log_json(record: LogRecord) -> dict:
+    out = {
+        "timeUnixNano": str(record.time_ns),
+        "observedTimeUnixNano": str(record.observed_ns),
+        "severityNumber": record.severity_number,
+        "severityText": record.severity_text,
+        "body": {"stringValue": record.body},
+        "attributes": _kv(record.attributes),
+    }
+    if record.trace_id:
+        out["traceId"] = record.trace_id
+    if record.span_id:
+        out["spanId"] = record.span_id
+    return out
+
+
+def logs_request(records: list, resource: Mapping[str, str], sdk_version: str) -> dict:
+    return {
+        "resourceLogs": [
+            {"resource": {"attributes": _kv(attrs)}, "scopeLogs": [{"scope": _scope(sdk_version), "logRecords": [log_json(r) for r in members]}]}
+            for attrs, members in _group(records, resource)
+        ]
+    }
+
+
+LOG_COLUMNS = (
+    "timestamp", "observed_timestamp", "trace_id", "span_id", "severity_text", "severity_number", "body",
+    "service_name", "project_name", "project_version", "environment", "attributes", "scope_name",
+)
+
+
+def log_rows(records: list, resource: Mapping[str, str]) -> List[dict]:
+    rows = []
+    for attrs, members in _group(records, resource):
+        columns, rest = resource_columns(attrs)
+        for record in members:
+            rows.append({
+                "timestamp": format_ns(record.time_ns),
+                "observed_timestamp": format_ns(record.observed_ns),
+                "trace_id": record.trace_id or "",
+                "span_id": record.span_id or "",
+                "severity_text": record.severity_text,
+                "severity_number": record.severity_number,
+                "body": record.body,
+                "service_name": columns["service_name"],
+                "project_name": columns["project_name"] or columns["service_name"],
+                "project_version": columns["project_version"],
+                "environment": columns["environment"],
+                "attributes": dict(rest, **record.attributes) if rest else record.attributes,
+                "scope_name": SCOPE_NAME,
+            })
+    return rows
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Metrics
+
+def metric_json(record: MetricRecord) -> dict:
+    point: dict = {"attributes": _kv(record.attributes), "timeUnixNano": str(record.time_ns)}
+    out: dict = {"name": record.name}
+    if record.description:
+        out["description"] = record.description
+    if record.unit:
+        out["unit"] = record.unit
+    if record.type == "gauge":
+        point["asDouble"] = float(record.value)
+        out["gauge"] = {"dataPoints": [point]}
+    elif record.type == "counter":
+        point["startTimeUnixNano"] = str(record.start_ns)
+        point["asDouble"] = float(record.value)
+        out["sum"] = {"dataPoints": [point], "aggregationTemporality": TEMPORALITY_CUMULATIVE, "isMonotonic": True}
+    else:
+        value = float(record.value)
+        point["startTimeUnixNano"] = str(record.start_ns)
+        point["count"] = "1"
+        point["sum"] = value
+        point["min"] = value
+        point["max"] = value
+        point["bucketCounts"] = [str(c) for c in histogram_buckets(value)]
+        point["explicitBounds"] = list(DEFAULT_BOUNDS)
+        out["histogram"] = {"dataPoints": [point], "aggregationTemporality": TEMPORALITY_DELTA}
+    return out
+
+
+def metrics_request(records: list, resource: Mapping[str, str], sdk_version: str) -> dict:
+    return {
+        "resourceMetrics": [
+            {"resource": {"attributes": _kv(attrs)}, "scopeMetrics": [{"scope": _scope(sdk_version), "metrics": [metric_json(r) for r in members]}]}
+            for attrs, members in _group(records, resource)
+        ]
+    }
+
+
+METRIC_COLUMNS = (
+    "timestamp", "metric_name", "metric_type", "value", "count", "sum", "min", "max", "bucket_counts",
+    "explicit_bounds", "is_monotonic", "temporality", "unit", "description", "service_name", "project_name",
+    "project_version", "environment", "attributes",
+)
+
+
+def metric_rows(records: list, resource: Mapping[str, str]) -> List[dict]:
+    rows = []
+    for attrs, members in _group(records, resource):
+        columns, rest = resource_columns(attrs)
+        for record in members:
+            value = float(record.value)
+            histogram = record.type == "histogram"
+            rows.append({
+                "timestamp": format_ns(record.time_ns),
+                "metric_name": record.name,
+                "metric_type": {"gauge": "gauge", "counter": "sum", "histogram": "histogram"}[record.type],
+                "value": value,
+                "count": 1 if histogram else 0,
+                "sum": value if histogram else 0.0,
+                "min": value if histogram else 0.0,
+                "max": value if histogram else 0.0,
+                "bucket_counts": histogram_buckets(value) if histogram else [],
+                "explicit_bounds": list(DEFAULT_BOUNDS) if histogram else [],
+                "is_monotonic": 1 if record.type == "counter" else 0,
+                "temporality": {"gauge": "", "counter": "cumulative", "histogram": "delta"}[record.type],
+                "unit": record.unit or "",
+                "description": record.description or "",
+                "service_name": columns["service_name"],
+                "project_name": columns["project_name"] or columns["service_name"],
+                "project_version": columns["project_version"],
+                "environment": columns["environment"],
+                "attributes": dict(rest, **record.attributes) if rest else record.attributes,
+            })
+    return rows
+
+
+SIGNALS = {
+    "traces": (traces_request, trace_rows, TRACE_COLUMNS),
+    "logs": (logs_request, log_rows, LOG_COLUMNS),
+    "metrics": (metrics_request, metric_rows, METRIC_COLUMNS),
+}
