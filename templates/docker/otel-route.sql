@@ -41,7 +41,9 @@ ORDER BY (ServiceName, SpanName, toDateTime(Timestamp))
 TTL toDateTime(Timestamp) + INTERVAL 7 DAY
 SETTINGS ttl_only_drop_parts = 1;
 
-CREATE MATERIALIZED VIEW IF NOT EXISTS telemetry.otel_traces_route TO telemetry.traces AS
+-- Version 2 of the route also carries span events and links. A stack started by version 1 has the old route: the new
+-- one is created first and the old one dropped right after, so no span is ever without a route.
+CREATE MATERIALIZED VIEW IF NOT EXISTS telemetry.otel_traces_route_v2 TO telemetry.traces AS
 SELECT
     TraceId                                                            AS trace_id,
     SpanId                                                             AS span_id,
@@ -65,5 +67,13 @@ SELECT
         mapFilter((k, v) -> k NOT IN ('service.name', 'project.name', 'project.version', 'service.version',
                                       'deployment.environment.name', 'deployment.environment', 'environment'),
                   CAST(ResourceAttributes, 'Map(String, String)')),
-        CAST(SpanAttributes, 'Map(String, String)'))                   AS attributes
+        CAST(SpanAttributes, 'Map(String, String)'))                   AS attributes,
+    arrayMap(t -> toDateTime64(t, 9, 'UTC'), Events.Timestamp)        AS `events.timestamp`,
+    CAST(Events.Name, 'Array(String)')                                 AS `events.name`,
+    CAST(Events.Attributes, 'Array(Map(String, String))')              AS `events.attributes`,
+    Links.TraceId                                                      AS `links.trace_id`,
+    Links.SpanId                                                       AS `links.span_id`,
+    CAST(Links.Attributes, 'Array(Map(String, String))')               AS `links.attributes`
 FROM telemetry.otel_traces;
+
+DROP VIEW IF EXISTS telemetry.otel_traces_route;

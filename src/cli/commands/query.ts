@@ -12,8 +12,7 @@ import { queryStats, STATS_GROUPINGS, type StatsGrouping } from '../../query/sta
 import { parseMoment } from '../../query/time.js';
 import { followTraces, recentTraces, type StoredTrace, type TraceFilters } from '../../query/traces.js';
 import { clusterConfigXml, clusterStatements, CLUSTER_NAME } from '../../schema/cluster.js';
-import { applySchema, forDatabase } from '../../schema/index.js';
-import { templatePath } from '../../paths.js';
+import { applySchema, schemaText } from '../../schema/index.js';
 import { EXIT } from '../errors.js';
 import { numberFlag } from '../flags.js';
 import { stackContext, withStackOptions, type StackOptions } from '../context.js';
@@ -267,7 +266,7 @@ Examples:
           throw new TelemetryError('E_CONFIG', '--shards and --replicas go together, with --cluster');
         }
         if (options.cluster === undefined) {
-          ui.out(forDatabase(await readFile(templatePath('init-db.sql'), 'utf8'), options.database).trim());
+          ui.out(await schemaText(options.database));
           return EXIT.OK;
         }
         const statements = await clusterStatements(options.cluster, options.database);
