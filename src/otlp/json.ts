@@ -1,110 +1,121 @@
-// Owns OTLP/JSON (the protobuf JSON mapping with OTLP's rules: hex ids, integer enums, 64-bit ints as strings or numbers).
+// Owns OTLP/JSON: the protobuf JSON mapping with OTLP's rules (hex trace and span ids, enums as numbers or names,
+// 64-bit integers as strings or numbers, lowerCamelCase or original field names), read by reflection over the .proto
+// types so every signal is read the same way.
 
-import type { FlatAttributes, OtlpScopeSpans, OtlpSpan, OtlpTraceRequest } from './model.js';
-import { OtlpDecodeError } from './protobuf.js';
+import type protobuf from 'protobufjs';
+import type { FlatAttributes, OtlpLogsRequest, OtlpMetricsRequest, OtlpTraceRequest } from './model.js';
+import { readLogs, readMetrics, readTraces, type PbLogsRequest, type PbMetricsRequest, type PbTraceRequest } from './read.js';
+import { OtlpDecodeError, SIGNAL_INFO, requestType, type Signal } from './types.js';
 
 type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
 type Obj = { [key: string]: Json };
 
+/** OTLP/JSON carries these ids as hex, not base64 as plain protobuf JSON would. */
+const HEX_FIELDS = new Set(['traceId', 'spanId', 'parentSpanId']);
+
 /** Parses an OTLP/JSON ExportTraceServiceRequest; throws OtlpDecodeError naming the JSON path of the first problem. */
 export function decodeTraceRequestJson(text: string): OtlpTraceRequest {
+  return readTraces(decodeJson('traces', text) as PbTraceRequest);
+}
+
+export function decodeLogsRequestJson(text: string): OtlpLogsRequest {
+  return readLogs(decodeJson('logs', text) as PbLogsRequest);
+}
+
+export function decodeMetricsRequestJson(text: string): OtlpMetricsRequest {
+  return readMetrics(decodeJson('metrics', text) as PbMetricsRequest);
+}
+
+/**
+ * Reads an OTLP/JSON export request into the shape protobufjs decodes to. Unknown fields are ignored (as the OTLP
+ * spec asks of receivers), except when the body would then carry nothing at all: a body whose top-level keys are
+ * all unknown is refused, so data under a misspelt name is never acknowledged and dropped.
+ */
+export function decodeJson(signal: Signal, text: string): Record<string, unknown> {
   let doc: Json;
   try {
     doc = JSON.parse(text) as Json;
   } catch (error) {
     throw new OtlpDecodeError(`body is not valid JSON: ${(error as Error).message}`);
   }
+  const type = requestType(signal);
   const top = object(doc, '$');
-  return {
-    resourceSpans: list(top.resourceSpans, '$.resourceSpans').map((rsJson, i) => {
-      const path = `$.resourceSpans[${i}]`;
-      const rs = object(rsJson, path);
-      const resource = rs.resource === undefined || rs.resource === null ? {} : object(rs.resource, `${path}.resource`);
-      return {
-        resource: attributes(resource.attributes, `${path}.resource.attributes`),
-        scopeSpans: list(rs.scopeSpans, `${path}.scopeSpans`).map((ss, j) => scopeSpans(ss, `${path}.scopeSpans[${j}]`)),
-      };
-    }),
-  };
+  const keys = Object.keys(top);
+  if (keys.length > 0 && !keys.some((k) => fieldFor(type, k))) {
+    const want = SIGNAL_INFO[signal].topField;
+    fail('$', `an ${type.name} with "${want}" (or "${snake(want)}")`, `an object with keys ${keys.slice(0, 5).join(', ')}`);
+  }
+  return message(type, top, '$');
 }
 
-function scopeSpans(value: Json, path: string): OtlpScopeSpans {
-  const ss = object(value, path);
-  const scope = ss.scope === undefined || ss.scope === null ? {} : object(ss.scope, `${path}.scope`);
-  return {
-    scopeName: string(scope.name, `${path}.scope.name`),
-    scopeVersion: string(scope.version, `${path}.scope.version`),
-    spans: list(ss.spans, `${path}.spans`).map((s, k) => span(s, `${path}.spans[${k}]`)),
-  };
+const snakeCache = new WeakMap<protobuf.Type, Map<string, protobuf.Field>>();
+
+function fieldFor(type: protobuf.Type, key: string): protobuf.Field | undefined {
+  const direct = type.fields[key];
+  if (direct) return direct;
+  let bySnake = snakeCache.get(type);
+  if (!bySnake) {
+    bySnake = new Map(type.fieldsArray.map((f) => [snake(f.name), f]));
+    snakeCache.set(type, bySnake);
+  }
+  return bySnake.get(key);
 }
 
-function span(value: Json, path: string): OtlpSpan {
-  const s = object(value, path);
-  const status = s.status === undefined || s.status === null ? {} : object(s.status, `${path}.status`);
-  return {
-    traceId: hex(s.traceId, `${path}.traceId`),
-    spanId: hex(s.spanId, `${path}.spanId`),
-    parentSpanId: hex(s.parentSpanId, `${path}.parentSpanId`),
-    name: string(s.name, `${path}.name`),
-    kind: integer(s.kind, `${path}.kind`),
-    startTimeUnixNano: uint64(s.startTimeUnixNano, `${path}.startTimeUnixNano`),
-    endTimeUnixNano: uint64(s.endTimeUnixNano, `${path}.endTimeUnixNano`),
-    attributes: attributes(s.attributes, `${path}.attributes`),
-    status: { code: integer(status.code, `${path}.status.code`), message: string(status.message, `${path}.status.message`) },
-  };
+function snake(camel: string): string {
+  return camel.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
 }
 
-function attributes(value: Json | undefined, path: string): FlatAttributes {
-  const out: FlatAttributes = {};
-  list(value, path).forEach((kvJson, i) => {
-    const kv = object(kvJson, `${path}[${i}]`);
-    const key = string(kv.key, `${path}[${i}].key`);
-    const plain = anyValue(kv.value, `${path}[${i}].value`);
-    out[key] = typeof plain === 'string' ? plain : JSON.stringify(plain);
-  });
+function message(type: protobuf.Type, obj: Obj, path: string): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(obj)) {
+    const field = fieldFor(type, key);
+    if (!field || value === null) continue;
+    const at = `${path}.${key}`;
+    if (field.repeated) out[field.name] = list(value, at).map((item, i) => single(field, item, `${at}[${i}]`));
+    else out[field.name] = single(field, value, at);
+  }
   return out;
 }
 
-type Plain = string | Plain[] | { [key: string]: Plain };
-
-function anyValue(value: Json | undefined, path: string): Plain {
-  if (value === undefined || value === null) return '';
-  const v = object(value, path);
-  if (v.stringValue !== undefined) return string(v.stringValue, `${path}.stringValue`);
-  if (v.boolValue !== undefined) {
-    if (typeof v.boolValue !== 'boolean') fail(`${path}.boolValue`, 'a boolean', v.boolValue);
-    return String(v.boolValue);
+function single(field: protobuf.Field, value: Json, path: string): unknown {
+  const resolved = field.resolvedType;
+  if (resolved && 'fields' in resolved) return message(resolved as protobuf.Type, object(value, path), path);
+  if (resolved && 'values' in resolved) return enumValue(resolved as protobuf.Enum, value, path);
+  switch (field.type) {
+    case 'string':
+      return string(value, path);
+    case 'bool':
+      if (typeof value !== 'boolean') fail(path, 'a boolean', value);
+      return value;
+    case 'bytes':
+      return HEX_FIELDS.has(field.name) ? hex(value, path) : base64(value, path);
+    case 'double':
+    case 'float':
+      return double(value, path);
+    case 'int64':
+    case 'sint64':
+    case 'sfixed64':
+      return int64(value, path, -(2n ** 63n), 2n ** 63n - 1n);
+    case 'uint64':
+    case 'fixed64':
+      return int64(value, path, 0n, 2n ** 64n - 1n);
+    case 'uint32':
+    case 'fixed32':
+      return Number(int64(value, path, 0n, 2n ** 32n - 1n));
+    default:
+      return Number(int64(value, path, -(2n ** 31n), 2n ** 31n - 1n));
   }
-  if (v.intValue !== undefined) return int64(v.intValue, `${path}.intValue`).toString();
-  if (v.doubleValue !== undefined) {
-    if (typeof v.doubleValue === 'number') return String(v.doubleValue);
-    if (v.doubleValue === 'NaN' || v.doubleValue === 'Infinity' || v.doubleValue === '-Infinity') return v.doubleValue;
-    fail(`${path}.doubleValue`, 'a number', v.doubleValue);
-  }
-  if (v.bytesValue !== undefined) {
-    const b = string(v.bytesValue, `${path}.bytesValue`);
-    if (!/^[A-Za-z0-9+/_-]*={0,2}$/.test(b)) fail(`${path}.bytesValue`, 'base64', v.bytesValue);
-    return b;
-  }
-  if (v.arrayValue !== undefined) {
-    const arr = object(v.arrayValue, `${path}.arrayValue`);
-    return list(arr.values, `${path}.arrayValue.values`).map((item, i) => anyValue(item, `${path}.arrayValue.values[${i}]`));
-  }
-  if (v.kvlistValue !== undefined) {
-    const kvl = object(v.kvlistValue, `${path}.kvlistValue`);
-    const out: { [key: string]: Plain } = {};
-    list(kvl.values, `${path}.kvlistValue.values`).forEach((kvJson, i) => {
-      const kv = object(kvJson, `${path}.kvlistValue.values[${i}]`);
-      out[string(kv.key, `${path}.kvlistValue.values[${i}].key`)] = anyValue(kv.value, `${path}.kvlistValue.values[${i}].value`);
-    });
-    return out;
-  }
-  return '';
 }
 
-function fail(path: string, expected: string, got: Json | undefined): never {
-  const shown = JSON.stringify(got) ?? 'undefined';
-  throw new OtlpDecodeError(`${path}: expected ${expected}, got ${shown.length > 40 ? `${shown.slice(0, 40)}…` : shown}`);
+function enumValue(type: protobuf.Enum, value: Json, path: string): number {
+  if (typeof value === 'number' && Number.isInteger(value)) return value;
+  if (typeof value === 'string' && type.values[value] !== undefined) return type.values[value] as number;
+  return fail(path, `a number or one of ${type.name}'s names`, value);
+}
+
+function fail(path: string, expected: string, got: Json | undefined | string): never {
+  const shown = typeof got === 'string' && got.startsWith('an object with keys') ? got : (JSON.stringify(got) ?? 'undefined');
+  throw new OtlpDecodeError(`${path}: expected ${expected}, got ${shown.length > 60 ? `${shown.slice(0, 60)}…` : shown}`);
 }
 
 function object(value: Json | undefined, path: string): Obj {
@@ -112,41 +123,44 @@ function object(value: Json | undefined, path: string): Obj {
   return value;
 }
 
-function list(value: Json | undefined, path: string): Json[] {
-  if (value === undefined || value === null) return [];
+function list(value: Json, path: string): Json[] {
   if (!Array.isArray(value)) fail(path, 'an array', value);
   return value;
 }
 
-function string(value: Json | undefined, path: string): string {
-  if (value === undefined || value === null) return '';
+function string(value: Json, path: string): string {
   if (typeof value !== 'string') fail(path, 'a string', value);
   return value;
 }
 
-function integer(value: Json | undefined, path: string): number {
-  if (value === undefined || value === null) return 0;
-  if (typeof value !== 'number' || !Number.isInteger(value)) fail(path, 'an integer (OTLP/JSON enums are numbers)', value);
-  return value;
+function double(value: Json, path: string): number {
+  if (typeof value === 'number') return value;
+  if (value === 'NaN') return Number.NaN;
+  if (value === 'Infinity') return Number.POSITIVE_INFINITY;
+  if (value === '-Infinity') return Number.NEGATIVE_INFINITY;
+  if (typeof value === 'string' && /^-?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/.test(value)) return Number(value);
+  return fail(path, 'a number', value);
 }
 
-function int64(value: Json, path: string): bigint {
-  if (typeof value === 'number' && Number.isInteger(value)) return BigInt(value);
-  if (typeof value === 'string' && /^-?\d{1,20}$/.test(value)) return BigInt(value);
-  return fail(path, 'an integer or a string of digits', value);
-}
-
-function uint64(value: Json | undefined, path: string): bigint {
-  if (value === undefined || value === null) return 0n;
-  const n = int64(value, path);
-  if (n < 0n || n > 0xffffffffffffffffn) fail(path, 'an unsigned 64-bit integer', value);
+function int64(value: Json, path: string, min: bigint, max: bigint): bigint {
+  let n: bigint | undefined;
+  if (typeof value === 'number' && Number.isInteger(value)) n = BigInt(value);
+  else if (typeof value === 'string' && /^-?\d{1,20}$/.test(value)) n = BigInt(value);
+  if (n === undefined) return fail(path, 'an integer or a string of digits', value);
+  if (n < min || n > max) fail(path, `an integer from ${min} to ${max}`, value);
   return n;
 }
 
-function hex(value: Json | undefined, path: string): Uint8Array {
+function hex(value: Json, path: string): Uint8Array {
   const s = string(value, path);
   if (s.length % 2 !== 0 || !/^[0-9a-fA-F]*$/.test(s)) fail(path, 'a hex string', value);
   return Buffer.from(s, 'hex');
+}
+
+function base64(value: Json, path: string): Uint8Array {
+  const s = string(value, path);
+  if (!/^[A-Za-z0-9+/_-]*={0,2}$/.test(s)) fail(path, 'base64', value);
+  return Buffer.from(s.replace(/-/g, '+').replace(/_/g, '/'), 'base64');
 }
 
 /** Encodes a trace export request as OTLP/JSON (hex ids, 64-bit integers as strings, enums as integers). */

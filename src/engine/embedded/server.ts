@@ -12,7 +12,7 @@ import { createOtlpHandler } from './http/otlp-handler.js';
 import type { LogFn } from './http/respond.js';
 import { portInUse } from '../ports.js';
 import { lockDataDir } from './lock.js';
-import { TraceWriter } from './trace-writer.js';
+import { TableWriter } from './table-writer.js';
 
 export interface RunningEmbeddedServer {
   readonly schemaVersion: number;
@@ -38,7 +38,7 @@ export async function startEmbeddedServer(config: Config, log: LogFn = () => und
     const schema = await applySchema(db, config.database);
     log({ level: 'info', msg: 'schema ready', version: schema.version, applied: schema.applied });
 
-    const writer = new TraceWriter({ db, database: config.database });
+    const writer = new TableWriter({ db, database: config.database });
     const track = (handler: Handler) => (req: IncomingMessage, res: ServerResponse) => {
       const work = handler(req, res).catch((error: unknown) => {
         log({ level: 'error', msg: 'unhandled request error', error: String(error) });
