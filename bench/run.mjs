@@ -55,6 +55,7 @@ const env = {
   AUTOMAGIK_TELEMETRY_HOME: home,
   AUTOMAGIK_TELEMETRY_CLICKHOUSE_PORT: String(await freePort()),
   AUTOMAGIK_TELEMETRY_OTLP_PORT: String(await freePort()),
+  AUTOMAGIK_TELEMETRY_OTLP_GRPC_PORT: String(await freePort()),
   AUTOMAGIK_TELEMETRY_DASHBOARD_PORT: String(await freePort()),
   AUTOMAGIK_TELEMETRY_ENGINE: 'embedded',
 };

@@ -153,7 +153,7 @@ describe('security', () => {
     const other = Object.values(networkInterfaces())
       .flat()
       .find((a) => a && a.family === 'IPv4' && !a.internal)?.address;
-    const ports = [stack.home.env.AUTOMAGIK_TELEMETRY_CLICKHOUSE_PORT, stack.home.env.AUTOMAGIK_TELEMETRY_OTLP_PORT, stack.home.env.AUTOMAGIK_TELEMETRY_DASHBOARD_PORT];
+    const ports = [stack.home.env.AUTOMAGIK_TELEMETRY_CLICKHOUSE_PORT, stack.home.env.AUTOMAGIK_TELEMETRY_OTLP_PORT, stack.home.env.AUTOMAGIK_TELEMETRY_OTLP_GRPC_PORT, stack.home.env.AUTOMAGIK_TELEMETRY_DASHBOARD_PORT];
     const listening = await readFile('/proc/net/tcp', 'utf8');
     for (const port of ports) {
       const hex = Number(port).toString(16).toUpperCase().padStart(4, '0');

@@ -11,6 +11,7 @@ export interface StackOptions {
   host?: string;
   clickhousePort?: string;
   otlpPort?: string;
+  otlpGrpcPort?: string;
   dashboardPort?: string;
   auth?: boolean;
   json?: boolean;
@@ -24,6 +25,7 @@ export function withStackOptions(command: Command): Command {
     .option('--host <address>', 'address the servers bind to (env AUTOMAGIK_TELEMETRY_HOST; default 127.0.0.1)')
     .option('--clickhouse-port <port>', 'ClickHouse HTTP port (env AUTOMAGIK_TELEMETRY_CLICKHOUSE_PORT; default 8123)')
     .option('--otlp-port <port>', 'OTLP/HTTP receiver port (env AUTOMAGIK_TELEMETRY_OTLP_PORT; default 4318)')
+    .option('--otlp-grpc-port <port>', 'OTLP/gRPC receiver port, embedded engine (env AUTOMAGIK_TELEMETRY_OTLP_GRPC_PORT; default 4317)')
     .option('--dashboard-port <port>', 'dashboard port: Grafana or the built-in one (env AUTOMAGIK_TELEMETRY_DASHBOARD_PORT; default 3000)');
 }
 
@@ -39,6 +41,7 @@ export async function stackContext(options: StackOptions, ui: Ui): Promise<Stack
     ...(options.host !== undefined ? { host: options.host } : {}),
     ...(options.clickhousePort !== undefined ? { clickhousePort: options.clickhousePort } : {}),
     ...(options.otlpPort !== undefined ? { otlpPort: options.otlpPort } : {}),
+    ...(options.otlpGrpcPort !== undefined ? { otlpGrpcPort: options.otlpGrpcPort } : {}),
     ...(options.dashboardPort !== undefined ? { dashboardPort: options.dashboardPort } : {}),
     ...(options.auth === false ? { auth: false } : {}),
   };

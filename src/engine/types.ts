@@ -5,6 +5,8 @@ export type EngineName = 'embedded' | 'docker';
 export interface Endpoints {
   clickhouse: string;
   otlp: string;
+  /** OTLP/gRPC, when the engine serves it. */
+  otlpGrpc?: string;
   /** The built-in dashboard (embedded) or Grafana (Docker). */
   dashboard: string;
 }
@@ -13,7 +15,7 @@ export interface EngineState {
   engine: 'embedded';
   pid: number;
   host: string;
-  ports: { clickhouse: number; otlp: number };
+  ports: { clickhouse: number; otlp: number; otlpGrpc?: number };
   startedAt: string;
   version: string;
   schemaVersion: number;
@@ -39,12 +41,12 @@ export interface EngineStatus {
   running: boolean;
   pid?: number;
   host: string;
-  ports: { clickhouse: number; otlp: number };
+  ports: { clickhouse: number; otlp: number; otlpGrpc?: number };
   endpoints: Endpoints;
   startedAt?: string;
   uptimeSeconds?: number;
   schemaVersion?: number;
-  rows?: { traces: number; metricsHourly: number };
+  rows?: { traces: number; metricsHourly: number; logs?: number; metrics?: number };
   diskBytes: number;
   /** Embedded: the data folder. Docker: the volumes. */
   dataDir: string;

@@ -24,6 +24,8 @@ export function sdkEnvironment(config: Config): Record<string, string> {
     vars.AUTOMAGIK_TELEMETRY_CLICKHOUSE_PASSWORD = config.auth.password;
   }
   vars.OTEL_EXPORTER_OTLP_ENDPOINT = otlp;
+  // OTLP/HTTP with protobuf for every signal: what the receiver and the collector both take on this endpoint.
+  vars.OTEL_EXPORTER_OTLP_PROTOCOL = 'http/protobuf';
   if (config.auth.password !== undefined) {
     const basic = Buffer.from(`${config.auth.username}:${config.auth.password}`).toString('base64');
     // OTEL_EXPORTER_OTLP_HEADERS values are URL-encoded (OpenTelemetry SDK environment variable specification).

@@ -33,7 +33,7 @@ export async function hostEngine(config: Config, log: LogFn): Promise<HostedEngi
     engine: 'embedded',
     pid: process.pid,
     host: config.host,
-    ports: { clickhouse: config.ports.clickhouse, otlp: config.ports.otlp },
+    ports: { clickhouse: config.ports.clickhouse, otlp: config.ports.otlp, otlpGrpc: config.ports.otlpGrpc },
     startedAt: new Date().toISOString(),
     version: packageVersion(),
     schemaVersion: server.schemaVersion,

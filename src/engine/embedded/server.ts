@@ -1,4 +1,4 @@
-// Owns one running embedded engine in this process: the chDB database, the schema, and the two HTTP servers.
+// Owns one running embedded engine in this process: the chDB database, the schema, the HTTP servers and the OTLP/gRPC receiver.
 
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { join } from 'node:path';
@@ -12,6 +12,7 @@ import { createOtlpHandler } from './http/otlp-handler.js';
 import type { LogFn } from './http/respond.js';
 import { portInUse } from '../ports.js';
 import { lockDataDir } from './lock.js';
+import { bindGrpc, closeGrpc, createGrpcReceiver } from './otlp-grpc.js';
 import { TableWriter } from './table-writer.js';
 
 export interface RunningEmbeddedServer {
@@ -32,6 +33,7 @@ export async function startEmbeddedServer(config: Config, log: LogFn = () => und
   const lock = await lockDataDir(join(config.paths.runDir, 'data.lock'), config.paths.dataDir);
   let db: EmbeddedDatabase | undefined;
   const servers: Server[] = [];
+  let grpcServer: ReturnType<typeof createGrpcReceiver> | undefined;
   const inFlight = new Set<Promise<void>>();
   try {
     db = await EmbeddedDatabase.open(config.paths.dataDir);
@@ -50,17 +52,20 @@ export async function startEmbeddedServer(config: Config, log: LogFn = () => und
     const common = { credentials, maxBodyBytes: config.maxBodyBytes, log };
     servers.push(await listen(track(createClickHouseHandler({ ...common, db })), config.host, config.ports.clickhouse, 'ClickHouse HTTP'));
     servers.push(await listen(track(createOtlpHandler({ ...common, writer })), config.host, config.ports.otlp, 'OTLP/HTTP'));
+    grpcServer = createGrpcReceiver({ ...common, writer });
+    await bindGrpc(grpcServer, config.host, config.ports.otlpGrpc);
     const connection = { url: stackEndpoints(config).clickhouse, username: config.auth.username, password: config.auth.password, timeoutMs: 30_000 };
     servers.push(await listen(track(createDashboardHandler({ connection, database: config.database, credentials, log })), config.host, config.ports.dashboard, 'dashboard'));
-    log({ level: 'info', msg: 'listening', host: config.host, clickhousePort: config.ports.clickhouse, otlpPort: config.ports.otlp, dashboardPort: config.ports.dashboard });
+    log({ level: 'info', msg: 'listening', host: config.host, clickhousePort: config.ports.clickhouse, otlpPort: config.ports.otlp, otlpGrpcPort: config.ports.otlpGrpc, dashboardPort: config.ports.dashboard });
 
     const database = db;
+    const grpcReceiver = grpcServer;
     let closing: Promise<void> | undefined;
     return {
       schemaVersion: schema.version,
       close: () =>
         (closing ??= (async () => {
-          await Promise.all(servers.map(closeServer));
+          await Promise.all([...servers.map(closeServer), closeGrpc(grpcReceiver)]);
           await Promise.allSettled([...inFlight]);
           await writer.drain();
           await database.close();
@@ -70,6 +75,7 @@ export async function startEmbeddedServer(config: Config, log: LogFn = () => und
     };
   } catch (error) {
     await Promise.all(servers.map(closeServer));
+    if (grpcServer) grpcServer.forceShutdown();
     await db?.close();
     await lock.release();
     throw error;
