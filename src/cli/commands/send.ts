@@ -1,4 +1,4 @@
-// Owns `send` (one event, or JSON lines from stdin) and `test` (a round trip through each backend).
+// Owns `send` (one event, metric point or log line, or JSON lines from stdin) and `test` (a round trip through each backend).
 
 import type { Command } from 'commander';
 import { isLoopback } from '../../config/index.js';
@@ -6,6 +6,9 @@ import { TelemetryError } from '../../errors.js';
 import { sendLines } from '../../sdk/bulk.js';
 import { AutomagikTelemetry } from '../../sdk/client.js';
 import { EVENT_LINE_FIELDS } from '../../sdk/event-line.js';
+import { LOG_LINE_FIELDS, METRIC_LINE_FIELDS } from '../../signals/lines.js';
+import { routeLines, type RouteCounts } from '../../signals/stdin.js';
+import type { SignalSender } from '../../signals/sender.js';
 import { sdkOptionsForStack } from '../../sdk/from-stack.js';
 import type { BackendName } from '../../sdk/options.js';
 import { roundTrip, SAMPLE } from '../../sdk/round-trip.js';
@@ -13,10 +16,11 @@ import { EXIT } from '../errors.js';
 import { numberFlag } from '../flags.js';
 import { stackContext, withStackOptions, type StackOptions } from '../context.js';
 import type { Ui } from '../ui.js';
+import { sendSignal, signalSenderFor, type SignalFlags } from './send-signals.js';
 
 type Run = (action: () => Promise<number>) => Promise<void>;
 
-interface SendOptions extends StackOptions {
+interface SendOptions extends StackOptions, SignalFlags {
   event?: string;
   attr: string[];
   status?: string;
@@ -41,8 +45,15 @@ export function registerSend(program: Command, ui: Ui, run: Run): void {
   withStackOptions(
     program
       .command('send')
-      .description('send one event (--event) or a stream of JSON lines (--stdin) to the running stack, and wait until they are stored')
+      .description('send one event (--event), metric point (--metric) or log line (--log), or a stream of JSON lines (--stdin) to the running stack, and wait until they are stored')
       .option('-e, --event <name>', 'the event name')
+      .option('--metric <name>', 'send one metric point (with --value, --type, --unit)')
+      .option('--value <n>', 'with --metric: the value')
+      .option('--type <kind>', 'with --metric: gauge, counter (an increment) or histogram (one observation); default gauge')
+      .option('--unit <unit>', 'with --metric: the unit, e.g. ms or By')
+      .option('--log <message>', 'send one log line (with --severity, --trace-id)')
+      .option('--severity <level>', 'with --log: trace, debug, info, warn, error or fatal; default info')
+      .option('--trace-id <id>', 'with --log: the trace (32 hex) the line belongs to')
       .option('-a, --attr <key=value>', 'an attribute (repeatable)', (v: string, all: string[]) => [...all, v], [] as string[])
       .option('--status <status>', 'ok or error', 'ok')
       .option('--duration <ms>', 'how long the event took, in milliseconds')
@@ -59,24 +70,35 @@ JSON lines for --stdin, one object a line; only "event" is required:
   {"event": "user.signup", "attributes": {"plan": "pro", "seats": 3}, "status": "ok",
    "duration_ms": 12, "timestamp": "2026-11-26T10:00:00Z", "project": "web", "trace_id": "<32 hex>"}
 Fields: ${EVENT_LINE_FIELDS.join(', ')}. "timestamp" is ISO-8601 or epoch milliseconds.
+A "type" field sends metrics and logs on the same stream (default "event"; logs and metrics go through OTLP):
+  {"type": "metric", "name": "queue.depth", "value": 12, "kind": "gauge", "unit": "{job}"}
+  {"type": "log", "message": "payment retried", "severity": "warn", "trace_id": "<32 hex>"}
+Metric fields: ${METRIC_LINE_FIELDS.join(', ')}. Log fields: ${LOG_LINE_FIELDS.join(', ')}.
 A bad line is reported on stderr with its number and reason; every good line is still sent.
 Exit 0 only when every line was stored.
 
 Examples:
   $ automagik-telemetry send --event deploy --attr version=1.4.2 --duration 5400
   $ automagik-telemetry send --event job.failed --status error --backend clickhouse --json
+  $ automagik-telemetry send --metric checkout.latency --value 182 --type histogram --unit ms
+  $ automagik-telemetry send --log "disk almost full" --severity warn --attr volume=/data
   $ cat events.jsonl | automagik-telemetry send --stdin`,
       ),
   ).action((options: SendOptions) =>
     run(async () => {
       const env = ui.io.env;
       const backend = backendOf(options.backend, env);
-      if (!options.stdin && !options.event) throw new TelemetryError('E_CONFIG', 'say what to send: --event <name>, or --stdin for JSON lines');
-      if (options.stdin && options.event) throw new TelemetryError('E_CONFIG', '--event and --stdin do not go together: pick one');
+      const what = [options.event !== undefined && '--event', options.metric !== undefined && '--metric', options.log !== undefined && '--log', options.stdin && '--stdin'].filter(Boolean);
+      if (what.length === 0) throw new TelemetryError('E_CONFIG', 'say what to send: --event <name>, --metric <name> --value <n>, --log <message>, or --stdin for JSON lines');
+      if (what.length > 1) throw new TelemetryError('E_CONFIG', `${what.join(' and ')} do not go together: pick one`);
       const { config } = await stackContext(options, ui);
       const errors: string[] = [];
       const projectName = options.project ?? env.AUTOMAGIK_TELEMETRY_PROJECT_NAME ?? 'cli';
       const batchSize = options.stdin ? numberFlag(options.batchSize, '--batch-size', { fallback: 5000, min: 1, whole: true }) : 1;
+      if (options.metric !== undefined || options.log !== undefined) {
+        if (options.backend === 'clickhouse') throw new TelemetryError('E_CONFIG', '--metric and --log go through OTLP: leave out --backend clickhouse');
+        return sendSignal(ui, signalSenderFor(config, env, projectName, 1), projectName, options);
+      }
       // gzip only pays across a network: to this machine it halves bulk throughput (measured), so it is off by default.
       const stack = sdkOptionsForStack(config, env);
       const target = backend === 'otlp' ? (stack.endpoint ?? env.AUTOMAGIK_TELEMETRY_ENDPOINT) : (stack.clickhouseEndpoint ?? env.AUTOMAGIK_TELEMETRY_CLICKHOUSE_ENDPOINT);
@@ -95,7 +117,8 @@ Examples:
         env,
       );
       if (errors.length > 0) throw new TelemetryError('E_CONFIG', errors[0] ?? 'invalid settings');
-      return options.stdin ? sendStdin(ui, client, backend, batchSize, options) : sendOne(ui, client, backend, projectName, options, errors);
+      if (!options.stdin) return sendOne(ui, client, backend, projectName, options, errors);
+      return sendStdin(ui, client, backend, batchSize, options, signalSenderFor(config, env, projectName, batchSize));
     }),
   );
 
@@ -164,23 +187,37 @@ async function sendOne(ui: Ui, client: AutomagikTelemetry, backend: BackendName,
   return EXIT.OK;
 }
 
-async function sendStdin(ui: Ui, client: AutomagikTelemetry, backend: BackendName, batchSize: number, options: SendOptions): Promise<number> {
+async function sendStdin(ui: Ui, client: AutomagikTelemetry, backend: BackendName, batchSize: number, options: SendOptions, signals: SignalSender): Promise<number> {
   let shown = 0;
   const showProgress = ui.io.stderr.isTTY === true && !options.json;
   let warned = false;
-  const result = await sendLines(process.stdin, client, batchSize, {
+  const routed: RouteCounts = { read: 0, rejected: 0 };
+  const onReject = (line: number, reason: string) => {
+    if (shown++ < SHOWN_REJECTIONS) ui.err(`line ${line}: ${reason}`);
+  };
+  const source = routeLines(process.stdin, signals, routed, { onReject, ...(options.strict ? { strict: true } : {}) });
+  const events = await sendLines(source, client, batchSize, {
     ...(options.strict ? { strict: true } : {}),
     onStoreDown: (reason) => {
       if (!warned) ui.err(ui.ce.yellow(`${reason} (up to 60 s)`));
       warned = true;
     },
-    onReject: (line, reason) => {
-      if (shown++ < SHOWN_REJECTIONS) ui.err(`line ${line}: ${reason}`);
-    },
+    onReject,
     ...(showProgress ? { onProgress: (c) => ui.io.stderr.write(`\r… read ${c.read}, sent ${c.sent}, rejected ${c.rejected}`) } : {}),
   });
   if (showProgress) ui.io.stderr.write('\r\x1b[K');
+  const signalStats = await signals.flush();
   await client.shutdown();
+  // One summary for the whole stream: events through the SDK, logs and metrics through the signal sender.
+  const result = {
+    ...events,
+    read: events.read + routed.read,
+    rejected: events.rejected + routed.rejected,
+    sent: events.sent + signalStats.sent,
+    failed: events.failed + signalStats.failed,
+    stoppedEarly: events.stoppedEarly || (options.strict === true && routed.rejected > 0),
+    errors: [...events.errors, ...signalStats.errors],
+  };
   if (result.rejected > SHOWN_REJECTIONS) ui.err(`… and ${result.rejected - SHOWN_REJECTIONS} more rejected lines`);
   const seconds = result.durationMs / 1000;
   const rate = seconds > 0 ? Math.round(result.sent / seconds) : result.sent;
