@@ -7,6 +7,7 @@ import { registerEnv } from './commands/env.js';
 import { registerLifecycle } from './commands/lifecycle.js';
 import { registerLogs } from './commands/logs.js';
 import { registerQuery } from './commands/query.js';
+import { registerQuerySignals } from './commands/query-signals.js';
 import { registerSend } from './commands/send.js';
 import { EXIT, reportError } from './errors.js';
 import { createUi, type Io } from './ui.js';
@@ -50,6 +51,7 @@ Get started:
   registerLogs(program, ui, run);
   registerSend(program, ui, run);
   registerQuery(program, ui, run);
+  registerQuerySignals(program, ui, run);
   registerDashboard(program, ui, run);
 
   try {

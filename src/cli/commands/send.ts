@@ -7,6 +7,7 @@ import { sendLines } from '../../sdk/bulk.js';
 import { AutomagikTelemetry } from '../../sdk/client.js';
 import { EVENT_LINE_FIELDS } from '../../sdk/event-line.js';
 import { LOG_LINE_FIELDS, METRIC_LINE_FIELDS } from '../../signals/lines.js';
+import { signalRoundTrip } from '../../signals/round-trip.js';
 import { routeLines, type RouteCounts } from '../../signals/stdin.js';
 import type { SignalSender } from '../../signals/sender.js';
 import { sdkOptionsForStack } from '../../sdk/from-stack.js';
@@ -125,7 +126,7 @@ Examples:
   withStackOptions(
     program
       .command('test')
-      .description('send a sample set (ok and error events, two projects) through each backend and read it back from the store')
+      .description('send a sample set (ok and error events, two projects; with OTLP also logs and metrics) through each backend and read it back from the store')
       .option('--backend <name>', 'otlp, clickhouse or both', 'both')
       .option('--timeout <ms>', 'how long to wait for the events to be readable', '10000')
       .option('--json', 'print the results as JSON'),
@@ -153,8 +154,18 @@ Examples:
         if (result.ok) progress?.succeed(line);
         else progress?.fail(`${line}${result.errors[0] ? ` (${result.errors[0]})` : ''}`);
       }
-      const ok = results.every((r) => r.ok);
-      if (options.json) ui.json({ ok, results });
+      // Logs and metrics travel over OTLP only: checked whenever the OTLP backend is.
+      const signals = backends.includes('otlp')
+        ? await signalRoundTrip(signalSenderFor(config, ui.io.env, 'automagik-telemetry-test', 100), { url: store.url, username: store.username, password: store.password, database: config.database }, timeoutMs)
+        : [];
+      for (const s of signals) {
+        const line = `otlp ${s.signal}: ${s.found}/${s.signal === 'logs' ? 2 : 3} read back, in ${s.roundTripMs} ms`;
+        if (options.json) continue;
+        if (s.ok) ui.out(`${ui.c.green('✔')} ${line}`);
+        else ui.err(`${ui.c.red('✖')} ${line}${s.errors[0] ? ` (${s.errors[0]})` : ''}`);
+      }
+      const ok = results.every((r) => r.ok) && signals.every((s) => s.ok);
+      if (options.json) ui.json({ ok, results, signals });
       else ui.out(ok ? ui.c.green('round trip ok') : ui.c.red('round trip failed'));
       return ok ? EXIT.OK : EXIT.FAILURE;
     }),
