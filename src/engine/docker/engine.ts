@@ -78,6 +78,7 @@ export class DockerEngine implements Engine {
       AUTOMAGIK_TELEMETRY_HOST: this.config.host,
       AUTOMAGIK_TELEMETRY_CLICKHOUSE_PORT: String(this.config.ports.clickhouse),
       AUTOMAGIK_TELEMETRY_OTLP_PORT: String(this.config.ports.otlp),
+      AUTOMAGIK_TELEMETRY_OTLP_GRPC_PORT: String(this.config.ports.otlpGrpc),
       AUTOMAGIK_TELEMETRY_DASHBOARD_PORT: String(this.config.ports.dashboard),
       AUTOMAGIK_TELEMETRY_CLICKHOUSE_DATABASE: this.config.database,
       CLICKHOUSE_USER: this.config.auth.username,
