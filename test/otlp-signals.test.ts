@@ -14,7 +14,7 @@ let server: RunningEmbeddedServer;
 let auth: string;
 
 beforeAll(async () => {
-  home = await makeTestHome();
+  home = await makeTestHome({ AUTOMAGIK_TELEMETRY_MAX_BODY_MB: '1' });
   config = await configFor(home);
   server = await startEmbeddedServer(config);
   auth = `Basic ${Buffer.from(`telemetry:${config.auth.password}`).toString('base64')}`;
@@ -248,6 +248,25 @@ describe('the OTLP/HTTP receiver facing mistakes', () => {
     expect(((await missing.json()) as { message: string }).message).toBe('no OTLP endpoint at /v1/profiles: this receiver takes /v1/traces, /v1/logs, /v1/metrics');
   });
 
+  it('answers 400, not a crash, for values nested deeper than protobuf decoders allow, in JSON and in protobuf', async () => {
+    let value: Record<string, unknown> = { stringValue: 'x' };
+    for (let i = 0; i < 500; i++) value = { arrayValue: { values: [value] } };
+    const json = await post('/v1/logs', JSON.stringify({ resourceLogs: [{ scopeLogs: [{ logRecords: [{ body: value }] }] }] }));
+    expect(json.status).toBe(400);
+    expect(((await json.json()) as { message: string }).message).toMatch(/nested deeper than 100 messages$/);
+    const len = (n: number) => {
+      const out: number[] = [];
+      for (; n > 127; n >>>= 7) out.push((n & 127) | 128);
+      out.push(n);
+      return Buffer.from(out);
+    };
+    const wrap = (tag: number, inner: Buffer) => Buffer.concat([Buffer.from([tag]), len(inner.length), inner]);
+    let any = wrap(0x0a, Buffer.from('x'));
+    for (let i = 0; i < 2000; i++) any = wrap(0x2a, wrap(0x0a, any));
+    const pb = await post('/v1/logs', wrap(0x0a, wrap(0x12, wrap(0x12, wrap(0x2a, any)))), { 'Content-Type': 'application/x-protobuf' });
+    expect(pb.status).toBe(400);
+  });
+
   it('rejects a log record with a malformed trace id and stores its neighbours', async () => {
     const res = await post('/v1/logs', JSON.stringify({ resourceLogs: [{ resource: resource('log-partial'), scopeLogs: [{ logRecords: [{ body: { stringValue: 'a' }, timeUnixNano: t }, { body: { stringValue: 'b' }, timeUnixNano: t, traceId: 'abcd' }] }] }] }));
     const answer = (await res.json()) as { partialSuccess: { rejectedLogRecords: string; errorMessage: string } };
@@ -291,6 +310,13 @@ describe('the OTLP/gRPC receiver', () => {
     expect(decodeExportResponse('logs', res.response ?? Buffer.alloc(0))).toEqual({ rejected: 0, errorMessage: '' });
     expect((await post('/v1/logs', body, { 'Content-Type': 'application/x-protobuf' })).status).toBe(200);
     expect(await sql("SELECT body FROM telemetry.logs WHERE project_name = 'grpc-gzip'")).toEqual([{ body: 'compressed' }]);
+  });
+
+  it('answers RESOURCE_EXHAUSTED for a message over the body limit', async () => {
+    const big = logBody('grpc-big', 'x'.repeat(config.maxBodyBytes + 1024));
+    const res = await call('logs', big, { authorization: auth });
+    expect(res.code).toBe(grpc.status.RESOURCE_EXHAUSTED);
+    expect(await sql("SELECT 1 FROM telemetry.logs WHERE project_name = 'grpc-big'")).toEqual([]);
   });
 
   it('reports partial success in the Export response', async () => {

@@ -10,6 +10,9 @@ import { OtlpDecodeError, SIGNAL_INFO, requestType, type Signal } from './types.
 type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
 type Obj = { [key: string]: Json };
 
+/** Nested messages refused beyond this depth, as protobuf decoders do (protoc's default recursion limit). */
+const MAX_DEPTH = 100;
+
 /** OTLP/JSON carries these ids as hex, not base64 as plain protobuf JSON would. */
 const HEX_FIELDS = new Set(['traceId', 'spanId', 'parentSpanId']);
 
@@ -45,7 +48,7 @@ export function decodeJson(signal: Signal, text: string): Record<string, unknown
     const want = SIGNAL_INFO[signal].topField;
     fail('$', `an ${type.name} with "${want}" (or "${snake(want)}")`, `an object with keys ${keys.slice(0, 5).join(', ')}`);
   }
-  return message(type, top, '$');
+  return message(type, top, '$', 0);
 }
 
 const snakeCache = new WeakMap<protobuf.Type, Map<string, protobuf.Field>>();
@@ -65,21 +68,22 @@ function snake(camel: string): string {
   return camel.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
 }
 
-function message(type: protobuf.Type, obj: Obj, path: string): Record<string, unknown> {
+function message(type: protobuf.Type, obj: Obj, path: string, depth: number): Record<string, unknown> {
+  if (depth > MAX_DEPTH) throw new OtlpDecodeError(`${path.length > 80 ? `${path.slice(0, 80)}…` : path}: nested deeper than ${MAX_DEPTH} messages`);
   const out: Record<string, unknown> = {};
   for (const [key, value] of Object.entries(obj)) {
     const field = fieldFor(type, key);
     if (!field || value === null) continue;
     const at = `${path}.${key}`;
-    if (field.repeated) out[field.name] = list(value, at).map((item, i) => single(field, item, `${at}[${i}]`));
-    else out[field.name] = single(field, value, at);
+    if (field.repeated) out[field.name] = list(value, at).map((item, i) => single(field, item, `${at}[${i}]`, depth));
+    else out[field.name] = single(field, value, at, depth);
   }
   return out;
 }
 
-function single(field: protobuf.Field, value: Json, path: string): unknown {
+function single(field: protobuf.Field, value: Json, path: string, depth: number): unknown {
   const resolved = field.resolvedType;
-  if (resolved && 'fields' in resolved) return message(resolved as protobuf.Type, object(value, path), path);
+  if (resolved && 'fields' in resolved) return message(resolved as protobuf.Type, object(value, path), path, depth + 1);
   if (resolved && 'values' in resolved) return enumValue(resolved as protobuf.Enum, value, path);
   switch (field.type) {
     case 'string':
