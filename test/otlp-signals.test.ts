@@ -159,6 +159,25 @@ describe('every OTLP metric kind, sent as raw OTLP/JSON with protobuf field name
   });
 });
 
+describe('metric values JSON cannot write', () => {
+  it('keeps NaN and the infinities as such instead of storing 0', async () => {
+    const body = {
+      resourceMetrics: [
+        {
+          resource: resource('non-finite'),
+          scopeMetrics: [{ metrics: [{ name: 'nan', gauge: { dataPoints: [{ timeUnixNano: t, asDouble: 'NaN' }] } }, { name: 'inf', gauge: { dataPoints: [{ timeUnixNano: t, asDouble: 'Infinity' }] } }, { name: 'h', histogram: { dataPoints: [{ timeUnixNano: t, count: 1, sum: '-Infinity', bucketCounts: [1], explicitBounds: [] }] } }] }],
+        },
+      ],
+    };
+    expect((await post('/v1/metrics', JSON.stringify(body))).status).toBe(200);
+    expect(await sql("SELECT metric_name, isNaN(value) AS nan, isInfinite(value) AND value > 0 AS inf, isInfinite(sum) AND sum < 0 AS neg FROM telemetry.metrics WHERE project_name = 'non-finite' ORDER BY metric_name")).toEqual([
+      { metric_name: 'h', nan: 0, inf: 0, neg: 1 },
+      { metric_name: 'inf', nan: 0, inf: 1, neg: 0 },
+      { metric_name: 'nan', nan: 1, inf: 0, neg: 0 },
+    ]);
+  });
+});
+
 describe('log records with every kind of OTLP value', () => {
   const anyValues = [
     ['s', { stringValue: 'text' }, 'text'],

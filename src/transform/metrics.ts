@@ -4,26 +4,29 @@ import { TEMPORALITY_NAMES, type MetricType, type OtlpDataPoint, type OtlpMetric
 import { mergedAttributes, projectOf, resourceColumns, type ResourceColumns } from './resource.js';
 import { MAX_NANOS, formatNanos, type RowsResult } from './row.js';
 
+/** NaN and infinities as ClickHouse reads them from JSON (JSON itself has no way to write them). */
+export type Float = number | 'nan' | 'inf' | '-inf';
+
 /** 64-bit counts travel as decimal strings, so none loses precision on the way to UInt64. */
 export interface MetricRow {
   timestamp: string;
   start_timestamp: string;
   metric_name: string;
   metric_type: MetricType;
-  value: number;
+  value: Float;
   count: string;
-  sum: number;
-  min: number | null;
-  max: number | null;
+  sum: Float;
+  min: Float | null;
+  max: Float | null;
   bucket_counts: string[];
-  explicit_bounds: number[];
+  explicit_bounds: Float[];
   exp_scale: number;
   exp_zero_count: string;
   exp_positive_offset: number;
   exp_positive_counts: string[];
   exp_negative_offset: number;
   exp_negative_counts: string[];
-  quantiles: Array<{ quantile: number; value: number }>;
+  quantiles: Array<{ quantile: number; value: Float }>;
   is_monotonic: boolean;
   temporality: string;
   unit: string;
@@ -85,20 +88,20 @@ function toRow(metric: OtlpMetric, point: OtlpDataPoint, resource: ResourceColum
     start_timestamp: formatNanos(point.startTimeUnixNano),
     metric_name: metric.name,
     metric_type: metric.type as MetricType,
-    value: point.value ?? 0,
+    value: float(point.value ?? 0),
     count: String(point.count ?? 0n),
-    sum: point.sum ?? 0,
-    min: point.min ?? null,
-    max: point.max ?? null,
+    sum: float(point.sum ?? 0),
+    min: point.min === undefined ? null : float(point.min),
+    max: point.max === undefined ? null : float(point.max),
     bucket_counts: counts(point.bucketCounts),
-    explicit_bounds: point.explicitBounds ?? [],
+    explicit_bounds: (point.explicitBounds ?? []).map(float),
     exp_scale: point.scale ?? 0,
     exp_zero_count: String(point.zeroCount ?? 0n),
     exp_positive_offset: point.positive?.offset ?? 0,
     exp_positive_counts: counts(point.positive?.bucketCounts),
     exp_negative_offset: point.negative?.offset ?? 0,
     exp_negative_counts: counts(point.negative?.bucketCounts),
-    quantiles: point.quantiles ?? [],
+    quantiles: (point.quantiles ?? []).map((q) => ({ quantile: q.quantile, value: float(q.value) })),
     is_monotonic: metric.isMonotonic,
     temporality: TEMPORALITY_NAMES[metric.temporality] ?? '',
     unit: metric.unit,
@@ -110,4 +113,10 @@ function toRow(metric: OtlpMetric, point: OtlpDataPoint, resource: ResourceColum
     attributes: mergedAttributes(resource, point.attributes),
     scope_name: scopeName,
   };
+}
+
+/** A number JSON can carry as is, or ClickHouse's text for NaN and the infinities (JSON.stringify would write null, read as 0). */
+export function float(n: number): Float {
+  if (Number.isFinite(n)) return n;
+  return Number.isNaN(n) ? 'nan' : n > 0 ? 'inf' : '-inf';
 }
