@@ -41,6 +41,7 @@ interface Pending<T> {
 export class SignalSender {
   private logs: Pending<OtlpLogRecord> = { byProject: new Map(), size: 0 };
   private metrics: Pending<OtlpMetric> = { byProject: new Map(), size: 0 };
+  private metricsByKey = new Map<string, OtlpMetric>();
   private readonly stats: SignalStats = { sent: 0, failed: 0, errors: [] };
 
   constructor(private readonly options: SignalSenderOptions) {}
@@ -51,8 +52,18 @@ export class SignalSender {
     if (this.logs.size >= (this.options.batchSize ?? 5000)) await this.flushLogs();
   }
 
+  /** Queues a metric's points; points of a metric already queued (same name, kind and unit) join it, as SDKs send them. */
   async addMetric(metric: OtlpMetric, project?: string): Promise<void> {
-    add(this.metrics, project ?? this.options.projectName, metric);
+    const key = `${project ?? this.options.projectName}\u0000${metric.name}\u0000${metric.type ?? ''}\u0000${metric.unit}\u0000${metric.temporality}\u0000${metric.isMonotonic}\u0000${metric.description}`;
+    const queued = this.metricsByKey.get(key);
+    if (queued) {
+      queued.points.push(...metric.points);
+      this.metrics.size++;
+    } else {
+      const copy = { ...metric, points: [...metric.points] };
+      this.metricsByKey.set(key, copy);
+      add(this.metrics, project ?? this.options.projectName, copy);
+    }
     if (this.metrics.size >= (this.options.batchSize ?? 5000)) await this.flushMetrics();
   }
 
@@ -79,6 +90,7 @@ export class SignalSender {
   private async flushMetrics(): Promise<void> {
     const batch = this.metrics;
     this.metrics = { byProject: new Map(), size: 0 };
+    this.metricsByKey = new Map();
     if (batch.size === 0) return;
     const body = encodeMetricsRequest({
       resourceMetrics: [...batch.byProject].map(([project, metrics]) => ({ resource: this.resource(project), scopeMetrics: [{ scopeName: 'automagik-telemetry', scopeVersion: '', metrics }] })),
