@@ -335,6 +335,9 @@ describe('the OTLP/gRPC receiver', () => {
     const big = logBody('grpc-big', 'x'.repeat(config.maxBodyBytes + 1024));
     const res = await call('logs', big, { authorization: auth });
     expect(res.code).toBe(grpc.status.RESOURCE_EXHAUSTED);
+    // Also when it is only over the limit once decompressed (a few KB of gzip on the wire).
+    const bomb = await call('logs', logBody('grpc-big', 'x'.repeat(8 * config.maxBodyBytes)), { authorization: auth }, { 'grpc.default_compression_algorithm': 2 });
+    expect(bomb.code).toBe(grpc.status.RESOURCE_EXHAUSTED);
     expect(await sql("SELECT 1 FROM telemetry.logs WHERE project_name = 'grpc-big'")).toEqual([]);
   });
 
