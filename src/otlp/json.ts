@@ -167,7 +167,7 @@ function base64(value: Json, path: string): Uint8Array {
   return Buffer.from(s.replace(/-/g, '+').replace(/_/g, '/'), 'base64');
 }
 
-/** Encodes a trace export request as OTLP/JSON (hex ids, 64-bit integers as strings, enums as integers). */
+/** Encodes a trace export request as OTLP/JSON (hex ids, 64-bit integers as strings, enums as integers), events and links included. */
 export function encodeTraceRequestJson(request: OtlpTraceRequest): string {
   const hexOf = (b: Uint8Array) => Buffer.from(b).toString('hex');
   const kv = (attrs: FlatAttributes) => Object.entries(attrs).map(([key, value]) => ({ key, value: { stringValue: value } }));
@@ -186,6 +186,8 @@ export function encodeTraceRequestJson(request: OtlpTraceRequest): string {
           endTimeUnixNano: span.endTimeUnixNano.toString(),
           attributes: kv(span.attributes),
           status: { code: span.status.code, ...(span.status.message ? { message: span.status.message } : {}) },
+          ...(span.events?.length ? { events: span.events.map((e) => ({ timeUnixNano: e.timeUnixNano.toString(), name: e.name, attributes: kv(e.attributes) })) } : {}),
+          ...(span.links?.length ? { links: span.links.map((l) => ({ traceId: hexOf(l.traceId), spanId: hexOf(l.spanId), attributes: kv(l.attributes) })) } : {}),
         })),
       })),
     })),
