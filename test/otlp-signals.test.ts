@@ -250,10 +250,21 @@ describe('log records with every kind of OTLP value', () => {
 });
 
 describe('the OTLP/HTTP receiver facing mistakes', () => {
-  it('refuses a body whose top-level keys are all unknown instead of answering 200 with nothing stored', async () => {
+  it('refuses a body whose data sits under unknown field names instead of answering 200 with nothing stored', async () => {
     const res = await post('/v1/logs', JSON.stringify({ resourceSpans: [{ scopeSpans: [] }] }));
     expect(res.status).toBe(400);
     expect(((await res.json()) as { message: string }).message).toBe('$: expected an ExportLogsServiceRequest with "resourceLogs" (or "resource_logs"), got an object with keys resourceSpans');
+
+    // Deeper down too: a misspelt field that leaves the request empty is named, not acknowledged.
+    const nested = await post('/v1/logs', JSON.stringify({ resourceLogs: [{ scopeLogs: [{ LogRecords: [{ body: { stringValue: 'lost' } }] }] }] }));
+    expect(nested.status).toBe(400);
+    expect(((await nested.json()) as { message: string }).message).toBe(
+      '$.resourceLogs[0].scopeLogs[0].LogRecords: unknown field, and the request carries no log records (fields are lowerCamelCase or as in the .proto files)',
+    );
+    // An unknown field next to data is ignored, as the OTLP spec asks.
+    const extra = await post('/v1/logs', JSON.stringify({ resourceLogs: [{ resource: resource('unknown-ok'), scopeLogs: [{ logRecords: [{ timeUnixNano: t, body: { stringValue: 'kept' }, futureField: 1 }] }] }] }));
+    expect(extra.status).toBe(200);
+    expect(await sql("SELECT body FROM telemetry.logs WHERE project_name = 'unknown-ok'")).toEqual([{ body: 'kept' }]);
   });
 
   it('answers 400 naming the path of a bad value, 401 without credentials, 404 listing the endpoints', async () => {

@@ -3,7 +3,7 @@
 // types so every signal is read the same way.
 
 import type protobuf from 'protobufjs';
-import type { FlatAttributes, OtlpLogsRequest, OtlpMetricsRequest, OtlpTraceRequest } from './model.js';
+import { countDataPoints, countLogRecords, countSpans, type FlatAttributes, type OtlpLogsRequest, type OtlpMetricsRequest, type OtlpTraceRequest } from './model.js';
 import { readLogs, readMetrics, readTraces, type PbLogsRequest, type PbMetricsRequest, type PbTraceRequest } from './read.js';
 import { OtlpDecodeError, SIGNAL_INFO, requestType, type Signal } from './types.js';
 
@@ -18,15 +18,26 @@ const HEX_FIELDS = new Set(['traceId', 'spanId', 'parentSpanId']);
 
 /** Parses an OTLP/JSON ExportTraceServiceRequest; throws OtlpDecodeError naming the JSON path of the first problem. */
 export function decodeTraceRequestJson(text: string): OtlpTraceRequest {
-  return readTraces(decodeJson('traces', text) as PbTraceRequest);
+  const { message, unknown } = decodeJson('traces', text);
+  return carriesData(readTraces(message as PbTraceRequest), countSpans, unknown, 'spans');
 }
 
 export function decodeLogsRequestJson(text: string): OtlpLogsRequest {
-  return readLogs(decodeJson('logs', text) as PbLogsRequest);
+  const { message, unknown } = decodeJson('logs', text);
+  return carriesData(readLogs(message as PbLogsRequest), countLogRecords, unknown, 'log records');
 }
 
 export function decodeMetricsRequestJson(text: string): OtlpMetricsRequest {
-  return readMetrics(decodeJson('metrics', text) as PbMetricsRequest);
+  const { message, unknown } = decodeJson('metrics', text);
+  return carriesData(readMetrics(message as PbMetricsRequest), countDataPoints, unknown, 'data points');
+}
+
+/** A request that came out empty while the body had fields we did not know was most likely misspelt: say so. */
+function carriesData<T>(request: T, count: (r: T) => number, unknown: string | undefined, items: string): T {
+  if (unknown !== undefined && count(request) === 0) {
+    throw new OtlpDecodeError(`${unknown}: unknown field, and the request carries no ${items} (fields are lowerCamelCase or as in the .proto files)`);
+  }
+  return request;
 }
 
 /**
@@ -34,7 +45,7 @@ export function decodeMetricsRequestJson(text: string): OtlpMetricsRequest {
  * spec asks of receivers), except when the body would then carry nothing at all: a body whose top-level keys are
  * all unknown is refused, so data under a misspelt name is never acknowledged and dropped.
  */
-export function decodeJson(signal: Signal, text: string): Record<string, unknown> {
+export function decodeJson(signal: Signal, text: string): { message: Record<string, unknown>; unknown: string | undefined } {
   let doc: Json;
   try {
     doc = JSON.parse(text) as Json;
@@ -48,7 +59,13 @@ export function decodeJson(signal: Signal, text: string): Record<string, unknown
     const want = SIGNAL_INFO[signal].topField;
     fail('$', `an ${type.name} with "${want}" (or "${snake(want)}")`, `an object with keys ${keys.slice(0, 5).join(', ')}`);
   }
-  return message(type, top, '$', 0);
+  const context: Context = { unknown: undefined };
+  return { message: message(type, top, '$', 0, context), unknown: context.unknown };
+}
+
+/** The path of the first unknown field met while reading. */
+interface Context {
+  unknown: string | undefined;
 }
 
 const snakeCache = new WeakMap<protobuf.Type, Map<string, protobuf.Field>>();
@@ -68,22 +85,23 @@ function snake(camel: string): string {
   return camel.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
 }
 
-function message(type: protobuf.Type, obj: Obj, path: string, depth: number): Record<string, unknown> {
+function message(type: protobuf.Type, obj: Obj, path: string, depth: number, context: Context): Record<string, unknown> {
   if (depth > MAX_DEPTH) throw new OtlpDecodeError(`${path.length > 80 ? `${path.slice(0, 80)}…` : path}: nested deeper than ${MAX_DEPTH} messages`);
   const out: Record<string, unknown> = {};
   for (const [key, value] of Object.entries(obj)) {
     const field = fieldFor(type, key);
-    if (!field || value === null) continue;
     const at = `${path}.${key}`;
-    if (field.repeated) out[field.name] = list(value, at).map((item, i) => single(field, item, `${at}[${i}]`, depth));
-    else out[field.name] = single(field, value, at, depth);
+    if (!field) context.unknown ??= at;
+    if (!field || value === null) continue;
+    if (field.repeated) out[field.name] = list(value, at).map((item, i) => single(field, item, `${at}[${i}]`, depth, context));
+    else out[field.name] = single(field, value, at, depth, context);
   }
   return out;
 }
 
-function single(field: protobuf.Field, value: Json, path: string, depth: number): unknown {
+function single(field: protobuf.Field, value: Json, path: string, depth: number, context: Context): unknown {
   const resolved = field.resolvedType;
-  if (resolved && 'fields' in resolved) return message(resolved as protobuf.Type, object(value, path), path, depth + 1);
+  if (resolved && 'fields' in resolved) return message(resolved as protobuf.Type, object(value, path), path, depth + 1, context);
   if (resolved && 'values' in resolved) return enumValue(resolved as protobuf.Enum, value, path);
   switch (field.type) {
     case 'string':
