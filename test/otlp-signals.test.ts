@@ -352,6 +352,24 @@ describe('the OTLP/gRPC receiver', () => {
     expect(await sql("SELECT 1 FROM telemetry.logs WHERE project_name = 'grpc-big'")).toEqual([]);
   });
 
+  it('answers UNAVAILABLE (retryable) over gRPC and 503 with Retry-After over HTTP while the table cannot take rows, and stores the retry once', async () => {
+    const body = logBody('grpc-unavailable', 'retried');
+    await sql('RENAME TABLE telemetry.logs TO telemetry.logs_away');
+    try {
+      const grpcAnswer = await call('logs', body, { authorization: auth });
+      expect(grpcAnswer.code).toBe(grpc.status.UNAVAILABLE);
+      expect(grpcAnswer.details).toMatch(/^log records could not be stored: /);
+      const http = await post('/v1/logs', body, { 'Content-Type': 'application/x-protobuf' });
+      expect(http.status).toBe(503);
+      expect(http.headers.get('retry-after')).toBe('1');
+    } finally {
+      await sql('RENAME TABLE telemetry.logs_away TO telemetry.logs');
+    }
+    expect((await call('logs', body, { authorization: auth })).code).toBe(grpc.status.OK);
+    expect((await post('/v1/logs', body, { 'Content-Type': 'application/x-protobuf' })).status).toBe(200);
+    expect(await sql("SELECT body FROM telemetry.logs WHERE project_name = 'grpc-unavailable'")).toEqual([{ body: 'retried' }]);
+  });
+
   it('reports partial success in the Export response', async () => {
     const body = encodeMetricsRequest({
       resourceMetrics: [{ resource: { 'project.name': 'grpc-partial' }, scopeMetrics: [{ scopeName: '', scopeVersion: '', metrics: [{ name: 'g', description: '', unit: '', type: 'gauge', isMonotonic: false, temporality: 0, points: [{ attributes: {}, startTimeUnixNano: 0n, timeUnixNano: 0n, value: 1, flags: 0 }] }] }] }],
