@@ -119,7 +119,8 @@ Examples:
       );
       if (errors.length > 0) throw new TelemetryError('E_CONFIG', errors[0] ?? 'invalid settings');
       if (!options.stdin) return sendOne(ui, client, backend, projectName, options, errors);
-      return sendStdin(ui, client, backend, batchSize, options, signalSenderFor(config, env, projectName, batchSize));
+      const signals = signalSenderFor(config, env, projectName, batchSize, (reason) => ui.err(ui.ce.yellow(`${reason} (logs and metrics, up to 60 s)`)));
+      return sendStdin(ui, client, backend, batchSize, options, signals);
     }),
   );
 
