@@ -3,6 +3,8 @@ import * as grpc from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Config } from '../src/config/index.js';
 import { startEmbeddedServer, type RunningEmbeddedServer } from '../src/engine/embedded/server.js';
+import { encodeLogsRequestJson, encodeMetricsRequestJson } from '../src/otlp/json.js';
+import type { OtlpLogsRequest, OtlpMetricsRequest } from '../src/otlp/model.js';
 import { decodeExportResponse, encodeLogsRequest, encodeMetricsRequest } from '../src/otlp/protobuf.js';
 import { grpcExportPath, type Signal } from '../src/otlp/types.js';
 import { configFor, makeTestHome, type TestHome } from './helpers/home.js';
@@ -246,6 +248,51 @@ describe('log records with every kind of OTLP value', () => {
     });
     for (let i = 0; i < 2; i++) expect((await post('/v1/logs', body, { 'Content-Type': 'application/x-protobuf' })).status).toBe(200);
     expect(await sql("SELECT body, severity_text FROM telemetry.logs WHERE project_name = 'log-retry'")).toEqual([{ body: 'once', severity_text: 'WARN' }]);
+  });
+});
+
+describe('the encoders the SDK will send logs and metrics with', () => {
+  it('store the same rows whether a request goes as protobuf or as JSON', async () => {
+    const at = BigInt(t);
+    const metrics = (project: string): OtlpMetricsRequest => ({
+      resourceMetrics: [
+        {
+          resource: { 'service.name': 'enc', 'project.name': project },
+          scopeMetrics: [
+            {
+              scopeName: 'enc',
+              scopeVersion: '1',
+              metrics: [
+                { name: 'g', description: 'gauge', unit: 'u', type: 'gauge', isMonotonic: false, temporality: 0, points: [{ attributes: { a: '1' }, startTimeUnixNano: 0n, timeUnixNano: at, value: Number.NaN, flags: 0 }] },
+                { name: 's', description: '', unit: '', type: 'sum', isMonotonic: true, temporality: 1, points: [{ attributes: {}, startTimeUnixNano: at - 5n, timeUnixNano: at, value: 3.25, flags: 0 }] },
+                { name: 'h', description: '', unit: 'ms', type: 'histogram', isMonotonic: false, temporality: 2, points: [{ attributes: {}, startTimeUnixNano: 0n, timeUnixNano: at, count: 3n, sum: 6, min: 1, max: 3, bucketCounts: [1n, 2n], explicitBounds: [1.5], flags: 0 }] },
+                { name: 'e', description: '', unit: '', type: 'exponential_histogram', isMonotonic: false, temporality: 1, points: [{ attributes: {}, startTimeUnixNano: 0n, timeUnixNano: at, count: 2n, sum: 3, scale: -1, zeroCount: 0n, positive: { offset: 1, bucketCounts: [2n] }, negative: { offset: 0, bucketCounts: [] }, flags: 0 }] },
+                { name: 'q', description: '', unit: '', type: 'summary', isMonotonic: false, temporality: 0, points: [{ attributes: {}, startTimeUnixNano: 0n, timeUnixNano: at, count: 4n, sum: 8, quantiles: [{ quantile: 0.5, value: 2 }], flags: 0 }] },
+              ],
+            },
+          ],
+        },
+      ],
+    });
+    const logs = (project: string): OtlpLogsRequest => ({
+      resourceLogs: [
+        {
+          resource: { 'service.name': 'enc', 'project.name': project },
+          scopeLogs: [{ scopeName: 'enc', scopeVersion: '', logRecords: [{ timeUnixNano: at, observedTimeUnixNano: at + 1n, severityNumber: 14, severityText: '', body: 'hello', attributes: { k: 'v' }, traceId: Buffer.alloc(16, 7), spanId: Buffer.alloc(8, 9), eventName: 'app.start' }] }],
+        },
+      ],
+    });
+    expect((await post('/v1/metrics', encodeMetricsRequest(metrics('enc-pb')), { 'Content-Type': 'application/x-protobuf' })).status).toBe(200);
+    expect((await post('/v1/metrics', encodeMetricsRequestJson(metrics('enc-json')))).status).toBe(200);
+    expect((await post('/v1/logs', encodeLogsRequest(logs('enc-pb')), { 'Content-Type': 'application/x-protobuf' })).status).toBe(200);
+    expect((await post('/v1/logs', encodeLogsRequestJson(logs('enc-json')))).status).toBe(200);
+    for (const table of ['metrics', 'logs']) {
+      const rows = (project: string) => sql(`SELECT * EXCEPT (project_name, inserted_at) FROM telemetry.${table} WHERE project_name = '${project}' ORDER BY timestamp, ${table === 'metrics' ? 'metric_name' : 'body'}`);
+      const pb = await rows('enc-pb');
+      expect(pb, table).toHaveLength(table === 'metrics' ? 5 : 1);
+      expect(await rows('enc-json'), table).toEqual(pb);
+    }
+    expect(await sql("SELECT isNaN(value) AS nan FROM telemetry.metrics WHERE project_name = 'enc-json' AND metric_name = 'g'")).toEqual([{ nan: 1 }]);
   });
 });
 

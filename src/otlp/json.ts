@@ -3,7 +3,7 @@
 // types so every signal is read the same way.
 
 import type protobuf from 'protobufjs';
-import { countDataPoints, countLogRecords, countSpans, type FlatAttributes, type OtlpLogsRequest, type OtlpMetricsRequest, type OtlpTraceRequest } from './model.js';
+import { countDataPoints, countLogRecords, countSpans, type FlatAttributes, type OtlpDataPoint, type OtlpLogsRequest, type OtlpMetric, type OtlpMetricsRequest, type OtlpTraceRequest } from './model.js';
 import { readLogs, readMetrics, readTraces, type PbLogsRequest, type PbMetricsRequest, type PbTraceRequest } from './read.js';
 import { OtlpDecodeError, SIGNAL_INFO, requestType, type Signal } from './types.js';
 
@@ -208,6 +208,80 @@ export function encodeTraceRequestJson(request: OtlpTraceRequest): string {
           ...(span.links?.length ? { links: span.links.map((l) => ({ traceId: hexOf(l.traceId), spanId: hexOf(l.spanId), attributes: kv(l.attributes) })) } : {}),
         })),
       })),
+    })),
+  });
+}
+
+const kvJson = (attrs: FlatAttributes) => Object.entries(attrs).map(([key, value]) => ({ key, value: { stringValue: value } }));
+const hexJson = (b: Uint8Array) => Buffer.from(b).toString('hex');
+/** JSON has no NaN or infinities; protobuf's JSON mapping writes them as these strings. */
+const doubleJson = (n: number) => (Number.isFinite(n) ? n : Number.isNaN(n) ? 'NaN' : n > 0 ? 'Infinity' : '-Infinity');
+
+/** Encodes a logs export request as OTLP/JSON (bodies as string values). */
+export function encodeLogsRequestJson(request: OtlpLogsRequest): string {
+  return JSON.stringify({
+    resourceLogs: request.resourceLogs.map((rl) => ({
+      resource: { attributes: kvJson(rl.resource) },
+      scopeLogs: rl.scopeLogs.map((sl) => ({
+        scope: { name: sl.scopeName, version: sl.scopeVersion },
+        logRecords: sl.logRecords.map((r) => ({
+          timeUnixNano: r.timeUnixNano.toString(),
+          observedTimeUnixNano: r.observedTimeUnixNano.toString(),
+          severityNumber: r.severityNumber,
+          ...(r.severityText ? { severityText: r.severityText } : {}),
+          body: { stringValue: r.body },
+          attributes: kvJson(r.attributes),
+          ...(r.traceId.length > 0 ? { traceId: hexJson(r.traceId) } : {}),
+          ...(r.spanId.length > 0 ? { spanId: hexJson(r.spanId) } : {}),
+          ...(r.eventName ? { eventName: r.eventName } : {}),
+        })),
+      })),
+    })),
+  });
+}
+
+/** Encodes a metrics export request as OTLP/JSON. */
+export function encodeMetricsRequestJson(request: OtlpMetricsRequest): string {
+  const point = (p: OtlpDataPoint) => ({
+    attributes: kvJson(p.attributes),
+    startTimeUnixNano: p.startTimeUnixNano.toString(),
+    timeUnixNano: p.timeUnixNano.toString(),
+    ...(p.flags ? { flags: p.flags } : {}),
+    ...(p.value !== undefined ? { asDouble: doubleJson(p.value) } : {}),
+    ...(p.count !== undefined ? { count: p.count.toString() } : {}),
+    ...(p.sum !== undefined ? { sum: doubleJson(p.sum) } : {}),
+    ...(p.min !== undefined ? { min: doubleJson(p.min) } : {}),
+    ...(p.max !== undefined ? { max: doubleJson(p.max) } : {}),
+    ...(p.bucketCounts ? { bucketCounts: p.bucketCounts.map(String) } : {}),
+    ...(p.explicitBounds ? { explicitBounds: p.explicitBounds.map(doubleJson) } : {}),
+    ...(p.scale !== undefined ? { scale: p.scale } : {}),
+    ...(p.zeroCount !== undefined ? { zeroCount: p.zeroCount.toString() } : {}),
+    ...(p.positive ? { positive: { offset: p.positive.offset, bucketCounts: p.positive.bucketCounts.map(String) } } : {}),
+    ...(p.negative ? { negative: { offset: p.negative.offset, bucketCounts: p.negative.bucketCounts.map(String) } } : {}),
+    ...(p.quantiles ? { quantileValues: p.quantiles.map((q) => ({ quantile: q.quantile, value: doubleJson(q.value) })) } : {}),
+  });
+  const metric = (m: OtlpMetric) => {
+    const dataPoints = m.points.map(point);
+    const base = { name: m.name, ...(m.description ? { description: m.description } : {}), ...(m.unit ? { unit: m.unit } : {}) };
+    switch (m.type) {
+      case 'gauge':
+        return { ...base, gauge: { dataPoints } };
+      case 'sum':
+        return { ...base, sum: { dataPoints, aggregationTemporality: m.temporality, isMonotonic: m.isMonotonic } };
+      case 'histogram':
+        return { ...base, histogram: { dataPoints, aggregationTemporality: m.temporality } };
+      case 'exponential_histogram':
+        return { ...base, exponentialHistogram: { dataPoints, aggregationTemporality: m.temporality } };
+      case 'summary':
+        return { ...base, summary: { dataPoints } };
+      default:
+        return base;
+    }
+  };
+  return JSON.stringify({
+    resourceMetrics: request.resourceMetrics.map((rm) => ({
+      resource: { attributes: kvJson(rm.resource) },
+      scopeMetrics: rm.scopeMetrics.map((sm) => ({ scope: { name: sm.scopeName, version: sm.scopeVersion }, metrics: sm.metrics.map(metric) })),
     })),
   });
 }
