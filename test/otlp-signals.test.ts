@@ -308,6 +308,10 @@ describe('the OTLP/HTTP receiver facing mistakes', () => {
     expect(((await nested.json()) as { message: string }).message).toBe(
       '$.resourceLogs[0].scopeLogs[0].LogRecords: unknown field, and the request carries no log records (fields are lowerCamelCase or as in the .proto files)',
     );
+    // Keys that name Object.prototype's members are unknown fields like any other.
+    const hostile = `{"resourceLogs":[{"__proto__":{"x":1},"constructor":1,"toString":"x","resource":${JSON.stringify(resource('proto-keys'))},"scopeLogs":[{"logRecords":[{"timeUnixNano":"${t}","body":{"stringValue":"safe"},"hasOwnProperty":2}]}]}]}`;
+    expect((await post('/v1/logs', hostile)).status).toBe(200);
+    expect(await sql("SELECT body FROM telemetry.logs WHERE project_name = 'proto-keys'")).toEqual([{ body: 'safe' }]);
     // An unknown field next to data is ignored, as the OTLP spec asks.
     const extra = await post('/v1/logs', JSON.stringify({ resourceLogs: [{ resource: resource('unknown-ok'), scopeLogs: [{ logRecords: [{ timeUnixNano: t, body: { stringValue: 'kept' }, futureField: 1 }] }] }] }));
     expect(extra.status).toBe(200);

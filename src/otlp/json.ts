@@ -68,11 +68,22 @@ interface Context {
   unknown: string | undefined;
 }
 
+/**
+ * Where a value sits in the document, as links to its parent: the text ($.resourceSpans[0].…) is only built for an
+ * error message, not for every field read.
+ */
+type Path = { up: Path | undefined; key: string | number } | '$';
+
+function at(path: Path): string {
+  if (path === '$') return '$';
+  return `${at(path.up ?? '$')}${typeof path.key === 'number' ? `[${path.key}]` : `.${path.key}`}`;
+}
+
 const snakeCache = new WeakMap<protobuf.Type, Map<string, protobuf.Field>>();
 
 function fieldFor(type: protobuf.Type, key: string): protobuf.Field | undefined {
-  const direct = type.fields[key];
-  if (direct) return direct;
+  // Own properties only: "constructor" or "__proto__" in a body must not find Object.prototype's members.
+  if (Object.prototype.hasOwnProperty.call(type.fields, key)) return type.fields[key];
   let bySnake = snakeCache.get(type);
   if (!bySnake) {
     bySnake = new Map(type.fieldsArray.map((f) => [snake(f.name), f]));
@@ -85,21 +96,31 @@ function snake(camel: string): string {
   return camel.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
 }
 
-function message(type: protobuf.Type, obj: Obj, path: string, depth: number, context: Context): Record<string, unknown> {
-  if (depth > MAX_DEPTH) throw new OtlpDecodeError(`${path.length > 80 ? `${path.slice(0, 80)}…` : path}: nested deeper than ${MAX_DEPTH} messages`);
+function message(type: protobuf.Type, obj: Obj, path: Path, depth: number, context: Context): Record<string, unknown> {
+  if (depth > MAX_DEPTH) {
+    const text = at(path);
+    throw new OtlpDecodeError(`${text.length > 80 ? `${text.slice(0, 80)}…` : text}: nested deeper than ${MAX_DEPTH} messages`);
+  }
   const out: Record<string, unknown> = {};
-  for (const [key, value] of Object.entries(obj)) {
+  for (const key in obj) {
+    const value = obj[key] as Json;
     const field = fieldFor(type, key);
-    const at = `${path}.${key}`;
-    if (!field) context.unknown ??= at;
+    const here: Path = { up: path, key };
+    if (!field) context.unknown ??= at(here);
     if (!field || value === null) continue;
-    if (field.repeated) out[field.name] = list(value, at).map((item, i) => single(field, item, `${at}[${i}]`, depth, context));
-    else out[field.name] = single(field, value, at, depth, context);
+    if (field.repeated) {
+      const items = list(value, here);
+      const converted = new Array<unknown>(items.length);
+      for (let i = 0; i < items.length; i++) converted[i] = single(field, items[i] as Json, { up: here, key: i }, depth, context);
+      out[field.name] = converted;
+    } else {
+      out[field.name] = single(field, value, here, depth, context);
+    }
   }
   return out;
 }
 
-function single(field: protobuf.Field, value: Json, path: string, depth: number, context: Context): unknown {
+function single(field: protobuf.Field, value: Json, path: Path, depth: number, context: Context): unknown {
   const resolved = field.resolvedType;
   if (resolved && 'fields' in resolved) return message(resolved as protobuf.Type, object(value, path), path, depth + 1, context);
   if (resolved && 'values' in resolved) return enumValue(resolved as protobuf.Enum, value, path);
@@ -117,45 +138,56 @@ function single(field: protobuf.Field, value: Json, path: string, depth: number,
     case 'int64':
     case 'sint64':
     case 'sfixed64':
-      return int64(value, path, -(2n ** 63n), 2n ** 63n - 1n);
+      return int64(value, path, INT64_MIN, INT64_MAX);
     case 'uint64':
     case 'fixed64':
-      return int64(value, path, 0n, 2n ** 64n - 1n);
+      return int64(value, path, 0n, UINT64_MAX);
     case 'uint32':
     case 'fixed32':
-      return Number(int64(value, path, 0n, 2n ** 32n - 1n));
+      return int32(value, path, 0, 2 ** 32 - 1);
     default:
-      return Number(int64(value, path, -(2n ** 31n), 2n ** 31n - 1n));
+      return int32(value, path, -(2 ** 31), 2 ** 31 - 1);
   }
 }
 
-function enumValue(type: protobuf.Enum, value: Json, path: string): number {
+const INT64_MIN = -(2n ** 63n);
+const INT64_MAX = 2n ** 63n - 1n;
+const UINT64_MAX = 2n ** 64n - 1n;
+
+function int32(value: Json, path: Path, min: number, max: number): number {
+  const n = typeof value === 'number' ? value : typeof value === 'string' && /^-?\d{1,10}$/.test(value) ? Number(value) : Number.NaN;
+  if (!Number.isInteger(n)) return fail(path, 'an integer or a string of digits', value);
+  if (n < min || n > max) fail(path, `an integer from ${min} to ${max}`, value);
+  return n;
+}
+
+function enumValue(type: protobuf.Enum, value: Json, path: Path): number {
   if (typeof value === 'number' && Number.isInteger(value)) return value;
   if (typeof value === 'string' && type.values[value] !== undefined) return type.values[value] as number;
   return fail(path, `a number or one of ${type.name}'s names`, value);
 }
 
-function fail(path: string, expected: string, got: Json | undefined | string): never {
+function fail(path: Path, expected: string, got: Json | undefined | string): never {
   const shown = typeof got === 'string' && got.startsWith('an object with keys') ? got : (JSON.stringify(got) ?? 'undefined');
-  throw new OtlpDecodeError(`${path}: expected ${expected}, got ${shown.length > 60 ? `${shown.slice(0, 60)}…` : shown}`);
+  throw new OtlpDecodeError(`${at(path)}: expected ${expected}, got ${shown.length > 60 ? `${shown.slice(0, 60)}…` : shown}`);
 }
 
-function object(value: Json | undefined, path: string): Obj {
+function object(value: Json | undefined, path: Path): Obj {
   if (value === null || typeof value !== 'object' || Array.isArray(value)) fail(path, 'an object', value);
   return value;
 }
 
-function list(value: Json, path: string): Json[] {
+function list(value: Json, path: Path): Json[] {
   if (!Array.isArray(value)) fail(path, 'an array', value);
   return value;
 }
 
-function string(value: Json, path: string): string {
+function string(value: Json, path: Path): string {
   if (typeof value !== 'string') fail(path, 'a string', value);
   return value;
 }
 
-function double(value: Json, path: string): number {
+function double(value: Json, path: Path): number {
   if (typeof value === 'number') return value;
   if (value === 'NaN') return Number.NaN;
   if (value === 'Infinity') return Number.POSITIVE_INFINITY;
@@ -164,7 +196,7 @@ function double(value: Json, path: string): number {
   return fail(path, 'a number', value);
 }
 
-function int64(value: Json, path: string, min: bigint, max: bigint): bigint {
+function int64(value: Json, path: Path, min: bigint, max: bigint): bigint {
   let n: bigint | undefined;
   if (typeof value === 'number' && Number.isInteger(value)) n = BigInt(value);
   else if (typeof value === 'string' && /^-?\d{1,20}$/.test(value)) n = BigInt(value);
@@ -173,13 +205,13 @@ function int64(value: Json, path: string, min: bigint, max: bigint): bigint {
   return n;
 }
 
-function hex(value: Json, path: string): Uint8Array {
+function hex(value: Json, path: Path): Uint8Array {
   const s = string(value, path);
   if (s.length % 2 !== 0 || !/^[0-9a-fA-F]*$/.test(s)) fail(path, 'a hex string', value);
   return Buffer.from(s, 'hex');
 }
 
-function base64(value: Json, path: string): Uint8Array {
+function base64(value: Json, path: Path): Uint8Array {
   const s = string(value, path);
   if (!/^[A-Za-z0-9+/_-]*={0,2}$/.test(s)) fail(path, 'base64', value);
   return Buffer.from(s.replace(/-/g, '+').replace(/_/g, '/'), 'base64');
