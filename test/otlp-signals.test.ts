@@ -309,9 +309,9 @@ describe('the OTLP/HTTP receiver facing mistakes', () => {
       '$.resourceLogs[0].scopeLogs[0].LogRecords: unknown field, and the request carries no log records (fields are lowerCamelCase or as in the .proto files)',
     );
     // Keys that name Object.prototype's members are unknown fields like any other.
-    const hostile = `{"resourceLogs":[{"__proto__":{"x":1},"constructor":1,"toString":"x","resource":${JSON.stringify(resource('proto-keys'))},"scopeLogs":[{"logRecords":[{"timeUnixNano":"${t}","body":{"stringValue":"safe"},"hasOwnProperty":2}]}]}]}`;
+    const hostile = `{"resourceLogs":[{"__proto__":{"x":1},"constructor":1,"toString":"x","resource":${JSON.stringify(resource('proto-keys'))},"scopeLogs":[{"logRecords":[{"timeUnixNano":"${t}","body":{"stringValue":"safe"},"hasOwnProperty":2,"attributes":[{"key":"__proto__","value":{"stringValue":"an attribute"}}]}]}]}]}`;
     expect((await post('/v1/logs', hostile)).status).toBe(200);
-    expect(await sql("SELECT body FROM telemetry.logs WHERE project_name = 'proto-keys'")).toEqual([{ body: 'safe' }]);
+    expect(await sql("SELECT body, attributes['__proto__'] AS attribute FROM telemetry.logs WHERE project_name = 'proto-keys'")).toEqual([{ body: 'safe', attribute: 'an attribute' }]);
     // An unknown field next to data is ignored, as the OTLP spec asks.
     const extra = await post('/v1/logs', JSON.stringify({ resourceLogs: [{ resource: resource('unknown-ok'), scopeLogs: [{ logRecords: [{ timeUnixNano: t, body: { stringValue: 'kept' }, futureField: 1 }] }] }] }));
     expect(extra.status).toBe(200);

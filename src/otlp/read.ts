@@ -239,7 +239,8 @@ function int64(value: Int64 | undefined): bigint {
 
 /** Attributes flattened to strings: scalars as text, arrays and maps as JSON, bytes as base64. */
 export function flatten(list: PbKeyValue[] | undefined): FlatAttributes {
-  const out: FlatAttributes = {};
+  // No prototype: an attribute named "__proto__" is an attribute like any other, not a prototype change.
+  const out: FlatAttributes = Object.create(null) as FlatAttributes;
   for (const kv of list ?? []) out[kv.key ?? ''] = flatValue(kv.value);
   return out;
 }
@@ -260,7 +261,7 @@ function plainValue(value: PbAnyValue | undefined): Plain {
   if (has(value, 'bytesValue')) return Buffer.from(bytes(value.bytesValue)).toString('base64');
   if (has(value, 'arrayValue')) return (value.arrayValue?.values ?? []).map(plainValue);
   if (has(value, 'kvlistValue')) {
-    const out: { [key: string]: Plain } = {};
+    const out = Object.create(null) as { [key: string]: Plain };
     for (const kv of value.kvlistValue?.values ?? []) out[kv.key ?? ''] = plainValue(kv.value);
     return out;
   }

@@ -31,7 +31,7 @@ export function resourceColumns(resource: FlatAttributes): ResourceColumns {
     }
     return '';
   };
-  const rest: FlatAttributes = {};
+  const rest = Object.create(null) as FlatAttributes;
   for (const [key, value] of Object.entries(resource)) if (!CONSUMED.has(key)) rest[key] = value;
   return {
     service_name: first(RESOURCE_COLUMNS.service_name) || 'unknown_service',
