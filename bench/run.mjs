@@ -55,6 +55,7 @@ const env = {
   AUTOMAGIK_TELEMETRY_HOME: home,
   AUTOMAGIK_TELEMETRY_CLICKHOUSE_PORT: String(await freePort()),
   AUTOMAGIK_TELEMETRY_OTLP_PORT: String(await freePort()),
+  AUTOMAGIK_TELEMETRY_OTLP_GRPC_PORT: String(await freePort()),
   AUTOMAGIK_TELEMETRY_DASHBOARD_PORT: String(await freePort()),
   AUTOMAGIK_TELEMETRY_ENGINE: 'embedded',
 };
@@ -152,6 +153,28 @@ try {
   const otlp = await sdkRate('otlp');
   results.otlp_vs_direct = Number((otlp / direct).toFixed(3));
   say(`otlp_vs_direct           ${results.otlp_vs_direct} (OTLP ${fmt(otlp)}/s vs ClickHouse ${fmt(direct)}/s; target >= 0.5)`);
+
+  // 3b. logs and metrics on send --stdin (OTLP protobuf batches) against events on send --stdin over OTLP, same count.
+  const SIGNAL_LINES = quick ? 20_000 : 100_000;
+  const lineRate = async (name, make) => {
+    const path = join(home, `${name}.jsonl`);
+    let body = '';
+    for (let i = 0; i < SIGNAL_LINES; i++) body += `${JSON.stringify(make(i))}\n`;
+    await writeFile(path, body);
+    const began = performance.now();
+    const out = await run(['send', '--stdin', '--json'], env, path);
+    const ms = performance.now() - began;
+    const summary = JSON.parse(out.stdout);
+    if (summary.sent !== SIGNAL_LINES) throw new Error(`${name}: stored ${summary.sent} of ${SIGNAL_LINES}: ${out.stderr}`);
+    return SIGNAL_LINES / (ms / 1000);
+  };
+  const eventLines = await lineRate('otlp-events', (i) => ({ event: `e.${i % 20}`, project: 'bench-signals', attributes: { i } }));
+  const logLines = await lineRate('logs', (i) => ({ type: 'log', message: `line ${i}`, severity: 'info', project: 'bench-signals', attributes: { i } }));
+  const metricLines = await lineRate('metrics', (i) => ({ type: 'metric', name: `m.${i % 20}`, value: i, project: 'bench-signals', attributes: { i } }));
+  results.logs_vs_events = Number((logLines / eventLines).toFixed(3));
+  results.metrics_vs_events = Number((metricLines / eventLines).toFixed(3));
+  say(`logs_vs_events           ${results.logs_vs_events} (${fmt(logLines)} log lines/s vs ${fmt(eventLines)} events/s over OTLP, send --stdin; target >= 0.5)`);
+  say(`metrics_vs_events        ${results.metrics_vs_events} (${fmt(metricLines)} metric lines/s; target >= 0.5)`);
 
   // 4. CPU per event: trackEvent against OpenTelemetry's startSpan().end() with BatchSpanProcessor + OTLP exporter.
   const { BasicTracerProvider, BatchSpanProcessor } = await import('@opentelemetry/sdk-trace-base');

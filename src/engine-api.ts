@@ -12,5 +12,7 @@ export type { Engine, EngineStatus, HealthReport, HealthCheck, ServiceStatus, St
 export { startEmbeddedServer, type RunningEmbeddedServer } from './engine/embedded/server.js';
 export { applySchema, loadSchema, type SqlRunner } from './schema/index.js';
 export { otlpToRows, RESOURCE_COLUMNS } from './transform/otlp-to-rows.js';
-export { TRACE_COLUMNS, type TraceRow } from './transform/row.js';
+export { TRACE_COLUMNS, TRACE_NESTED_COLUMNS, type TraceRow } from './transform/row.js';
+export { logsToRows, LOG_COLUMNS, type LogRow } from './transform/logs.js';
+export { metricsToRows, METRIC_COLUMNS, type MetricRow } from './transform/metrics.js';
 export * from './index.js';

@@ -70,7 +70,7 @@ describe('a user starting the embedded engine from the command line', () => {
     const header = decodeURIComponent((vars.OTEL_EXPORTER_OTLP_HEADERS ?? '').replace(/^Authorization=/, ''));
     await emitSpan({ url: `${vars.OTEL_EXPORTER_OTLP_ENDPOINT}/v1/traces`, encoding: 'protobuf', headers: { Authorization: header }, resource: { 'service.name': 'cli-test' }, name: 'hello' });
     const status = JSON.parse((await cli(['status', '--json'], home.env)).stdout) as { rows: { traces: number; metricsHourly: number } };
-    expect(status.rows).toEqual({ traces: 1, metricsHourly: 1 });
+    expect(status.rows).toEqual({ traces: 1, metricsHourly: 1, logs: 0, metrics: 0 });
   });
 
   it('reports status as JSON with engine, pid, ports, uptime, rows and disk use', async () => {
@@ -80,8 +80,8 @@ describe('a user starting the embedded engine from the command line', () => {
     expect(status).toMatchObject({
       engine: 'embedded',
       running: true,
-      ports: { clickhouse: Number(home.env.AUTOMAGIK_TELEMETRY_CLICKHOUSE_PORT), otlp: Number(home.env.AUTOMAGIK_TELEMETRY_OTLP_PORT) },
-      schemaVersion: 1,
+      ports: { clickhouse: Number(home.env.AUTOMAGIK_TELEMETRY_CLICKHOUSE_PORT), otlp: Number(home.env.AUTOMAGIK_TELEMETRY_OTLP_PORT), otlpGrpc: Number(home.env.AUTOMAGIK_TELEMETRY_OTLP_GRPC_PORT) },
+      schemaVersion: 2,
     });
     expect(status.pid).toEqual(expect.any(Number));
     expect(status.diskBytes).toBeGreaterThan(0);
@@ -96,6 +96,7 @@ describe('a user starting the embedded engine from the command line', () => {
       ['clickhouse.query', true],
       ['clickhouse.schema', true],
       ['otlp.health', true],
+      ['otlp-grpc.export', true],
       ['dashboard.health', true],
     ]);
   });

@@ -35,12 +35,14 @@ describe('configuration resolves flags > environment > <home>/.env > defaults', 
   });
 
   it('lets .env override defaults, the environment override .env, and flags override both', async () => {
-    await writeFile(join(home, '.env'), 'AUTOMAGIK_TELEMETRY_OTLP_PORT=5001\nAUTOMAGIK_TELEMETRY_CLICKHOUSE_PORT=5002\nAUTOMAGIK_TELEMETRY_DASHBOARD_PORT=5003\n');
+    await writeFile(join(home, '.env'), 'AUTOMAGIK_TELEMETRY_OTLP_PORT=5001\nAUTOMAGIK_TELEMETRY_CLICKHOUSE_PORT=5002\nAUTOMAGIK_TELEMETRY_DASHBOARD_PORT=5003\nAUTOMAGIK_TELEMETRY_OTLP_GRPC_PORT=5004\n');
     const config = await loadConfig({
-      flags: { home, clickhousePort: '6002' },
+      flags: { home, clickhousePort: '6002', otlpGrpcPort: '6004' },
       env: { AUTOMAGIK_TELEMETRY_OTLP_PORT: '7001', AUTOMAGIK_TELEMETRY_CLICKHOUSE_PORT: '7002' },
     });
-    expect(config.ports).toEqual({ otlp: 7001, clickhouse: 6002, dashboard: 5003 });
+    expect(config.ports).toEqual({ otlp: 7001, clickhouse: 6002, dashboard: 5003, otlpGrpc: 6004 });
+    const fromDotenv = await loadConfig({ flags: { home } });
+    expect(fromDotenv.ports.otlpGrpc).toBe(5004);
   });
 
   it('reads the home from AUTOMAGIK_TELEMETRY_HOME, relative to the working folder', async () => {

@@ -55,6 +55,43 @@ describe('the engine killed with SIGKILL in the middle of a 100k-event send --st
   });
 });
 
+describe('the engine killed with SIGKILL in the middle of a send --stdin of logs and metrics', () => {
+  it('stores every log record and metric point exactly once once it is back', async () => {
+    const project = 'kill9-signals';
+    const child = spawn(process.execPath, [CLI, 'send', '--stdin', '--project', project, '--json'], { env: { PATH: process.env.PATH, NO_COLOR: '1', ...stack.home.env } });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const exited = new Promise<number>((resolve) => child.on('close', (code) => resolve(code ?? -1)));
+    const slices = 20;
+    const perSlice = 2000;
+    let killed = false;
+    for (let slice = 0; slice < slices; slice++) {
+      const lines = Array.from({ length: perSlice }, (_, k) => {
+        const i = slice * perSlice + k;
+        return JSON.stringify({ type: 'log', message: `line ${i}`, attributes: { i } }) + '\n' + JSON.stringify({ type: 'metric', name: 'flow', value: i, kind: 'counter', attributes: { i } });
+      }).join('\n');
+      if (!child.stdin.write(`${lines}\n`)) await new Promise((r) => child.stdin.once('drain', r));
+      if (slice === 6 && !killed) {
+        process.kill(await enginePid(), 'SIGKILL');
+        killed = true;
+        const restarted = await cli(['start'], stack.home.env);
+        expect(restarted.code, restarted.stderr).toBe(0);
+      }
+      await new Promise((r) => setTimeout(r, 30));
+    }
+    child.stdin.end();
+    expect(await exited, stderr).toBe(0);
+    const total = slices * perSlice;
+    expect(JSON.parse(stdout)).toMatchObject({ read: 2 * total, sent: 2 * total, rejected: 0, failed: 0 });
+    for (const table of ['logs', 'metrics']) {
+      const [stored] = await stack.rows<{ n: number; distinct: number }>(`SELECT count() AS n, uniqExact(attributes['i']) AS distinct FROM ${table} WHERE project_name = {p:String}`, { p: project });
+      expect(stored, table).toEqual({ n: total, distinct: total });
+    }
+  });
+});
+
 describe('an SDK facing a server that accepts connections and never answers', () => {
   it('gives up after timeoutMs per attempt, keeps the host event loop responsive, and stays within its queue bound', async () => {
     const port = await freePort();
@@ -154,7 +191,7 @@ describe('security', () => {
     const other = Object.values(networkInterfaces())
       .flat()
       .find((a) => a && a.family === 'IPv4' && !a.internal)?.address;
-    const ports = [stack.home.env.AUTOMAGIK_TELEMETRY_CLICKHOUSE_PORT, stack.home.env.AUTOMAGIK_TELEMETRY_OTLP_PORT, stack.home.env.AUTOMAGIK_TELEMETRY_DASHBOARD_PORT];
+    const ports = [stack.home.env.AUTOMAGIK_TELEMETRY_CLICKHOUSE_PORT, stack.home.env.AUTOMAGIK_TELEMETRY_OTLP_PORT, stack.home.env.AUTOMAGIK_TELEMETRY_OTLP_GRPC_PORT, stack.home.env.AUTOMAGIK_TELEMETRY_DASHBOARD_PORT];
     const listening = await readFile('/proc/net/tcp', 'utf8');
     for (const port of ports) {
       const hex = Number(port).toString(16).toUpperCase().padStart(4, '0');

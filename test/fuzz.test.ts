@@ -1,7 +1,9 @@
 import fc from 'fast-check';
 import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { encodeTraceRequest } from '../src/otlp/protobuf.js';
+import * as grpc from '@grpc/grpc-js';
+import { encodeLogsRequest, encodeMetricsRequest, encodeTraceRequest } from '../src/otlp/protobuf.js';
+import { grpcExportPath, type Signal } from '../src/otlp/types.js';
 import { parseEventLine } from '../src/sdk/event-line.js';
 import { cli } from './helpers/cli.js';
 import { startStack, type RunningStack } from './helpers/stack.js';
@@ -134,6 +136,85 @@ describe('fuzzing the OTLP receiver', () => {
     expect(statuses.get(400) ?? 0).toBeGreaterThan(RUNS / 2);
     const [stored] = await stack.rows<{ n: number }>("SELECT count() AS n FROM traces WHERE project_name = 'fuzz-otlp' AND startsWith(span_name, 'valid-')");
     expect(stored?.n).toBe(valid);
+  });
+});
+
+const validLogs = (n: number) =>
+  encodeLogsRequest({
+    resourceLogs: [
+      {
+        resource: { 'service.name': 'fuzz', 'project.name': 'fuzz-signals' },
+        scopeLogs: [{ scopeName: 'fuzz', scopeVersion: '', logRecords: [{ timeUnixNano: BigInt(Date.now() - 60_000) * 1_000_000n + BigInt(n), observedTimeUnixNano: 0n, severityNumber: 9, severityText: '', body: `valid-${n}`, attributes: {}, traceId: new Uint8Array(), spanId: new Uint8Array(), eventName: '' }] }],
+      },
+    ],
+  });
+
+const validMetrics = (n: number) =>
+  encodeMetricsRequest({
+    resourceMetrics: [
+      {
+        resource: { 'service.name': 'fuzz', 'project.name': 'fuzz-signals' },
+        scopeMetrics: [{ scopeName: 'fuzz', scopeVersion: '', metrics: [{ name: `valid-${n}`, description: '', unit: '', type: 'gauge', isMonotonic: false, temporality: 0, points: [{ attributes: {}, startTimeUnixNano: 0n, timeUnixNano: BigInt(Date.now() - 60_000) * 1_000_000n, value: n, flags: 0 }] }] }],
+      },
+    ],
+  });
+
+/** JSON bodies shaped like a request of the signal, with arbitrary values where the fields are. */
+function shapedJson(signal: 'logs' | 'metrics') {
+  const v = fc.oneof(fc.anything(), fc.double(), fc.bigInt().map(String), fc.string(), fc.constantFrom('NaN', 'Infinity', '-1', '18446744073709551616'));
+  if (signal === 'logs') {
+    return fc.record({ timeUnixNano: v, severityNumber: v, severityText: v, body: fc.oneof(v, fc.record({ stringValue: v }), fc.record({ kvlistValue: v })), traceId: v, attributes: v }, { requiredKeys: [] }).map((record) =>
+      JSON.stringify({ resource_logs: [{ scope_logs: [{ log_records: [record] }] }] }),
+    );
+  }
+  const point = fc.record({ timeUnixNano: v, asDouble: v, asInt: v, count: v, sum: v, bucketCounts: v, explicitBounds: v, quantileValues: v, positive: v, scale: v }, { requiredKeys: [] });
+  return fc
+    .tuple(fc.constantFrom('gauge', 'sum', 'histogram', 'exponentialHistogram', 'summary'), point, fc.oneof(fc.string(), v))
+    .map(([kind, p, name]) => JSON.stringify({ resourceMetrics: [{ scopeMetrics: [{ metrics: [{ name, [kind]: { dataPoints: [p], aggregationTemporality: 2 } }] }] }] }));
+}
+
+describe('fuzzing the logs and metrics receivers, over HTTP and gRPC', () => {
+  const grpcCall = (signal: Signal, body: Buffer): Promise<grpc.status> => {
+    const client = new grpc.Client(`127.0.0.1:${stack.home.env.AUTOMAGIK_TELEMETRY_OTLP_GRPC_PORT}`, grpc.credentials.createInsecure());
+    const md = new grpc.Metadata();
+    md.set('authorization', auth);
+    return new Promise<grpc.status>((resolve) => {
+      client.makeUnaryRequest(grpcExportPath(signal), (b: Buffer) => b, (b: Buffer) => b, body, md, (error) => resolve(error ? error.code : grpc.status.OK));
+    }).finally(() => client.close());
+  };
+
+  it.each(['logs', 'metrics'] as const)(`answers ${RUNS} malformed %s bodies with 200 or 400 (gRPC: OK or INVALID_ARGUMENT), stays up, and stores the valid requests sent alongside`, async (signal) => {
+    const valid = signal === 'logs' ? validLogs : validMetrics;
+    const base = Buffer.from(valid(0));
+    const body = fc.oneof(
+      fc.uint8Array({ minLength: 1, maxLength: 300 }).map((b) => ({ bytes: Buffer.from(b), type: 'application/x-protobuf' })),
+      fc.integer({ min: 1, max: base.length - 1 }).map((cut) => ({ bytes: base.subarray(0, cut), type: 'application/x-protobuf' })),
+      fc.json().map((j) => ({ bytes: Buffer.from(j), type: 'application/json' })),
+      shapedJson(signal).map((j) => ({ bytes: Buffer.from(j), type: 'application/json' })),
+      shapedJson(signal).map((j) => ({ bytes: Buffer.from(j), type: 'application/json' })),
+    );
+    const samples = fc.sample(body, { numRuns: RUNS, seed: SEED });
+    const url = `${stack.vars.OTEL_EXPORTER_OTLP_ENDPOINT ?? ''}/v1/${signal}`;
+    let validSent = 0;
+    for (const [i, s] of samples.entries()) {
+      if (s.type === 'application/x-protobuf' && i % 2 === 0) {
+        const code = await grpcCall(signal, s.bytes);
+        expect([grpc.status.OK, grpc.status.INVALID_ARGUMENT], `sample ${i} (seed ${SEED}) over gRPC answered ${grpc.status[code]}`).toContain(code);
+      } else {
+        const res = await fetch(url, { method: 'POST', body: s.bytes, headers: { Authorization: auth, 'Content-Type': s.type } });
+        const text = await res.text();
+        expect([200, 400], `sample ${i} (seed ${SEED}) answered ${res.status}: ${text.slice(0, 200)} for ${s.bytes.toString('utf8').slice(0, 200)}`).toContain(res.status);
+      }
+      if (i % 10 === 0) {
+        const n = i + 1;
+        const code = n % 20 === 1 ? await grpcCall(signal, Buffer.from(valid(n))) : (await fetch(url, { method: 'POST', body: gzipSync(valid(n)), headers: { Authorization: auth, 'Content-Type': 'application/x-protobuf', 'Content-Encoding': 'gzip' } })).status === 200 ? grpc.status.OK : -1;
+        expect(code).toBe(grpc.status.OK);
+        validSent++;
+      }
+    }
+    const table = signal === 'logs' ? "logs WHERE project_name = 'fuzz-signals' AND startsWith(body, 'valid-')" : "metrics WHERE project_name = 'fuzz-signals' AND startsWith(metric_name, 'valid-')";
+    const [stored] = await stack.rows<{ n: number }>(`SELECT count() AS n FROM ${table}`);
+    expect(stored?.n).toBe(validSent);
   });
 });
 

@@ -240,13 +240,15 @@ describe('schema', () => {
   it('prints the single-node DDL', async () => {
     const result = await cli(['schema', 'print'], {});
     expect(result.stdout).toContain('CREATE TABLE IF NOT EXISTS telemetry.traces');
+    expect(result.stdout).toContain('CREATE TABLE IF NOT EXISTS telemetry.logs');
+    expect(result.stdout).toContain('CREATE TABLE IF NOT EXISTS telemetry.metrics\n');
   });
 
   it('prints cluster DDL that parses: replicated local tables, Distributed tables, a local rollup view', async () => {
     const result = await cli(['schema', 'print', '--cluster', 'telemetry_cluster'], {});
     expect(result.code).toBe(0);
     const statements = result.stdout.split(/;\n\n|;\n?$/).map((s) => s.trim()).filter(Boolean);
-    expect(statements.length).toBe(9);
+    expect(statements.length).toBe(19);
     for (const statement of statements) {
       const [parsed] = await stack.rows<{ f: string }>('SELECT formatQuery({q:String}) AS f', { q: statement });
       expect(parsed?.f.length, statement.slice(0, 60)).toBeGreaterThan(0);
@@ -257,5 +259,11 @@ describe('schema', () => {
     expect(result.stdout).toContain("ENGINE = ReplicatedAggregatingMergeTree('/clickhouse/tables/{shard}/telemetry/metrics_hourly_state_local', '{replica}')");
     expect(result.stdout).toMatch(/TO telemetry\.metrics_hourly_state_local AS[\s\S]*FROM telemetry\.traces_local/);
     expect(result.stdout).toContain('replicated_deduplication_window = 10000');
+    // Version 2: logs and metrics as replicated tables, and the span events/links columns on both traces tables.
+    expect(result.stdout).toContain("ENGINE = ReplicatedMergeTree('/clickhouse/tables/{shard}/telemetry/logs_local', '{replica}')");
+    expect(result.stdout).toContain('ENGINE = Distributed(telemetry_cluster, telemetry, metrics_local, rand())');
+    expect(result.stdout).toMatch(/TO telemetry\.metric_points_hourly_state_local AS[\s\S]*FROM telemetry\.metrics_local/);
+    expect(result.stdout).toContain('ALTER TABLE telemetry.traces_local ON CLUSTER telemetry_cluster\n    ADD COLUMN IF NOT EXISTS events Nested');
+    expect(result.stdout).toContain('ALTER TABLE telemetry.traces ON CLUSTER telemetry_cluster\n    ADD COLUMN IF NOT EXISTS events Nested');
   });
 });

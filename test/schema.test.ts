@@ -27,10 +27,78 @@ async function rows<T>(sql: string): Promise<T[]> {
 }
 
 describe('the schema applied to a real engine', () => {
-  it('applies once, records version 1, and applies again as a no-op', async () => {
-    expect(await applySchema(db, 'telemetry')).toEqual({ version: 1, applied: [1] });
-    expect(await applySchema(db, 'telemetry')).toEqual({ version: 1, applied: [] });
-    expect(await rows<{ version: number }>('SELECT version FROM telemetry.schema_versions FINAL')).toEqual([{ version: 1 }]);
+  it('applies once, records versions 1 and 2, and applies again as a no-op', async () => {
+    expect(await applySchema(db, 'telemetry')).toEqual({ version: 2, applied: [1, 2] });
+    expect(await applySchema(db, 'telemetry')).toEqual({ version: 2, applied: [] });
+    expect(await rows<{ version: number }>('SELECT version FROM telemetry.schema_versions FINAL ORDER BY version')).toEqual([{ version: 1 }, { version: 2 }]);
+  });
+
+  it('gives logs and metrics the documented columns, orderings and TTL, and traces events and links', async () => {
+    const columns = async (table: string) =>
+      Object.fromEntries(
+        (await rows<{ name: string; type: string }>(`SELECT name, type FROM system.columns WHERE database = 'telemetry' AND table = '${table}' ORDER BY position`)).map((c) => [c.name, c.type]),
+      );
+    expect(await columns('logs')).toMatchObject({
+      timestamp: "DateTime64(9, 'UTC')",
+      observed_timestamp: "DateTime64(9, 'UTC')",
+      trace_id: 'String',
+      span_id: 'String',
+      severity_text: 'LowCardinality(String)',
+      severity_number: 'UInt8',
+      body: 'String',
+      service_name: 'LowCardinality(String)',
+      project_name: 'LowCardinality(String)',
+      attributes: 'Map(String, String)',
+      scope_name: 'LowCardinality(String)',
+    });
+    expect(await columns('metrics')).toMatchObject({
+      timestamp: "DateTime64(9, 'UTC')",
+      metric_name: 'LowCardinality(String)',
+      metric_type: 'LowCardinality(String)',
+      value: 'Float64',
+      count: 'UInt64',
+      sum: 'Float64',
+      min: 'Nullable(Float64)',
+      max: 'Nullable(Float64)',
+      bucket_counts: 'Array(UInt64)',
+      explicit_bounds: 'Array(Float64)',
+      quantiles: 'Array(Tuple(quantile Float64, value Float64))',
+      is_monotonic: 'Bool',
+      temporality: 'LowCardinality(String)',
+      unit: 'LowCardinality(String)',
+      attributes: 'Map(String, String)',
+    });
+    expect(await columns('traces')).toMatchObject({
+      'events.timestamp': "Array(DateTime64(9, 'UTC'))",
+      'events.name': 'Array(String)',
+      'events.attributes': 'Array(Map(String, String))',
+      'links.trace_id': 'Array(String)',
+      'links.span_id': 'Array(String)',
+      'links.attributes': 'Array(Map(String, String))',
+    });
+    const tables = await rows<{ name: string; sorting_key: string; engine_full: string }>(
+      "SELECT name, sorting_key, engine_full FROM system.tables WHERE database = 'telemetry' AND name IN ('logs', 'metrics') ORDER BY name",
+    );
+    expect(tables.map((t) => [t.name, t.sorting_key])).toEqual([
+      ['logs', 'service_name, timestamp'],
+      ['metrics', 'project_name, metric_name, timestamp'],
+    ]);
+    for (const t of tables) expect(t.engine_full).toContain('TTL toDateTime(timestamp) + toIntervalDay(90)');
+  });
+
+  it('refuses a metric_type outside the five OTLP kinds', async () => {
+    await expect(db.run(`INSERT INTO telemetry.metrics (timestamp, metric_name, metric_type, project_name) VALUES ('${recent()}', 'm', 'counter', 'p')`)).rejects.toThrow(/metric_type_known/);
+  });
+
+  it('rolls metric points up per hour: count, sum, min, max and the last value', async () => {
+    const hour = Math.floor((Date.now() - 3_600_000) / 3_600_000) * 3_600_000;
+    const at = (s: number) => new Date(hour + s * 1000).toISOString().replace('T', ' ').replace('Z', '');
+    for (const [s, v] of [[10, 4], [20, 9], [5, 1], [30, 2]] as const) {
+      await db.run(`INSERT INTO telemetry.metrics (timestamp, metric_name, metric_type, value, project_name) VALUES ('${at(s)}', 'queue.depth', 'gauge', ${v}, 'rollup')`);
+    }
+    expect(await rows("SELECT points, value_sum, value_min, value_max, value_last FROM telemetry.metric_points_hourly WHERE project_name = 'rollup'")).toEqual([
+      { points: '4', value_sum: 16, value_min: 1, value_max: 9, value_last: 2 },
+    ]);
   });
 
   it('gives traces the documented columns, a 90-day TTL, daily partitions and project/time ordering', async () => {
@@ -93,9 +161,9 @@ describe('the schema applied to a real engine', () => {
     const templates = join(dir, 'templates');
     await mkdir(join(templates, 'migrations'), { recursive: true });
     await copyFile(templatePath('init-db.sql'), join(templates, 'init-db.sql'));
-    await writeFile(join(templates, 'migrations', '002-add-host.sql'), '-- schema-version: 2\nALTER TABLE telemetry.traces ADD COLUMN IF NOT EXISTS host String DEFAULT \'\';\n');
-    expect(await applySchema(db, 'telemetry', templates)).toEqual({ version: 2, applied: [2] });
-    expect(await applySchema(db, 'telemetry', templates)).toEqual({ version: 2, applied: [] });
+    await writeFile(join(templates, 'migrations', '003-add-host.sql'), '-- schema-version: 3\nALTER TABLE telemetry.traces ADD COLUMN IF NOT EXISTS host String DEFAULT \'\';\n');
+    expect(await applySchema(db, 'telemetry', templates)).toEqual({ version: 3, applied: [3] });
+    expect(await applySchema(db, 'telemetry', templates)).toEqual({ version: 3, applied: [] });
     expect(await rows("SELECT name FROM system.columns WHERE database = 'telemetry' AND table = 'traces' AND name = 'host'")).toEqual([{ name: 'host' }]);
   });
 

@@ -17,6 +17,7 @@ export interface StackOptions {
   clickhousePort?: string;
   otlpPort?: string;
   dashboardPort?: string;
+  otlpGrpcPort?: string;
   auth?: boolean;
   json?: boolean;
   /** --docker-host: only picks where the Docker engine is reached (not part of Config). */
@@ -53,6 +54,7 @@ export function withStackOptions(command: Command): Command {
     .option('--clickhouse-port <port>', 'ClickHouse HTTP port (env AUTOMAGIK_TELEMETRY_CLICKHOUSE_PORT; default: what start used, else 8123)')
     .option('--otlp-port <port>', 'OTLP/HTTP receiver port (env AUTOMAGIK_TELEMETRY_OTLP_PORT; default: what start used, else 4318)')
     .option('--dashboard-port <port>', 'dashboard port: Grafana or the built-in one (env AUTOMAGIK_TELEMETRY_DASHBOARD_PORT; default: what start used, else 3000)')
+    .option('--otlp-grpc-port <port>', 'OTLP/gRPC receiver port (env AUTOMAGIK_TELEMETRY_OTLP_GRPC_PORT; default: what start used, else 4317)')
     .option('--docker-host <url>', 'Docker or Podman API: unix:///path.sock, tcp://host:port or npipe:////./pipe/name (env DOCKER_HOST; default: the Docker context, then the usual sockets)');
 }
 
@@ -95,6 +97,7 @@ export async function openStack(options: StackOptions, ui: Ui, settings: OpenOpt
     ...(options.clickhousePort !== undefined ? { clickhousePort: options.clickhousePort } : {}),
     ...(options.otlpPort !== undefined ? { otlpPort: options.otlpPort } : {}),
     ...(options.dashboardPort !== undefined ? { dashboardPort: options.dashboardPort } : {}),
+    ...(options.otlpGrpcPort !== undefined ? { otlpGrpcPort: options.otlpGrpcPort } : {}),
     ...(options.auth === false ? { auth: false } : {}),
   };
   const env = ui.io.env;

@@ -19,6 +19,8 @@ export const DEFAULTS = Object.freeze({
   clickhousePort: 8123,
   /** --otlp-port / AUTOMAGIK_TELEMETRY_OTLP_PORT */
   otlpPort: 4318,
+  /** --otlp-grpc-port / AUTOMAGIK_TELEMETRY_OTLP_GRPC_PORT */
+  otlpGrpcPort: 4317,
   /** --dashboard-port / AUTOMAGIK_TELEMETRY_DASHBOARD_PORT */
   dashboardPort: 3000,
   /** AUTOMAGIK_TELEMETRY_CLICKHOUSE_DATABASE */

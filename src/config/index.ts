@@ -27,6 +27,7 @@ export interface ConfigFlags {
   host?: string;
   clickhousePort?: string | number;
   otlpPort?: string | number;
+  otlpGrpcPort?: string | number;
   dashboardPort?: string | number;
   /** No flag of its own: the remembered stack's database (src/engine/stack-file.ts) arrives here. */
   database?: string;
@@ -38,7 +39,7 @@ export interface Config {
   readonly home: string;
   readonly engine: EngineKind;
   readonly host: string;
-  readonly ports: { readonly clickhouse: number; readonly otlp: number; readonly dashboard: number };
+  readonly ports: { readonly clickhouse: number; readonly otlp: number; readonly otlpGrpc: number; readonly dashboard: number };
   readonly auth: {
     readonly required: boolean;
     /** The three roles' credentials: ingest for apps, reader for dashboards, admin for the CLI itself. */
@@ -103,12 +104,13 @@ export async function loadConfig(options: LoadConfigOptions = {}): Promise<Confi
   const ports = {
     clickhouse: port(get(flags.clickhousePort, '--clickhouse-port', 'CLICKHOUSE_PORT', DEFAULTS.clickhousePort)),
     otlp: port(get(flags.otlpPort, '--otlp-port', 'OTLP_PORT', DEFAULTS.otlpPort)),
+    otlpGrpc: port(get(flags.otlpGrpcPort, '--otlp-grpc-port', 'OTLP_GRPC_PORT', DEFAULTS.otlpGrpcPort)),
     dashboard: port(get(flags.dashboardPort, '--dashboard-port', 'DASHBOARD_PORT', DEFAULTS.dashboardPort)),
   };
   const clash = findClash(ports);
   if (clash) {
     throw new TelemetryError('E_CONFIG', `the ${clash[0]} and ${clash[1]} ports are both ${ports[clash[0]]}`, {
-      hint: 'Give each service its own port (--clickhouse-port, --otlp-port, --dashboard-port).',
+      hint: 'Give each service its own port (--clickhouse-port, --otlp-port, --otlp-grpc-port, --dashboard-port).',
     });
   }
 
@@ -157,12 +159,13 @@ export function connectHost(host: string): string {
 }
 
 /** The stack's endpoints, as a client on this machine reaches them. */
-export function stackEndpoints(config: Config): { clickhouse: string; otlp: string; otlpTraces: string; dashboard: string } {
+export function stackEndpoints(config: Config): { clickhouse: string; otlp: string; otlpTraces: string; otlpGrpc: string; dashboard: string } {
   const host = connectHost(config.host);
   return {
     clickhouse: `http://${host}:${config.ports.clickhouse}`,
     otlp: `http://${host}:${config.ports.otlp}`,
     otlpTraces: `http://${host}:${config.ports.otlp}/v1/traces`,
+    otlpGrpc: `http://${host}:${config.ports.otlpGrpc}`,
     dashboard: `http://${host}:${config.ports.dashboard}`,
   };
 }
@@ -282,8 +285,10 @@ function positive(setting: Setting): number {
   return n;
 }
 
-function findClash(ports: Record<'clickhouse' | 'otlp' | 'dashboard', number>): ['clickhouse' | 'otlp' | 'dashboard', 'clickhouse' | 'otlp' | 'dashboard'] | undefined {
-  const names = ['clickhouse', 'otlp', 'dashboard'] as const;
+type PortName = 'clickhouse' | 'otlp' | 'otlpGrpc' | 'dashboard';
+
+function findClash(ports: Record<PortName, number>): [PortName, PortName] | undefined {
+  const names = ['clickhouse', 'otlp', 'otlpGrpc', 'dashboard'] as const;
   for (let i = 0; i < names.length; i++) {
     for (let j = i + 1; j < names.length; j++) {
       const a = names[i] as (typeof names)[number];

@@ -3,7 +3,7 @@
 import type { Dashboard, Panel } from '@grafana/schema';
 import { grafanaSql, PANELS } from './panels.js';
 
-const DATASOURCE = { type: 'grafana-clickhouse-datasource', uid: 'automagik-clickhouse' };
+export const DATASOURCE = { type: 'grafana-clickhouse-datasource', uid: 'automagik-clickhouse' };
 
 export function overviewDashboard(database = 'telemetry'): Dashboard {
   const panels: Panel[] = PANELS.map((p, i) => ({

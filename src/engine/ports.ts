@@ -50,7 +50,7 @@ export async function findPortHolder(port: number): Promise<PortHolder | undefin
 }
 
 /** The flag that moves each embedded-engine service to another port. */
-const PORT_FLAG: Record<string, string> = { 'ClickHouse HTTP': '--clickhouse-port', 'OTLP/HTTP': '--otlp-port', dashboard: '--dashboard-port' };
+const PORT_FLAG: Record<string, string> = { 'ClickHouse HTTP': '--clickhouse-port', 'OTLP/HTTP': '--otlp-port', 'OTLP/gRPC': '--otlp-grpc-port', dashboard: '--dashboard-port' };
 
 /** E_PORT_IN_USE for one of the embedded engine's ports, naming the process that holds it when /proc tells. */
 export async function portInUse(service: string, port: number, host: string, cause?: unknown): Promise<TelemetryError> {

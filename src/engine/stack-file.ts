@@ -9,7 +9,8 @@ import type { EngineName } from './types.js';
 export interface RememberedStack {
   engine: EngineName;
   host: string;
-  ports: { clickhouse: number; otlp: number; dashboard: number };
+  /** otlpGrpc is absent in records written before the gRPC receiver. */
+  ports: { clickhouse: number; otlp: number; dashboard: number; otlpGrpc?: number };
   database: string;
   authRequired: boolean;
   /** When start recorded it (ISO-8601). */
@@ -23,6 +24,7 @@ const SETTINGS = [
   { key: 'clickhousePort', flag: '--clickhouse-port', variable: 'CLICKHOUSE_PORT', of: (s: RememberedStack) => String(s.ports.clickhouse) },
   { key: 'otlpPort', flag: '--otlp-port', variable: 'OTLP_PORT', of: (s: RememberedStack) => String(s.ports.otlp) },
   { key: 'dashboardPort', flag: '--dashboard-port', variable: 'DASHBOARD_PORT', of: (s: RememberedStack) => String(s.ports.dashboard) },
+  { key: 'otlpGrpcPort', flag: '--otlp-grpc-port', variable: 'OTLP_GRPC_PORT', of: (s: RememberedStack) => (s.ports.otlpGrpc === undefined ? undefined : String(s.ports.otlpGrpc)) },
   { key: 'database', flag: '', variable: 'CLICKHOUSE_DATABASE', of: (s: RememberedStack) => s.database },
 ] as const;
 
@@ -94,7 +96,8 @@ export function rememberedFlags(stack: RememberedStack, flags: ConfigFlags, env:
   for (const s of SETTINGS) {
     if ((flags as Record<string, unknown>)[s.key] !== undefined) continue;
     if ((env[`${ENV_PREFIX}${s.variable}`] ?? '') !== '') continue;
-    out[s.key] = s.of(stack);
+    const value = s.of(stack);
+    if (value !== undefined) out[s.key] = value;
   }
   if (options.auth && flags.auth === undefined && !stack.authRequired) out.auth = false;
   return { ...out, ...flags } as ConfigFlags;
@@ -110,14 +113,15 @@ export function differences(stack: RememberedStack, config: Config, flags: Confi
     clickhousePort: String(config.ports.clickhouse),
     otlpPort: String(config.ports.otlp),
     dashboardPort: String(config.ports.dashboard),
+    otlpGrpcPort: String(config.ports.otlpGrpc),
     database: config.database,
   };
-  const words: Record<string, string> = { engine: 'engine', host: 'host', clickhousePort: 'ClickHouse port', otlpPort: 'OTLP port', dashboardPort: 'dashboard port', database: 'database' };
+  const words: Record<string, string> = { engine: 'engine', host: 'host', clickhousePort: 'ClickHouse port', otlpPort: 'OTLP port', dashboardPort: 'dashboard port', otlpGrpcPort: 'OTLP/gRPC port', database: 'database' };
   const out: string[] = [];
   for (const s of SETTINGS) {
     const mine = now[s.key];
     const theirs = s.of(stack);
-    if (s.key === 'engine' && mine === 'auto') continue;
+    if (theirs === undefined || (s.key === 'engine' && mine === 'auto')) continue;
     if (mine !== theirs) out.push(`${words[s.key]} ${mine} (${source(s.flag, s.variable, s.key)}), the running stack's is ${theirs}`);
   }
   return out;

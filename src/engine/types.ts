@@ -5,6 +5,8 @@ export type EngineName = 'embedded' | 'docker';
 export interface Endpoints {
   clickhouse: string;
   otlp: string;
+  /** OTLP/gRPC, when the engine serves it. */
+  otlpGrpc?: string;
   /** The built-in dashboard (embedded) or Grafana (Docker). */
   dashboard: string;
 }
@@ -13,8 +15,8 @@ export interface EngineState {
   engine: 'embedded';
   pid: number;
   host: string;
-  /** dashboard is absent in state files written before it was recorded. */
-  ports: { clickhouse: number; otlp: number; dashboard?: number };
+  /** dashboard and otlpGrpc are absent in state files written before they were recorded. */
+  ports: { clickhouse: number; otlp: number; otlpGrpc?: number; dashboard?: number };
   startedAt: string;
   version: string;
   schemaVersion: number;
@@ -41,13 +43,13 @@ export interface EngineStatus {
   pid?: number;
   host: string;
   /** The ports the stack listens on: the running stack's own when it runs, else the configured ones. */
-  ports: { clickhouse: number; otlp: number; dashboard: number };
+  ports: { clickhouse: number; otlp: number; otlpGrpc?: number; dashboard: number };
   /** The same ports as URLs a client on this machine uses. */
   endpoints: Endpoints;
   startedAt?: string;
   uptimeSeconds?: number;
   schemaVersion?: number;
-  rows?: { traces: number; metricsHourly: number };
+  rows?: { traces: number; metricsHourly: number; logs?: number; metrics?: number };
   diskBytes: number;
   /** Embedded: the data folder. Docker: the volumes. */
   dataDir: string;

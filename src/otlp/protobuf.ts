@@ -1,153 +1,58 @@
-// Owns OTLP's protobuf wire format: decoding ExportTraceServiceRequest and encoding responses, with protobufjs and the .proto files in proto/.
+// Owns OTLP's protobuf wire format for every signal: decoding export requests, encoding them (the SDK's and the
+// tests' side), and the responses and google.rpc.Status bodies, with protobufjs and the .proto files in proto/.
 
-import { join } from 'node:path';
-import protobuf from 'protobufjs';
-import { packageRoot } from '../paths.js';
-import type { FlatAttributes, OtlpSpan, OtlpTraceRequest } from './model.js';
+import type protobuf from 'protobufjs';
+import type { FlatAttributes, OtlpDataPoint, OtlpLogsRequest, OtlpMetric, OtlpMetricsRequest, OtlpTraceRequest } from './model.js';
+import { readLogs, readMetrics, readTraces, type PbLogsRequest, type PbMetricsRequest, type PbTraceRequest } from './read.js';
+import { OtlpDecodeError, SIGNAL_INFO, encodeExportResponse, requestType, responseType, statusType, type Signal } from './types.js';
 
-let root: protobuf.Root | undefined;
+export { OtlpDecodeError } from './types.js';
 
-function types() {
-  if (!root) {
-    const r = new protobuf.Root();
-    const base = join(packageRoot(), 'proto');
-    r.resolvePath = (_origin, target) => join(base, target);
-    r.loadSync(['opentelemetry/proto/collector/trace/v1/trace_service.proto', 'google/rpc/status.proto'], { keepCase: false });
-    r.resolveAll();
-    root = r;
+function decode(signal: Signal, body: Uint8Array): unknown {
+  try {
+    return requestType(signal).decode(body);
+  } catch (error) {
+    throw new OtlpDecodeError(`body is not a valid protobuf ${SIGNAL_INFO[signal].request}: ${(error as Error).message}`);
   }
-  return {
-    request: root.lookupType('opentelemetry.proto.collector.trace.v1.ExportTraceServiceRequest'),
-    response: root.lookupType('opentelemetry.proto.collector.trace.v1.ExportTraceServiceResponse'),
-    status: root.lookupType('google.rpc.Status'),
-  };
-}
-
-export class OtlpDecodeError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'OtlpDecodeError';
-  }
-}
-
-// The decoded message's fields, as protobufjs fills them (proto3 defaults applied on access).
-interface PbAnyValue {
-  stringValue?: string;
-  boolValue?: boolean;
-  intValue?: protobuf.Long | number;
-  doubleValue?: number;
-  arrayValue?: { values?: PbAnyValue[] };
-  kvlistValue?: { values?: PbKeyValue[] };
-  bytesValue?: Uint8Array;
-  value?: string;
-}
-interface PbKeyValue {
-  key: string;
-  value?: PbAnyValue;
-}
-interface PbSpan {
-  traceId: Uint8Array | number[];
-  spanId: Uint8Array | number[];
-  parentSpanId: Uint8Array | number[];
-  name: string;
-  kind: number;
-  startTimeUnixNano: protobuf.Long | number;
-  endTimeUnixNano: protobuf.Long | number;
-  attributes?: PbKeyValue[];
-  status?: { code?: number; message?: string };
-}
-interface PbRequest {
-  resourceSpans?: Array<{
-    resource?: { attributes?: PbKeyValue[] };
-    scopeSpans?: Array<{ scope?: { name?: string; version?: string }; spans?: PbSpan[] }>;
-  }>;
 }
 
 /** Decodes a protobuf ExportTraceServiceRequest; throws OtlpDecodeError for bytes that are not one. */
 export function decodeTraceRequest(body: Uint8Array): OtlpTraceRequest {
-  let message: PbRequest;
-  try {
-    message = types().request.decode(body) as unknown as PbRequest;
-  } catch (error) {
-    throw new OtlpDecodeError(`body is not a valid protobuf ExportTraceServiceRequest: ${(error as Error).message}`);
-  }
-  return {
-    resourceSpans: (message.resourceSpans ?? []).map((rs) => ({
-      resource: flatten(rs.resource?.attributes),
-      scopeSpans: (rs.scopeSpans ?? []).map((ss) => ({
-        scopeName: ss.scope?.name ?? '',
-        scopeVersion: ss.scope?.version ?? '',
-        spans: (ss.spans ?? []).map(toSpan),
-      })),
-    })),
-  };
+  return readTraces(decode('traces', body) as PbTraceRequest);
 }
 
-function toSpan(span: PbSpan): OtlpSpan {
-  return {
-    traceId: bytes(span.traceId),
-    spanId: bytes(span.spanId),
-    parentSpanId: bytes(span.parentSpanId),
-    name: span.name,
-    kind: span.kind,
-    startTimeUnixNano: toBigInt(span.startTimeUnixNano),
-    endTimeUnixNano: toBigInt(span.endTimeUnixNano),
-    attributes: flatten(span.attributes),
-    status: { code: span.status?.code ?? 0, message: span.status?.message ?? '' },
-  };
+export function decodeLogsRequest(body: Uint8Array): OtlpLogsRequest {
+  return readLogs(decode('logs', body) as PbLogsRequest);
 }
 
-/** protobufjs leaves unset bytes fields as a shared empty array rather than a Uint8Array. */
-function bytes(value: Uint8Array | number[] | undefined): Uint8Array {
-  return value instanceof Uint8Array ? value : Uint8Array.from(value ?? []);
+export function decodeMetricsRequest(body: Uint8Array): OtlpMetricsRequest {
+  return readMetrics(decode('metrics', body) as PbMetricsRequest);
 }
 
-function toBigInt(value: protobuf.Long | number): bigint {
-  return typeof value === 'number' ? BigInt(value) : BigInt(value.toString());
+const kv = (attrs: FlatAttributes) => Object.entries(attrs).map(([key, value]) => ({ key, value: { stringValue: value } }));
+
+/**
+ * Encodes a plain object already in protobufjs's shape (64-bit integers as Long, bytes as Uint8Array, enums as numbers):
+ * encode() writes it directly, without fromObject's conversion pass (which parsed every 64-bit string, the bulk of the cost).
+ */
+function encode(signal: Signal, object: Record<string, unknown>): Uint8Array {
+  return requestType(signal).encode(object).finish();
 }
 
-function flatten(list: PbKeyValue[] | undefined): FlatAttributes {
-  const out: FlatAttributes = {};
-  for (const kv of list ?? []) out[kv.key] = flatValue(kv.value);
-  return out;
-}
+const scratch = new DataView(new ArrayBuffer(8));
 
-function flatValue(value: PbAnyValue | undefined): string {
-  const plain = plainValue(value);
-  return typeof plain === 'string' ? plain : JSON.stringify(plain);
-}
-
-type Plain = string | number | boolean | null | Plain[] | { [key: string]: Plain };
-
-function plainValue(value: PbAnyValue | undefined): Plain {
-  switch (value?.value) {
-    case 'stringValue':
-      return value.stringValue ?? '';
-    case 'boolValue':
-      return String(value.boolValue ?? false);
-    case 'intValue':
-      return String(value.intValue ?? 0);
-    case 'doubleValue':
-      return String(value.doubleValue ?? 0);
-    case 'bytesValue':
-      return Buffer.from(value.bytesValue ?? new Uint8Array()).toString('base64');
-    case 'arrayValue':
-      return (value.arrayValue?.values ?? []).map(plainValue);
-    case 'kvlistValue': {
-      const out: { [key: string]: Plain } = {};
-      for (const kv of value.kvlistValue?.values ?? []) out[kv.key] = plainValue(kv.value);
-      return out;
-    }
-    default:
-      return '';
-  }
+/**
+ * A 64-bit integer as its two 32-bit halves, the shape protobufjs's writer takes for any 64-bit field. Split through
+ * a DataView: BigInt arithmetic would allocate at every step, and this runs for every timestamp sent.
+ */
+function long(n: bigint): { low: number; high: number; unsigned: boolean } {
+  scratch.setBigUint64(0, n, true);
+  return { low: scratch.getInt32(0, true), high: scratch.getInt32(4, true), unsigned: true };
 }
 
 /** Encodes a trace export request (what the SDK's OTLP backend sends); the inverse of decodeTraceRequest. */
 export function encodeTraceRequest(request: OtlpTraceRequest): Uint8Array {
-  const { request: type } = types();
-  const kv = (attrs: FlatAttributes) => Object.entries(attrs).map(([key, value]) => ({ key, value: { stringValue: value } }));
-  const object = {
+  return encode('traces', {
     resourceSpans: request.resourceSpans.map((rs) => ({
       resource: { attributes: kv(rs.resource) },
       scopeSpans: rs.scopeSpans.map((ss) => ({
@@ -158,40 +63,117 @@ export function encodeTraceRequest(request: OtlpTraceRequest): Uint8Array {
           parentSpanId: span.parentSpanId,
           name: span.name,
           kind: span.kind,
-          startTimeUnixNano: span.startTimeUnixNano.toString(),
-          endTimeUnixNano: span.endTimeUnixNano.toString(),
+          startTimeUnixNano: long(span.startTimeUnixNano),
+          endTimeUnixNano: long(span.endTimeUnixNano),
           attributes: kv(span.attributes),
           status: { code: span.status.code, message: span.status.message },
+          events: (span.events ?? []).map((e) => ({ timeUnixNano: long(e.timeUnixNano), name: e.name, attributes: kv(e.attributes) })),
+          links: (span.links ?? []).map((l) => ({ traceId: l.traceId, spanId: l.spanId, attributes: kv(l.attributes) })),
         })),
       })),
     })),
+  });
+}
+
+/** Encodes a logs export request; bodies go as string values. */
+export function encodeLogsRequest(request: OtlpLogsRequest): Uint8Array {
+  return encode('logs', {
+    resourceLogs: request.resourceLogs.map((rl) => ({
+      resource: { attributes: kv(rl.resource) },
+      scopeLogs: rl.scopeLogs.map((sl) => ({
+        scope: { name: sl.scopeName, version: sl.scopeVersion },
+        logRecords: sl.logRecords.map((r) => ({
+          timeUnixNano: long(r.timeUnixNano),
+          observedTimeUnixNano: long(r.observedTimeUnixNano),
+          severityNumber: r.severityNumber,
+          severityText: r.severityText,
+          body: { stringValue: r.body },
+          attributes: kv(r.attributes),
+          traceId: r.traceId,
+          spanId: r.spanId,
+          eventName: r.eventName,
+        })),
+      })),
+    })),
+  });
+}
+
+/** Encodes a metrics export request. */
+export function encodeMetricsRequest(request: OtlpMetricsRequest): Uint8Array {
+  return encode('metrics', {
+    resourceMetrics: request.resourceMetrics.map((rm) => ({
+      resource: { attributes: kv(rm.resource) },
+      scopeMetrics: rm.scopeMetrics.map((sm) => ({ scope: { name: sm.scopeName, version: sm.scopeVersion }, metrics: sm.metrics.map(metricObject) })),
+    })),
+  });
+}
+
+function metricObject(metric: OtlpMetric): Record<string, unknown> {
+  const points = metric.points.map(pointObject);
+  const base = { name: metric.name, description: metric.description, unit: metric.unit };
+  switch (metric.type) {
+    case 'gauge':
+      return { ...base, gauge: { dataPoints: points } };
+    case 'sum':
+      return { ...base, sum: { dataPoints: points, aggregationTemporality: metric.temporality, isMonotonic: metric.isMonotonic } };
+    case 'histogram':
+      return { ...base, histogram: { dataPoints: points, aggregationTemporality: metric.temporality } };
+    case 'exponential_histogram':
+      return { ...base, exponentialHistogram: { dataPoints: points, aggregationTemporality: metric.temporality } };
+    case 'summary':
+      return { ...base, summary: { dataPoints: points } };
+    default:
+      return base;
+  }
+}
+
+function pointObject(p: OtlpDataPoint): Record<string, unknown> {
+  const big = (n: bigint | undefined) => (n === undefined ? undefined : long(n));
+  const out: Record<string, unknown> = {
+    attributes: kv(p.attributes),
+    startTimeUnixNano: big(p.startTimeUnixNano),
+    timeUnixNano: big(p.timeUnixNano),
+    flags: p.flags,
   };
-  return type.encode(type.fromObject(object)).finish();
+  if (p.value !== undefined) out.asDouble = p.value;
+  if (p.count !== undefined) out.count = big(p.count);
+  for (const key of ['sum', 'min', 'max'] as const) if (p[key] !== undefined) out[key] = p[key];
+  if (p.bucketCounts) out.bucketCounts = p.bucketCounts.map(long);
+  if (p.explicitBounds) out.explicitBounds = p.explicitBounds;
+  if (p.scale !== undefined) out.scale = p.scale;
+  if (p.zeroCount !== undefined) out.zeroCount = big(p.zeroCount);
+  if (p.positive) out.positive = { offset: p.positive.offset, bucketCounts: p.positive.bucketCounts.map(long) };
+  if (p.negative) out.negative = { offset: p.negative.offset, bucketCounts: p.negative.bucketCounts.map(long) };
+  if (p.quantiles) out.quantileValues = p.quantiles;
+  return out;
 }
 
 /** Decodes an ExportTraceServiceResponse body: the partial success, if any. */
 export function decodeTraceResponse(body: Uint8Array): { rejectedSpans: number; errorMessage: string } {
-  const { response } = types();
-  const message = response.decode(body) as unknown as { partialSuccess?: { rejectedSpans?: protobuf.Long | number; errorMessage?: string } };
-  return { rejectedSpans: Number(message.partialSuccess?.rejectedSpans ?? 0), errorMessage: message.partialSuccess?.errorMessage ?? '' };
+  const { rejected, errorMessage } = decodeExportResponse('traces', body);
+  return { rejectedSpans: rejected, errorMessage };
+}
+
+/** Decodes any signal's Export response: how many items the receiver rejected, and why. */
+export function decodeExportResponse(signal: Signal, body: Uint8Array): { rejected: number; errorMessage: string } {
+  const message = responseType(signal).decode(body) as unknown as { partialSuccess?: Record<string, protobuf.Long | number | string | undefined> };
+  const partial = message.partialSuccess;
+  return { rejected: Number(partial?.[SIGNAL_INFO[signal].rejectedField] ?? 0), errorMessage: String(partial?.errorMessage ?? '') };
 }
 
 /** Decodes a google.rpc.Status body (OTLP failure responses). */
 export function decodeStatus(body: Uint8Array): { code: number; message: string } {
-  const { status } = types();
-  const message = status.decode(body) as unknown as { code?: number; message?: string };
+  const message = statusType().decode(body) as unknown as { code?: number; message?: string };
   return { code: message.code ?? 0, message: message.message ?? '' };
 }
 
 /** An ExportTraceServiceResponse; partial_success only when something was rejected (as the spec asks). */
 export function encodeTraceResponse(rejectedSpans: number, errorMessage: string): Uint8Array {
-  const { response } = types();
-  const body = rejectedSpans > 0 || errorMessage !== '' ? { partialSuccess: { rejectedSpans, errorMessage } } : {};
-  return response.encode(response.fromObject(body)).finish();
+  return encodeExportResponse('traces', rejectedSpans, errorMessage);
 }
 
 /** A google.rpc.Status, the body of an OTLP/HTTP failure response. */
 export function encodeStatus(code: number, message: string): Uint8Array {
-  const { status } = types();
-  return status.encode(status.fromObject({ code, message })).finish();
+  const type = statusType();
+  return type.encode(type.fromObject({ code, message })).finish();
 }

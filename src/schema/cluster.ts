@@ -1,10 +1,9 @@
 // Owns the cluster schema: the single-node schema turned into replicated local tables, Distributed tables over them,
-// and a materialized view that rolls up on each shard. Derived from templates/init-db.sql so the two never drift.
+// and materialized views that roll up on each shard. Derived from templates/init-db.sql and templates/migrations/ so
+// the two never drift.
 
-import { readFile } from 'node:fs/promises';
 import { TelemetryError } from '../errors.js';
-import { templatePath } from '../paths.js';
-import { forDatabase, splitStatements } from './index.js';
+import { loadSchema } from './index.js';
 
 /** The cluster templates/cluster/ defines in remote_servers. */
 export const CLUSTER_NAME = 'telemetry_cluster';
@@ -14,7 +13,7 @@ const SHARDING_KEY: Record<string, string> = { traces: 'cityHash64(trace_id)' };
 
 export async function clusterStatements(cluster: string, database: string): Promise<string[]> {
   if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(cluster)) throw new TelemetryError('E_CONFIG', `--cluster ${JSON.stringify(cluster)} is not a plain name (letters, digits, _)`);
-  const single = splitStatements(forDatabase(await readFile(templatePath('init-db.sql'), 'utf8'), database));
+  const single = (await loadSchema(database)).flatMap((file) => file.statements);
   const on = `ON CLUSTER ${cluster}`;
   const tables = new Set<string>();
   const out: string[] = [];
@@ -50,7 +49,15 @@ export async function clusterStatements(cluster: string, database: string): Prom
       out.push(`CREATE VIEW IF NOT EXISTS ${view[1]} ${on} AS${view[2]}`);
       continue;
     }
-    throw new TelemetryError('E_SCHEMA', `cannot turn this statement of init-db.sql into cluster DDL: ${statement.slice(0, 80)}`);
+    const alter = /^ALTER TABLE (\w+)\.(\w+)(\s[\s\S]*)$/.exec(statement);
+    if (alter && tables.has(alter[2] as string)) {
+      // The local tables hold the data; the Distributed table over them must show the same columns.
+      const [, dbName, name, change] = alter as unknown as [string, string, string, string];
+      out.push(`ALTER TABLE ${dbName}.${name}_local ${on}${change}`);
+      out.push(`ALTER TABLE ${dbName}.${name} ${on}${change}`);
+      continue;
+    }
+    throw new TelemetryError('E_SCHEMA', `cannot turn this statement of the schema into cluster DDL: ${statement.slice(0, 80)}`);
   }
   return out;
 }

@@ -63,6 +63,13 @@ export async function loadSchema(database: string, dir = templatePath()): Promis
   return files;
 }
 
+/** The whole single-node schema as SQL text for `database`: the base file, then each migration, in version order. */
+export async function schemaText(database: string, dir = templatePath()): Promise<string> {
+  const files = await loadSchema(database, dir);
+  const texts = await Promise.all(files.map((f) => readFile(f.name === 'init-db.sql' ? join(dir, f.name) : join(dir, 'migrations', f.name), 'utf8')));
+  return texts.map((t) => forDatabase(t, database).trim()).join('\n\n');
+}
+
 /** Loads one schema file (statements for `database`), e.g. the Docker stack's collector route. */
 export function loadSchemaFile(path: string, database: string): Promise<SchemaFile> {
   return loadFile(path, basename(path), database);

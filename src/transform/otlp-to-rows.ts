@@ -1,17 +1,10 @@
-// Owns the OTLP -> `traces` transform: which resource and span attributes become which columns.
+// Owns the OTLP -> `traces` transform: which span fields become which columns, events and links included.
 
-import { SPAN_KIND_NAMES, STATUS_CODE_ERROR, toHex, type FlatAttributes, type OtlpSpan, type OtlpTraceRequest } from '../otlp/model.js';
-import { clampDuration, formatTimestamp, type TraceRow } from './row.js';
+import { SPAN_KIND_NAMES, STATUS_CODE_ERROR, toHex, type OtlpSpan, type OtlpTraceRequest } from '../otlp/model.js';
+import { mergedAttributes, projectOf, resourceColumns, type ResourceColumns } from './resource.js';
+import { MAX_NANOS, clampDuration, formatNanos, formatTimestamp, type TraceRow } from './row.js';
 
-/** Resource attributes that become columns; every other resource attribute is kept in `attributes`. */
-export const RESOURCE_COLUMNS = Object.freeze({
-  service_name: ['service.name'],
-  project_name: ['project.name'],
-  project_version: ['project.version', 'service.version'],
-  environment: ['deployment.environment.name', 'deployment.environment', 'environment'],
-});
-
-const CONSUMED = new Set(Object.values(RESOURCE_COLUMNS).flat());
+export { RESOURCE_COLUMNS } from './resource.js';
 
 export interface RejectedSpan {
   /** Position of the span in the request, counting from 0 across all resource and scope groups. */
@@ -43,45 +36,37 @@ export function otlpToRows(request: OtlpTraceRequest): TransformResult {
   return { rows, rejected };
 }
 
-interface ResourceColumns {
-  service_name: string;
-  project_name: string;
-  project_version: string;
-  environment: string;
-  rest: FlatAttributes;
-  hasRest: boolean;
-}
-
-function resourceColumns(resource: FlatAttributes): ResourceColumns {
-  const first = (keys: readonly string[]): string => {
-    for (const key of keys) {
-      const value = resource[key];
-      if (value !== undefined && value !== '') return value;
-    }
-    return '';
-  };
-  const rest: FlatAttributes = {};
-  for (const [key, value] of Object.entries(resource)) if (!CONSUMED.has(key)) rest[key] = value;
-  return {
-    service_name: first(RESOURCE_COLUMNS.service_name) || 'unknown_service',
-    project_name: first(RESOURCE_COLUMNS.project_name),
-    project_version: first(RESOURCE_COLUMNS.project_version),
-    environment: first(RESOURCE_COLUMNS.environment),
-    rest,
-    hasRest: Object.keys(rest).length > 0,
-  };
-}
-
 function validate(span: OtlpSpan): string | undefined {
   if (span.traceId.length !== 16 || span.traceId.every((b) => b === 0)) return `trace_id must be 16 non-zero bytes, got ${span.traceId.length} bytes`;
   if (span.spanId.length !== 8 || span.spanId.every((b) => b === 0)) return `span_id must be 8 non-zero bytes, got ${span.spanId.length} bytes`;
   if (span.parentSpanId.length !== 0 && span.parentSpanId.length !== 8) return `parent_span_id must be empty or 8 bytes, got ${span.parentSpanId.length} bytes`;
   if (span.startTimeUnixNano === 0n) return 'start_time_unix_nano is missing';
   if (span.endTimeUnixNano !== 0n && span.endTimeUnixNano < span.startTimeUnixNano) return 'end_time_unix_nano is before start_time_unix_nano';
+  for (const [i, event] of (span.events ?? []).entries()) {
+    if (event.timeUnixNano > MAX_NANOS) return `event ${i} time_unix_nano is after 2262-04-11, the latest time the store holds`;
+  }
+  for (const [i, link] of (span.links ?? []).entries()) {
+    if (link.traceId.length !== 16 || link.spanId.length !== 8) return `link ${i} must name a 16-byte trace_id and an 8-byte span_id`;
+  }
   return undefined;
 }
 
 function spanToRow(span: OtlpSpan, resource: ResourceColumns): TraceRow {
+  const row = spanColumns(span, resource);
+  if (span.events && span.events.length > 0) {
+    row['events.timestamp'] = span.events.map((e) => formatNanos(e.timeUnixNano));
+    row['events.name'] = span.events.map((e) => e.name);
+    row['events.attributes'] = span.events.map((e) => e.attributes);
+  }
+  if (span.links && span.links.length > 0) {
+    row['links.trace_id'] = span.links.map((l) => toHex(l.traceId));
+    row['links.span_id'] = span.links.map((l) => toHex(l.spanId));
+    row['links.attributes'] = span.links.map((l) => l.attributes);
+  }
+  return row;
+}
+
+function spanColumns(span: OtlpSpan, resource: ResourceColumns): TraceRow {
   const startMs = Number(span.startTimeUnixNano / 1_000_000n) + Number(span.startTimeUnixNano % 1_000_000n) / 1e6;
   const durationNs = span.endTimeUnixNano === 0n ? 0n : span.endTimeUnixNano - span.startTimeUnixNano;
   return {
@@ -95,10 +80,9 @@ function spanToRow(span: OtlpSpan, resource: ResourceColumns): TraceRow {
     status_code: span.status.code === STATUS_CODE_ERROR ? 'ERROR' : 'OK',
     status_message: span.status.message,
     duration_ms: clampDuration(Number(durationNs) / 1e6),
-    // A project named on the resource wins; then one named on the span; then the service stands for the project.
-    project_name: resource.project_name || span.attributes['project.name'] || resource.service_name,
+    project_name: projectOf(resource, span.attributes),
     project_version: resource.project_version,
     environment: resource.environment,
-    attributes: resource.hasRest ? { ...resource.rest, ...span.attributes } : span.attributes,
+    attributes: mergedAttributes(resource, span.attributes),
   };
 }

@@ -19,6 +19,7 @@ export async function makeTestHome(extra: NodeJS.ProcessEnv = {}): Promise<TestH
     AUTOMAGIK_TELEMETRY_ENGINE: 'embedded',
     AUTOMAGIK_TELEMETRY_CLICKHOUSE_PORT: String(await freePort()),
     AUTOMAGIK_TELEMETRY_OTLP_PORT: String(await freePort()),
+    AUTOMAGIK_TELEMETRY_OTLP_GRPC_PORT: String(await freePort()),
     AUTOMAGIK_TELEMETRY_DASHBOARD_PORT: String(await freePort()),
     ...extra,
   };

@@ -26,6 +26,8 @@ export function sdkEnvironment(config: Config, role: Role = 'ingest'): Record<st
   };
   if (credential.password !== undefined) vars.AUTOMAGIK_TELEMETRY_CLICKHOUSE_PASSWORD = credential.password;
   vars.OTEL_EXPORTER_OTLP_ENDPOINT = endpoints.otlp;
+  // OTLP/HTTP with protobuf for every signal: what the receiver and the collector both take on this endpoint.
+  vars.OTEL_EXPORTER_OTLP_PROTOCOL = 'http/protobuf';
   const authorization = basicAuthorization(credential);
   // OTEL_EXPORTER_OTLP_HEADERS values are URL-encoded (OpenTelemetry SDK environment variable specification).
   if (authorization) vars.OTEL_EXPORTER_OTLP_HEADERS = `Authorization=${encodeURIComponent(authorization)}`;

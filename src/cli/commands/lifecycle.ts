@@ -89,7 +89,7 @@ export async function start(stack: Stack, options: Json & { foreground?: boolean
   result.progress.succeed(result.value.alreadyRunning ? `already running${pid}` : `healthy${pid}`);
   // What runs is what later commands should reach: a stack started before homes remembered theirs is recorded as it runs.
   if (!result.value.alreadyRunning) await rememberStack(config, engine.name);
-  else if (!stack.remembered) await rememberStack({ ...config, host: result.value.status.host, ports: result.value.status.ports }, engine.name);
+  else if (!stack.remembered) await rememberStack({ ...config, host: result.value.status.host, ports: { ...result.value.status.ports, otlpGrpc: result.value.status.ports.otlpGrpc ?? config.ports.otlpGrpc } }, engine.name);
   if (options.json) ui.json(result.value.status);
   else printStatus(ui, result.value.status);
   if (!options.json && !result.value.alreadyRunning) ui.out(`\n  Point an app at it: ${ui.c.cyan('automagik-telemetry env')}`);

@@ -1,12 +1,10 @@
 // Owns `schema print` (the DDL, single-node or for a cluster) and `schema apply` (to the running stack).
 
 import type { Command } from 'commander';
-import { readFile } from 'node:fs/promises';
 import { runStatement } from '../../clickhouse/http-client.js';
 import { TelemetryError } from '../../errors.js';
-import { templatePath } from '../../paths.js';
 import { clusterConfigXml, clusterStatements, CLUSTER_NAME } from '../../schema/cluster.js';
-import { applySchema, forDatabase } from '../../schema/index.js';
+import { applySchema, schemaText } from '../../schema/index.js';
 import { EXIT } from '../errors.js';
 import { numberFlag } from '../flags.js';
 import { stackCommand, type Cli } from '../stack.js';
@@ -35,7 +33,7 @@ Examples:
           throw new TelemetryError('E_CONFIG', '--shards and --replicas go together, with --cluster');
         }
         if (options.cluster === undefined) {
-          ui.out(forDatabase(await readFile(templatePath('init-db.sql'), 'utf8'), options.database).trim());
+          ui.out(await schemaText(options.database));
           return EXIT.OK;
         }
         const statements = await clusterStatements(options.cluster, options.database);

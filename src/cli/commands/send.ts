@@ -1,4 +1,5 @@
-// Owns `send`: one event (--event) or a stream of JSON lines (--stdin), stored before it returns; Ctrl-C keeps what was read.
+// Owns `send`: one event (--event), metric point (--metric) or log line (--log), or a stream of JSON lines (--stdin),
+// stored before it returns; Ctrl-C keeps what was read.
 
 import type { Command } from 'commander';
 import { readFile } from 'node:fs/promises';
@@ -10,13 +11,17 @@ import { AutomagikTelemetry } from '../../sdk/client.js';
 import { EVENT_LINE_FIELDS } from '../../sdk/event-line.js';
 import { sdkOptionsForStack } from '../../sdk/from-stack.js';
 import type { BackendName } from '../../sdk/options.js';
+import { LOG_LINE_FIELDS, METRIC_LINE_FIELDS } from '../../signals/lines.js';
+import type { SignalSender } from '../../signals/sender.js';
+import { routeLines, type RouteCounts } from '../../signals/stdin.js';
 import { EXIT } from '../errors.js';
 import { assertListening, authFailure } from '../failures.js';
 import { numberFlag } from '../flags.js';
 import { stackCommand, type Cli, type Stack } from '../stack.js';
 import type { Ui } from '../ui.js';
+import { sendSignal, signalSenderFor, type SignalFlags } from './send-signals.js';
 
-interface SendOptions {
+interface SendOptions extends SignalFlags {
   event?: string;
   attr: string[];
   status?: string;
@@ -40,8 +45,15 @@ export function register(program: Command, cli: Cli): void {
     cli,
     program
       .command('send')
-      .description('send one event (--event) or a stream of JSON lines (--stdin) to the running stack, and wait until they are stored')
+      .description('send one event (--event), metric point (--metric) or log line (--log), or a stream of JSON lines (--stdin) to the running stack, and wait until they are stored')
       .option('-e, --event <name>', 'the event name')
+      .option('--metric <name>', 'send one metric point (with --value, --type, --unit)')
+      .option('--value <n>', 'with --metric: the value')
+      .option('--type <kind>', 'with --metric: gauge, counter (an increment) or histogram (one observation); default gauge')
+      .option('--unit <unit>', 'with --metric: the unit, e.g. ms or By')
+      .option('--log <message>', 'send one log line (with --severity, --trace-id)')
+      .option('--severity <level>', 'with --log: trace, debug, info, warn, error or fatal; default info')
+      .option('--trace-id <id>', 'with --log: the trace (32 hex) the line belongs to')
       .option('-a, --attr <key=value>', 'an attribute (repeatable)', (v: string, all: string[]) => [...all, v], [] as string[])
       .option('--status <status>', 'ok or error', 'ok')
       .option('--duration <ms>', 'how long the event took, in milliseconds')
@@ -59,6 +71,10 @@ JSON lines for --stdin, one object a line; only "event" is required:
   {"event": "user.signup", "attributes": {"plan": "pro", "seats": 3}, "status": "ok",
    "duration_ms": 12, "timestamp": "2026-11-26T10:00:00Z", "project": "web", "trace_id": "<32 hex>"}
 Fields: ${EVENT_LINE_FIELDS.join(', ')}. "timestamp" is ISO-8601 or epoch milliseconds.
+A "type" field sends metrics and logs on the same stream (default "event"; logs and metrics go through OTLP):
+  {"type": "metric", "name": "queue.depth", "value": 12, "kind": "gauge", "unit": "{job}"}
+  {"type": "log", "message": "payment retried", "severity": "warn", "trace_id": "<32 hex>"}
+Metric fields: ${METRIC_LINE_FIELDS.join(', ')}. Log fields: ${LOG_LINE_FIELDS.join(', ')}.
 A bad line is reported on stderr with its number and reason; every good line is still sent.
 Events older than the store's retention (90 days) are accepted but deleted soon after: send warns with their count.
 Ctrl-C stops reading and sends what was read (up to 5 s), then exits 130; a second Ctrl-C quits at once.
@@ -67,6 +83,8 @@ Exit 0 only when every line was stored; 3 when the stack is not running.
 Examples:
   $ automagik-telemetry send --event deploy --attr version=1.4.2 --duration 5400
   $ automagik-telemetry send --event job.failed --status error --backend clickhouse --json
+  $ automagik-telemetry send --metric checkout.latency --value 182 --type histogram --unit ms
+  $ automagik-telemetry send --log "disk almost full" --severity warn --attr volume=/data
   $ cat events.jsonl | automagik-telemetry send --stdin`,
       ),
     send,
@@ -77,11 +95,18 @@ export async function send(stack: Stack, options: SendOptions): Promise<number> 
   const { ui, config } = stack;
   const env = ui.io.env;
   const backend = backendOf(options.backend, env);
-  if (!options.stdin && !options.event) throw new TelemetryError('E_CONFIG', 'say what to send: --event <name>, or --stdin for JSON lines');
-  if (options.stdin && options.event) throw new TelemetryError('E_CONFIG', '--event and --stdin do not go together: pick one');
+  const what = [options.event !== undefined && '--event', options.metric !== undefined && '--metric', options.log !== undefined && '--log', options.stdin && '--stdin'].filter(Boolean);
+  if (what.length === 0) throw new TelemetryError('E_CONFIG', 'say what to send: --event <name>, --metric <name> --value <n>, --log <message>, or --stdin for JSON lines');
+  if (what.length > 1) throw new TelemetryError('E_CONFIG', `${what.join(' and ')} do not go together: pick one`);
   const errors: string[] = [];
   const projectName = options.project ?? env.AUTOMAGIK_TELEMETRY_PROJECT_NAME ?? 'cli';
   const batchSize = options.stdin ? numberFlag(options.batchSize, '--batch-size', { fallback: 5000, min: 1, whole: true }) : 1;
+  if (options.metric !== undefined || options.log !== undefined) {
+    if (options.backend === 'clickhouse') throw new TelemetryError('E_CONFIG', '--metric and --log go through OTLP: leave out --backend clickhouse');
+    const otlp = sdkOptionsForStack(config, env).endpoint;
+    if (otlp !== undefined && URL.canParse(otlp)) await assertListening(new URL(otlp), stack);
+    return sendSignal(ui, signalSenderFor(config, env, projectName, 1), projectName, options);
+  }
   const maxLineBytes = numberFlag(options.maxLineBytes, '--max-line-bytes', { fallback: DEFAULT_MAX_LINE_BYTES, min: 1, whole: true });
   const sdk = sdkOptionsForStack(config, env);
   const target = backend === 'otlp' ? (sdk.endpoint ?? env.AUTOMAGIK_TELEMETRY_ENDPOINT) : (sdk.clickhouseEndpoint ?? env.AUTOMAGIK_TELEMETRY_CLICKHOUSE_ENDPOINT);
@@ -101,7 +126,9 @@ export async function send(stack: Stack, options: SendOptions): Promise<number> 
       hint: 'That opt-out applies to every automagik-telemetry SDK on this machine; lift it for this command to send.',
     });
   }
-  return options.stdin ? sendStdin(stack, client, backend, batchSize, maxLineBytes, options) : sendOne(stack, client, backend, projectName, options, errors);
+  if (!options.stdin) return sendOne(stack, client, backend, projectName, options, errors);
+  const signals = signalSenderFor(config, env, projectName, batchSize, (reason) => ui.err(ui.ce.yellow(`${reason} (logs and metrics, up to 60 s)`)));
+  return sendStdin(stack, client, backend, batchSize, maxLineBytes, options, signals);
 }
 
 function backendOf(value: string | undefined, env: NodeJS.ProcessEnv): BackendName {
@@ -145,14 +172,16 @@ async function sendOne(stack: Stack, client: AutomagikTelemetry, backend: Backen
   return EXIT.OK;
 }
 
-async function sendStdin(stack: Stack, client: AutomagikTelemetry, backend: BackendName, batchSize: number, maxLineBytes: number, options: SendOptions): Promise<number> {
+async function sendStdin(stack: Stack, client: AutomagikTelemetry, backend: BackendName, batchSize: number, maxLineBytes: number, options: SendOptions, signals: SignalSender): Promise<number> {
   const { ui } = stack;
   let shown = 0;
   const showProgress = ui.io.stderr.isTTY === true && !options.json;
   let warned = false;
   const retentionDays = await traceRetentionDays();
   const counts: BulkCounts = { read: 0, rejected: 0 };
-  const notSent = () => counts.read - counts.rejected - client.stats().sent;
+  // Log and metric lines are taken out of the stream on the way (they go through OTLP); events flow on to the SDK.
+  const routed: RouteCounts = { read: 0, rejected: 0 };
+  const notSent = () => counts.read + routed.read - counts.rejected - routed.rejected - client.stats().sent - signals.sent;
 
   // Ctrl-C: the first stops the reading and sends what was read; the second quits at once.
   const interrupt = new AbortController();
@@ -162,7 +191,7 @@ async function sendStdin(stack: Stack, client: AutomagikTelemetry, backend: Back
   });
   const onSigint = () => {
     if (!interrupt.signal.aborted) {
-      ui.err(`interrupted: sending the ${counts.read - counts.rejected} event(s) read (up to ${INTERRUPT_DEADLINE_MS / 1000} s; Ctrl-C again to quit now)`);
+      ui.err(`interrupted: sending the ${counts.read + routed.read - counts.rejected - routed.rejected} event(s) read (up to ${INTERRUPT_DEADLINE_MS / 1000} s; Ctrl-C again to quit now)`);
       interrupt.abort();
       return;
     }
@@ -171,8 +200,12 @@ async function sendStdin(stack: Stack, client: AutomagikTelemetry, backend: Back
   };
   process.on('SIGINT', onSigint);
   const input = ui.io.stdin ?? process.stdin;
+  const onReject = (line: number, reason: string) => {
+    if (shown++ < SHOWN_REJECTIONS) ui.err(`line ${line}: ${reason}`);
+  };
   try {
-    const sending = sendLines(input, client, batchSize, {
+    const source = routeLines(input, signals, routed, { onReject, maxLineBytes, ...(options.strict ? { strict: true } : {}) });
+    const sending = sendLines(source, client, batchSize, {
       ...(options.strict ? { strict: true } : {}),
       maxLineBytes,
       counts,
@@ -182,21 +215,29 @@ async function sendStdin(stack: Stack, client: AutomagikTelemetry, backend: Back
         if (!warned) ui.err(ui.ce.yellow(`${reason} (up to 60 s)`));
         warned = true;
       },
-      onReject: (line, reason) => {
-        if (shown++ < SHOWN_REJECTIONS) ui.err(`line ${line}: ${reason}`);
-      },
+      onReject,
       ...(showProgress ? { onProgress: (c) => ui.io.stderr.write(`\r… read ${c.read}, sent ${c.sent}, rejected ${c.rejected}`) } : {}),
     });
     const outcome = await Promise.race([sending, gaveUp]);
     if (showProgress) ui.io.stderr.write('\r\x1b[K');
     if (outcome === 'deadline') {
-      const sent = client.stats().sent;
-      ui.err(`sent ${sent}, rejected ${counts.rejected}, not sent ${notSent()}`);
+      const sent = client.stats().sent + signals.sent;
+      ui.err(`sent ${sent}, rejected ${counts.rejected + routed.rejected}, not sent ${notSent()}`);
       ui.err(`interrupted: the store did not take the rest within ${INTERRUPT_DEADLINE_MS / 1000} s`);
       process.exit(EXIT.INTERRUPTED);
     }
-    const result = outcome;
+    const signalStats = await signals.flush();
     await client.shutdown();
+    // One summary for the whole stream: events through the SDK, logs and metrics through the signal sender.
+    const result = {
+      ...outcome,
+      read: outcome.read + routed.read,
+      rejected: outcome.rejected + routed.rejected,
+      sent: outcome.sent + signalStats.sent,
+      failed: outcome.failed + signalStats.failed,
+      stoppedEarly: outcome.stoppedEarly || (options.strict === true && routed.rejected > 0),
+      errors: [...outcome.errors, ...signalStats.errors],
+    };
     if (result.rejected > SHOWN_REJECTIONS) ui.err(`… and ${result.rejected - SHOWN_REJECTIONS} more rejected lines`);
     if (result.sent === 0 && result.failed > 0) {
       const auth = await authProblem(stack, result.errors);

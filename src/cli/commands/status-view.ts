@@ -14,9 +14,14 @@ export function printStatus(ui: Ui, status: EngineStatus): void {
   if (status.running && status.pid !== undefined) rows.push(['pid', String(status.pid)]);
   if (status.running && status.uptimeSeconds !== undefined) rows.push(['uptime', formatDuration(status.uptimeSeconds)]);
   rows.push(['clickhouse', `${status.endpoints.clickhouse}`]);
-  rows.push(['otlp', `${status.endpoints.otlp}/v1/traces`]);
+  rows.push(['otlp', `${status.endpoints.otlp}/v1/{traces,logs,metrics}`]);
+  if (status.endpoints.otlpGrpc) rows.push(['otlp grpc', status.endpoints.otlpGrpc]);
   rows.push(['dashboard', status.endpoints.dashboard]);
-  if (status.rows) rows.push(['rows', `${status.rows.traces} in traces, ${status.rows.metricsHourly} in metrics_hourly`]);
+  if (status.rows) {
+    const r = status.rows;
+    const counts = [`${r.traces} in traces`, ...(r.logs !== undefined ? [`${r.logs} in logs`] : []), ...(r.metrics !== undefined ? [`${r.metrics} in metrics`] : []), `${r.metricsHourly} in metrics_hourly`];
+    rows.push(['rows', counts.join(', ')]);
+  }
   if (status.schemaVersion !== undefined) rows.push(['schema', `version ${status.schemaVersion}`]);
   rows.push(['data', status.engine === 'embedded' ? `${status.dataDir} (${formatBytes(status.diskBytes)})` : status.dataDir]);
   if (status.engine === 'docker') rows.push(['log', 'automagik-telemetry logs [service]']);

@@ -6,6 +6,8 @@ import { TelemetryError } from '../../errors.js';
 import { sdkOptionsForStack } from '../../sdk/from-stack.js';
 import type { BackendName } from '../../sdk/options.js';
 import { roundTrip, SAMPLE, type RoundTripResult } from '../../sdk/round-trip.js';
+import { signalRoundTrip, type SignalRoundTrip } from '../../signals/round-trip.js';
+import { signalSenderFor } from './send-signals.js';
 import { EXIT } from '../errors.js';
 import { assertListening } from '../failures.js';
 import { numberFlag } from '../flags.js';
@@ -16,7 +18,7 @@ export function register(program: Command, cli: Cli): void {
     cli,
     program
       .command('test')
-      .description('send a sample set (ok and error events, two projects) through each backend, read it back from the store, then remove it')
+      .description('send a sample set (ok and error events, two projects; with OTLP also logs and metrics) through each backend, read it back from the store, then remove it')
       .option('--backend <name>', 'otlp, clickhouse or both', 'both')
       .option('--timeout <ms>', 'how long to wait for the events to be readable', '10000')
       .option('--keep', 'leave the sample events in the store (projects demo-web and demo-worker)')
@@ -49,9 +51,19 @@ export async function test(stack: Stack, options: { backend: string; timeout: st
     if (result.ok) progress?.succeed(line);
     else progress?.fail(`${line}${result.errors[0] ? ` (${result.errors[0]})` : ''}`);
   }
-  const removed = options.keep ? 0 : await removeSamples(stack, results.map((r) => r.runId));
-  const ok = results.every((r) => r.ok);
-  if (options.json) ui.json({ ok, results, removed });
+  // Logs and metrics travel over OTLP only: checked whenever the OTLP backend is.
+  const signals: SignalRoundTrip[] = backends.includes('otlp')
+    ? await signalRoundTrip(signalSenderFor(config, ui.io.env, 'automagik-telemetry-test', 100), { ...connection, database: config.database }, timeoutMs)
+    : [];
+  for (const s of signals) {
+    const line = `otlp ${s.signal}: ${s.found}/${s.signal === 'logs' ? 2 : 3} read back, in ${s.roundTripMs} ms`;
+    if (options.json) continue;
+    if (s.ok) ui.out(`${ui.c.green('✔')} ${line}`);
+    else ui.err(`${ui.c.red('✖')} ${line}${s.errors[0] ? ` (${s.errors[0]})` : ''}`);
+  }
+  const removed = options.keep ? 0 : (await removeSamples(stack, results.map((r) => r.runId))) + (await removeSignalSamples(stack, signals[0]?.runId));
+  const ok = results.every((r) => r.ok) && signals.every((s) => s.ok);
+  if (options.json) ui.json({ ok, results, signals, removed });
   else {
     ui.out(ok ? ui.c.green('round trip ok') : ui.c.red('round trip failed'));
     if (!options.keep) ui.err(ui.ce.dim(`removed the ${removed} sample event(s) again (--keep leaves them)`));
@@ -84,4 +96,28 @@ async function removeSamples(stack: Stack, runIds: string[]): Promise<number> {
     { params: scope },
   );
   return Number(found.n);
+}
+
+/** Deletes the sample log records and metric points of a run, and rebuilds their project's metric rollup hours. */
+async function removeSignalSamples(stack: Stack, runId: string | undefined): Promise<number> {
+  if (runId === undefined) return 0;
+  const db = stack.config.database;
+  const connection = stack.connection('admin');
+  const params = { run: runId, project: 'automagik-telemetry-test' };
+  const match = `attributes['test.run_id'] = {run:String}`;
+  let removed = 0;
+  for (const table of ['logs', 'metrics']) {
+    const [row] = JSON.parse(`[${(await runStatement(connection, `SELECT count() AS n FROM ${db}.${table} WHERE ${match} FORMAT JSONEachRow`, { params })).trim() || '{"n":0}'}]`) as Array<{ n: number | string }>;
+    removed += Number(row?.n ?? 0);
+    await runStatement(connection, `ALTER TABLE ${db}.${table} DELETE WHERE ${match} SETTINGS mutations_sync = 1`, { params });
+  }
+  // The samples' project has nothing else in it: its rollup is rebuilt from what remains (nothing, usually).
+  await runStatement(connection, `ALTER TABLE ${db}.metric_points_hourly_state DELETE WHERE project_name = {project:String} SETTINGS mutations_sync = 1`, { params });
+  await runStatement(
+    connection,
+    `INSERT INTO ${db}.metric_points_hourly_state SELECT toStartOfHour(timestamp) AS hour, project_name, metric_name, metric_type, unit, count(), sum(value), min(value), max(value),
+       argMaxState(value, timestamp), sum(count), sum(sum) FROM ${db}.metrics WHERE project_name = {project:String} GROUP BY hour, project_name, metric_name, metric_type, unit`,
+    { params },
+  );
+  return removed;
 }

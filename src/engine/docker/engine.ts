@@ -104,6 +104,7 @@ export class DockerEngine implements Engine {
       AUTOMAGIK_TELEMETRY_HOST: this.config.host,
       AUTOMAGIK_TELEMETRY_CLICKHOUSE_PORT: String(this.config.ports.clickhouse),
       AUTOMAGIK_TELEMETRY_OTLP_PORT: String(this.config.ports.otlp),
+      AUTOMAGIK_TELEMETRY_OTLP_GRPC_PORT: String(this.config.ports.otlpGrpc),
       AUTOMAGIK_TELEMETRY_DASHBOARD_PORT: String(this.config.ports.dashboard),
       AUTOMAGIK_TELEMETRY_CLICKHOUSE_DATABASE: this.config.database,
       ...roleVariables(this.config),
@@ -266,13 +267,15 @@ export class DockerEngine implements Engine {
       });
     }
     const running = services.some((s) => s.state === 'running');
-    const { clickhouse, otlp, dashboard } = stackEndpoints(this.config);
+    const { clickhouse, otlp, otlpGrpc, dashboard } = stackEndpoints(this.config);
+    const rows = running && stack ? await this.rowCounts(stack) : undefined;
     return {
       engine: 'docker',
       running,
       host: this.config.host,
       ports: { ...this.config.ports },
-      endpoints: { clickhouse, otlp, dashboard },
+      endpoints: { clickhouse, otlp, otlpGrpc, dashboard },
+      ...(rows ? { rows } : {}),
       diskBytes: 0,
       // Before the first start the compose file cannot be read yet (no password generated): no volume names to show.
       dataDir: stack ? `docker volumes ${stack.volumes.map((v) => this.volumeName(v)).join(', ')}` : 'docker volumes (created by the first start)',
@@ -543,6 +546,18 @@ export class DockerEngine implements Engine {
     const lines: string[] = [];
     await this.logs({ service, follow: false, tail, onLine: (l) => lines.push(`  ${l}`) }).catch(() => undefined);
     return lines.join('\n') || '  (no output)';
+  }
+
+  /** Rows in each table, when ClickHouse answers (a store still starting or not at schema 2 has none to show). */
+  private async rowCounts(stack: StackDefinition): Promise<EngineStatus['rows']> {
+    const db = this.config.database;
+    const text = await runStatement(
+      { ...this.clickhouseConnection(stack), timeoutMs: 3_000 },
+      `SELECT (SELECT count() FROM ${db}.traces), (SELECT count() FROM ${db}.metrics_hourly), (SELECT count() FROM ${db}.logs), (SELECT count() FROM ${db}.metrics) FORMAT TabSeparated`,
+    ).catch(() => undefined);
+    const n = text?.trim().split('\t').map(Number);
+    if (!n || n.length !== 4 || n.some((x) => !Number.isFinite(x))) return undefined;
+    return { traces: n[0] as number, metricsHourly: n[1] as number, logs: n[2] as number, metrics: n[3] as number };
   }
 
   private clickhouseConnection(stack: StackDefinition) {

@@ -5,7 +5,7 @@ import { constants } from 'node:fs';
 import { access, mkdir, open, readFile, readdir, rm, stat } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
-import { CREDENTIAL_VARIABLES, ROLES, stackEndpoints, type Config, type ConfigFlags } from '../../config/index.js';
+import { CREDENTIAL_VARIABLES, ROLES, connectHost, stackEndpoints, type Config, type ConfigFlags } from '../../config/index.js';
 import { connectionFor } from '../../clickhouse/connection.js';
 import { checkSchemaTables } from '../../schema/check.js';
 import { queryRows } from '../../clickhouse/http-client.js';
@@ -31,8 +31,8 @@ export class EmbeddedEngine implements Engine {
   ) {}
 
   private get endpoints() {
-    const { clickhouse, otlp, dashboard } = stackEndpoints(this.config);
-    return { clickhouse, otlp, dashboard };
+    const { clickhouse, otlp, otlpGrpc, dashboard } = stackEndpoints(this.config);
+    return { clickhouse, otlp, otlpGrpc, dashboard };
   }
 
   async start(options: StartOptions = {}): Promise<StartResult> {
@@ -45,6 +45,7 @@ export class EmbeddedEngine implements Engine {
     for (const [service, port] of [
       ['ClickHouse HTTP', this.config.ports.clickhouse],
       ['OTLP/HTTP', this.config.ports.otlp],
+      ['OTLP/gRPC', this.config.ports.otlpGrpc],
       ['dashboard', this.config.ports.dashboard],
     ] as const) {
       if (!(await isPortFree(this.config.host, port))) throw await portInUse(service, port, this.config.host);
@@ -117,6 +118,7 @@ export class EmbeddedEngine implements Engine {
     const ports = {
       clickhouse: state?.ports.clickhouse ?? this.config.ports.clickhouse,
       otlp: state?.ports.otlp ?? this.config.ports.otlp,
+      otlpGrpc: state?.ports.otlpGrpc ?? this.config.ports.otlpGrpc,
       dashboard: state?.ports.dashboard ?? this.config.ports.dashboard,
     };
     const { clickhouse, otlp, dashboard } = stackEndpoints({ ...this.config, host, ports });
@@ -132,8 +134,10 @@ export class EmbeddedEngine implements Engine {
       ...(hasLog ? { logFile: this.config.paths.logFile } : {}),
     };
     if (!state) return base;
-    const rows = await this.sql<{ traces: string; metrics_hourly: string }>(
-      `SELECT (SELECT count() FROM ${this.config.database}.traces) AS traces, (SELECT count() FROM ${this.config.database}.metrics_hourly) AS metrics_hourly`,
+    const db = this.config.database;
+    const rows = await this.sql<{ traces: string; metrics_hourly: string; logs: string; metrics: string }>(
+      `SELECT (SELECT count() FROM ${db}.traces) AS traces, (SELECT count() FROM ${db}.metrics_hourly) AS metrics_hourly, ` +
+        `(SELECT count() FROM ${db}.logs) AS logs, (SELECT count() FROM ${db}.metrics) AS metrics`,
     ).catch(() => undefined);
     return {
       ...base,
@@ -141,7 +145,7 @@ export class EmbeddedEngine implements Engine {
       startedAt: state.startedAt,
       uptimeSeconds: Math.max(0, Math.round((Date.now() - Date.parse(state.startedAt)) / 1000)),
       schemaVersion: state.schemaVersion,
-      ...(rows?.[0] ? { rows: { traces: Number(rows[0].traces), metricsHourly: Number(rows[0].metrics_hourly) } } : {}),
+      ...(rows?.[0] ? { rows: { traces: Number(rows[0].traces), metricsHourly: Number(rows[0].metrics_hourly), logs: Number(rows[0].logs), metrics: Number(rows[0].metrics) } } : {}),
     };
   }
 
@@ -162,6 +166,10 @@ export class EmbeddedEngine implements Engine {
         ),
       ),
       healthEndpoint('otlp.health', `${this.endpoints.otlp}/health`, 'OTLP receiver answers'),
+      timed('otlp-grpc.export', `${this.endpoints.otlpGrpc}`, async () =>
+        // Loaded here only: the CLI's other commands never need grpc-js.
+        (await import('./otlp-grpc.js')).probeGrpc(connectHost(this.config.host), this.config.ports.otlpGrpc, this.config.auth.required && this.config.auth.roles.ingest.password !== undefined ? { username: this.config.auth.roles.ingest.username, password: this.config.auth.roles.ingest.password } : undefined),
+      ),
       healthEndpoint('dashboard.health', `${this.endpoints.dashboard}/health`, 'dashboard answers'),
     ]);
     return { healthy: checks.every((c) => c.ok), checks };

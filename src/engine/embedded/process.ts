@@ -33,7 +33,7 @@ export async function hostEngine(config: Config, log: LogFn): Promise<HostedEngi
     engine: 'embedded',
     pid: process.pid,
     host: config.host,
-    ports: { clickhouse: config.ports.clickhouse, otlp: config.ports.otlp, dashboard: config.ports.dashboard },
+    ports: { clickhouse: config.ports.clickhouse, otlp: config.ports.otlp, otlpGrpc: config.ports.otlpGrpc, dashboard: config.ports.dashboard },
     startedAt: new Date().toISOString(),
     version: packageVersion(),
     schemaVersion: server.schemaVersion,

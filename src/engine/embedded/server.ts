@@ -1,4 +1,4 @@
-// Owns one running embedded engine in this process: the chDB database, the schema, and the two HTTP servers.
+// Owns one running embedded engine in this process: the chDB database, the schema, the HTTP servers and the OTLP/gRPC receiver.
 
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { join } from 'node:path';
@@ -15,7 +15,8 @@ import { AccessGate } from './access/gate.js';
 import type { LogFn } from './http/respond.js';
 import { portInUse } from '../ports.js';
 import { lockDataDir } from './lock.js';
-import { TraceWriter } from './trace-writer.js';
+import { bindGrpc, closeGrpc, createGrpcReceiver } from './otlp-grpc.js';
+import { TableWriter } from './table-writer.js';
 
 export interface RunningEmbeddedServer {
   readonly schemaVersion: number;
@@ -33,6 +34,7 @@ export async function startEmbeddedServer(config: Config, log: LogFn = () => und
   const lock = await lockDataDir(join(config.paths.runDir, 'data.lock'), config.paths.dataDir);
   let db: EmbeddedDatabase | undefined;
   const servers: Server[] = [];
+  let grpcServer: ReturnType<typeof createGrpcReceiver> | undefined;
   const inFlight = new Set<Promise<void>>();
   try {
     db = await EmbeddedDatabase.open(config.paths.dataDir);
@@ -41,7 +43,7 @@ export async function startEmbeddedServer(config: Config, log: LogFn = () => und
     const recovered = await db.batchInserts(join(config.paths.dataDir, 'ingest-journal'), config.ingest, config.ingest.dedupWindow);
     if (recovered > 0) log({ level: 'info', msg: 'stored the batches a crash had left in the journal', batches: recovered });
 
-    const writer = new TraceWriter({ db, database: config.database });
+    const writer = new TableWriter({ db, database: config.database });
     const gate = new AccessGate(db, config.database);
     const track = (handler: Handler) => (req: IncomingMessage, res: ServerResponse) => {
       const work = handler(req, res).catch((error: unknown) => {
@@ -54,18 +56,21 @@ export async function startEmbeddedServer(config: Config, log: LogFn = () => und
     const common = { users, maxBodyBytes: config.maxBodyBytes, log };
     servers.push(await listen(track(createClickHouseHandler({ ...common, db, gate })), config.host, config.ports.clickhouse, 'ClickHouse HTTP'));
     servers.push(await listen(track(createOtlpHandler({ ...common, writer })), config.host, config.ports.otlp, 'OTLP/HTTP'));
+    grpcServer = createGrpcReceiver({ ...common, writer });
+    await bindGrpc(grpcServer, config.host, config.ports.otlpGrpc);
     const connection = connectionFor(config, 'reader', 30_000);
     servers.push(await listen(track(createDashboardHandler({ connection, database: config.database, users, log })), config.host, config.ports.dashboard, 'dashboard'));
-    log({ level: 'info', msg: 'listening', host: config.host, clickhousePort: config.ports.clickhouse, otlpPort: config.ports.otlp, dashboardPort: config.ports.dashboard });
+    log({ level: 'info', msg: 'listening', host: config.host, clickhousePort: config.ports.clickhouse, otlpPort: config.ports.otlp, otlpGrpcPort: config.ports.otlpGrpc, dashboardPort: config.ports.dashboard });
 
     const database = db;
+    const grpcReceiver = grpcServer;
     let closing: Promise<void> | undefined;
     return {
       schemaVersion: schema.version,
       ingestCounters: () => database.batchCounters() ?? { requests: 0, batches: 0, deduplicated: 0 },
       close: () =>
         (closing ??= (async () => {
-          await Promise.all(servers.map(closeServer));
+          await Promise.all([...servers.map(closeServer), closeGrpc(grpcReceiver)]);
           await Promise.allSettled([...inFlight]);
           await writer.drain();
           await gate.close();
@@ -76,6 +81,7 @@ export async function startEmbeddedServer(config: Config, log: LogFn = () => und
     };
   } catch (error) {
     await Promise.all(servers.map(closeServer));
+    if (grpcServer) grpcServer.forceShutdown();
     await db?.close();
     await lock.release();
     throw error;

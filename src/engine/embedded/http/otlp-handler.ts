@@ -1,32 +1,29 @@
-// Owns the OTLP/HTTP trace receiver: POST /v1/traces in protobuf or JSON, answers as the OTLP specification says.
+// Owns the OTLP/HTTP receiver: POST /v1/traces, /v1/logs and /v1/metrics in protobuf or JSON, answered as the OTLP
+// specification says (partial success, google.rpc.Status bodies, retryable 503 when the store fails).
 
-import { createHash } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { describeError } from '../../../errors.js';
-import { countSpans, type OtlpTraceRequest } from '../../../otlp/model.js';
-import { decodeTraceRequestJson } from '../../../otlp/json.js';
-import { OtlpDecodeError, decodeTraceRequest, encodeStatus, encodeTraceResponse } from '../../../otlp/protobuf.js';
-import { otlpToRows } from '../../../transform/otlp-to-rows.js';
-import type { TraceWriter } from '../trace-writer.js';
+import { encodeStatus } from '../../../otlp/protobuf.js';
+import { OtlpDecodeError, SIGNAL_INFO, SIGNALS, encodeExportResponse, type Signal } from '../../../otlp/types.js';
+import { decodeExport, rejectionMessage, store, type Decoded, type Encoding } from '../otlp-intake.js';
+import type { TableWriter } from '../table-writer.js';
 import { checkCredentials, hasRole, presentedCredentials, type Users } from './auth.js';
 import { BodyError, readBody } from './body.js';
 import { send, type LogFn } from './respond.js';
 
 export interface OtlpHandlerOptions {
-  writer: TraceWriter;
+  writer: TableWriter;
   /** Accepted users; OTLP takes the ingest and admin roles. undefined with --no-auth. */
   users: Users | undefined;
   maxBodyBytes: number;
   log: LogFn;
 }
 
-type Encoding = 'protobuf' | 'json';
+const SIGNAL_BY_PATH = new Map<string, Signal>(SIGNALS.map((signal) => [SIGNAL_INFO[signal].path, signal]));
+const PATHS = SIGNALS.map((signal) => SIGNAL_INFO[signal].path).join(', ');
 
 // gRPC status codes used in google.rpc.Status bodies.
 const GRPC = { INVALID_ARGUMENT: 3, NOT_FOUND: 5, PERMISSION_DENIED: 7, RESOURCE_EXHAUSTED: 8, UNAUTHENTICATED: 16, UNAVAILABLE: 14, UNIMPLEMENTED: 12 } as const;
-
-/** How many rejected spans the partial-success message names one by one. */
-const NAMED_REJECTIONS = 5;
 
 export function createOtlpHandler(options: OtlpHandlerOptions) {
   const { writer, users, maxBodyBytes, log } = options;
@@ -36,7 +33,7 @@ export function createOtlpHandler(options: OtlpHandlerOptions) {
     const url = new URL(req.url ?? '/', 'http://localhost');
     const encoding: Encoding = /json/i.test(String(req.headers['content-type'] ?? '')) ? 'json' : 'protobuf';
     let status = 200;
-    let spans = 0;
+    let items = 0;
     let rejected = 0;
     const fail = async (httpStatus: number, grpcCode: number, message: string, extra: Record<string, string> = {}) => {
       status = httpStatus;
@@ -48,12 +45,13 @@ export function createOtlpHandler(options: OtlpHandlerOptions) {
         await send(res, 200, { 'Content-Type': 'application/json' }, '{"status":"ok"}\n');
         return;
       }
-      if (url.pathname !== '/v1/traces') {
-        await fail(404, GRPC.NOT_FOUND, `no OTLP endpoint at ${url.pathname}: this receiver takes traces at /v1/traces`);
+      const signal = SIGNAL_BY_PATH.get(url.pathname);
+      if (signal === undefined) {
+        await fail(404, GRPC.NOT_FOUND, `no OTLP endpoint at ${url.pathname}: this receiver takes ${PATHS}`);
         return;
       }
       if (req.method !== 'POST') {
-        await fail(405, GRPC.UNIMPLEMENTED, `method ${String(req.method)} not allowed: POST OTLP data to /v1/traces`, { Allow: 'POST' });
+        await fail(405, GRPC.UNIMPLEMENTED, `method ${String(req.method)} not allowed: POST OTLP data to ${url.pathname}`, { Allow: 'POST' });
         return;
       }
       const auth = checkCredentials(presentedCredentials(req), users);
@@ -83,43 +81,37 @@ export function createOtlpHandler(options: OtlpHandlerOptions) {
         return;
       }
 
-      let request: OtlpTraceRequest;
+      let decoded: Decoded;
       try {
-        request = encoding === 'json' ? decodeTraceRequestJson(body.toString('utf8')) : decodeTraceRequest(body);
+        decoded = decodeExport(signal, body, encoding);
       } catch (error) {
         if (!(error instanceof OtlpDecodeError)) throw error;
         await fail(400, GRPC.INVALID_ARGUMENT, error.message);
         return;
       }
-      spans = countSpans(request);
-      const { rows, rejected: bad } = otlpToRows(request);
-      rejected = bad.length;
+      items = decoded.total;
+      rejected = decoded.rejected.length;
 
       try {
-        await writer.write(rows, `otlp-${createHash('sha256').update(body).digest('hex')}`);
+        await store(writer, decoded, body);
       } catch (error) {
         // The rows were not stored: a retryable answer, so the exporter sends them again.
-        await fail(503, GRPC.UNAVAILABLE, `spans could not be stored: ${describeError(error).split('\n')[0] ?? ''}`, { 'Retry-After': '1' });
+        await fail(503, GRPC.UNAVAILABLE, `${SIGNAL_INFO[signal].items} could not be stored: ${describeError(error).split('\n')[0] ?? ''}`, { 'Retry-After': '1' });
         return;
       }
 
-      const message =
-        bad.length === 0
-          ? ''
-          : `${bad.length} of ${spans} spans rejected: ` +
-            bad.slice(0, NAMED_REJECTIONS).map((r) => `span ${r.index} (${JSON.stringify(r.name)}): ${r.reason}`).join('; ') +
-            (bad.length > NAMED_REJECTIONS ? `; and ${bad.length - NAMED_REJECTIONS} more` : '');
+      const message = rejectionMessage(signal, decoded);
       if (encoding === 'json') {
-        const partial = bad.length === 0 ? {} : { partialSuccess: { rejectedSpans: String(bad.length), errorMessage: message } };
+        const partial = rejected === 0 ? {} : { partialSuccess: { [SIGNAL_INFO[signal].rejectedField]: String(rejected), errorMessage: message } };
         await send(res, 200, { 'Content-Type': 'application/json' }, JSON.stringify(partial));
       } else {
-        await send(res, 200, { 'Content-Type': 'application/x-protobuf' }, encodeTraceResponse(bad.length, message));
+        await send(res, 200, { 'Content-Type': 'application/x-protobuf' }, encodeExportResponse(signal, rejected, message));
       }
     } catch (error) {
       if (!res.headersSent) await fail(500, GRPC.UNAVAILABLE, `internal error: ${describeError(error)}`);
       else res.destroy();
     } finally {
-      log({ level: 'debug', endpoint: 'otlp', method: req.method, path: url.pathname, status, spans, rejected, ms: Math.round(performance.now() - started) });
+      log({ level: 'debug', endpoint: 'otlp', method: req.method, path: url.pathname, status, items, rejected, ms: Math.round(performance.now() - started) });
     }
   };
 }

@@ -1,0 +1,63 @@
+// Owns taking in one OTLP export request of any signal, whatever carried it (OTLP/HTTP or gRPC): decode, turn into
+// rows, store once, and say how many items were refused and why.
+
+import { createHash } from 'node:crypto';
+import { decodeLogsRequestJson, decodeMetricsRequestJson, decodeTraceRequestJson } from '../../otlp/json.js';
+import { countDataPoints, countLogRecords, countSpans } from '../../otlp/model.js';
+import { decodeLogsRequest, decodeMetricsRequest, decodeTraceRequest } from '../../otlp/protobuf.js';
+import { SIGNAL_INFO, type Signal } from '../../otlp/types.js';
+import { LOG_COLUMNS, logsToRows } from '../../transform/logs.js';
+import { METRIC_COLUMNS, metricsToRows } from '../../transform/metrics.js';
+import { otlpToRows } from '../../transform/otlp-to-rows.js';
+import { TRACE_COLUMNS, TRACE_NESTED_COLUMNS, type RejectedItem } from '../../transform/row.js';
+import type { TableWriter } from './table-writer.js';
+
+export type Encoding = 'protobuf' | 'json';
+
+export interface Decoded {
+  table: string;
+  columns: readonly string[];
+  rows: readonly object[];
+  /** Items in the request (spans, log records or data points). */
+  total: number;
+  rejected: RejectedItem[];
+}
+
+/** How many refused items a partial-success message names one by one. */
+const NAMED_REJECTIONS = 5;
+
+/** Decodes and transforms a request body; throws OtlpDecodeError when the body is not a request of this signal. */
+export function decodeExport(signal: Signal, body: Buffer, encoding: Encoding): Decoded {
+  switch (signal) {
+    case 'traces': {
+      const request = encoding === 'json' ? decodeTraceRequestJson(body.toString('utf8')) : decodeTraceRequest(body);
+      return { table: 'traces', columns: [...TRACE_COLUMNS, ...TRACE_NESTED_COLUMNS], total: countSpans(request), ...otlpToRows(request) };
+    }
+    case 'logs': {
+      const request = encoding === 'json' ? decodeLogsRequestJson(body.toString('utf8')) : decodeLogsRequest(body);
+      return { table: 'logs', columns: LOG_COLUMNS, total: countLogRecords(request), ...logsToRows(request) };
+    }
+    case 'metrics': {
+      const request = encoding === 'json' ? decodeMetricsRequestJson(body.toString('utf8')) : decodeMetricsRequest(body);
+      return { table: 'metrics', columns: METRIC_COLUMNS, total: countDataPoints(request), ...metricsToRows(request) };
+    }
+  }
+}
+
+/** Stores a decoded request once, keyed by the hash of the body it came from; rejects when the store fails. */
+export function store(writer: TableWriter, decoded: Decoded, body: Buffer): Promise<void> {
+  return writer.write({ table: decoded.table, columns: decoded.columns, rows: decoded.rows, token: `otlp-${createHash('sha256').update(body).digest('hex')}` });
+}
+
+/** The partial-success message: the first refused items by position and name, with why. */
+export function rejectionMessage(signal: Signal, decoded: Decoded): string {
+  const bad = decoded.rejected;
+  if (bad.length === 0) return '';
+  const what = SIGNAL_INFO[signal].items;
+  const noun = what.replace(/s$/, '');
+  return (
+    `${bad.length} of ${decoded.total} ${what} rejected: ` +
+    bad.slice(0, NAMED_REJECTIONS).map((r) => `${noun} ${r.index} (${JSON.stringify(r.name)}): ${r.reason}`).join('; ') +
+    (bad.length > NAMED_REJECTIONS ? `; and ${bad.length - NAMED_REJECTIONS} more` : '')
+  );
+}
