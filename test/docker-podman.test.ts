@@ -78,7 +78,7 @@ describe.skipIf(!engine.available)('a Podman network without name resolution', (
       expect(refused.stderr).toContain('aardvark-dns');
       expect(refused.stderr).toContain('golang-github-containernetworking-plugin-dnsname');
       const cleaned = JSON.parse((await cli(['clean', '--json'], home.env)).stdout) as { removed: string[] };
-      expect(cleaned.removed).toEqual([`network ${network}`]);
+      expect(cleaned.removed).toEqual([{ kind: 'network', name: network }]);
     } finally {
       await cli(['reset', '--yes'], home.env);
       await home.cleanup();
