@@ -69,7 +69,7 @@ const scope = { name: 'automagik-telemetry', version: '<sdk_version>' };
 const columns = { service_name: 'shop', project_name: 'shop', project_version: '1.4.2', environment: 'production' };
 const BOUNDS = [0, 5, 10, 25, 50, 75, 100, 250, 500, 750, 1000, 2500, 5000, 7500, 10000];
 const metricRow = (extra) => ({
-  timestamp: T_TEXT9, metric_name: '', metric_type: '', value: 0, count: 0, sum: 0, min: 0, max: 0, bucket_counts: [], explicit_bounds: [],
+  timestamp: T_TEXT9, metric_name: '', metric_type: '', value: 0, count: 0, sum: 0, min: null, max: null, bucket_counts: [], explicit_bounds: [],
   is_monotonic: 0, temporality: '', unit: '', description: '', ...columns, attributes: {}, ...extra,
 });
 const metrics = (m) => ({ resourceMetrics: [{ resource: shopResource, scopeMetrics: [{ scope, metrics: [m] }] }] });
@@ -100,7 +100,7 @@ const signalCases = [
         aggregationTemporality: 1,
       },
     }),
-    rows: [metricRow({ metric_name: 'http.server.duration', metric_type: 'histogram', value: 37.5, count: 1, sum: 37.5, min: 37.5, max: 37.5, bucket_counts: [0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0], explicit_bounds: BOUNDS, temporality: 'delta', unit: 'ms', attributes: { route: '/cart' } })],
+    rows: [metricRow({ metric_name: 'http.server.duration', metric_type: 'histogram', value: 0, count: 1, sum: 37.5, min: 37.5, max: 37.5, bucket_counts: [0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0], explicit_bounds: BOUNDS, temporality: 'delta', unit: 'ms', attributes: { route: '/cart' } })],
   },
   {
     name: 'log with a trace', resource: shop, call: { kind: 'log', message: 'payment declined', severity: 'warn', attributes: { order: 'A-17' }, trace_id: TRACE, span_id: SPAN, timestamp: T },

@@ -77,7 +77,7 @@ describe.skipIf(!engine.available)('a Podman network without name resolution', (
       expect(refused.stderr).toContain(`Podman's network ${network} has no DNS: the collector and Grafana could not reach clickhouse by name`);
       expect(refused.stderr).toContain('aardvark-dns');
       expect(refused.stderr).toContain('golang-github-containernetworking-plugin-dnsname');
-      const cleaned = JSON.parse((await cli(['clean', '--json'], home.env)).stdout) as { removed: string[] };
+      const cleaned = JSON.parse((await cli(['clean', '--json'], home.env)).stdout) as { removed: Array<{ kind: string; name: string }> };
       expect(cleaned.removed).toEqual([{ kind: 'network', name: network }]);
     } finally {
       await cli(['reset', '--yes'], home.env);
