@@ -7,14 +7,14 @@ import { freePort } from './helpers/ports.js';
 
 // A newcomer starts a stack on ports of their own choosing, then uses every other command with only --home.
 let home: string;
-let ports: { clickhouse: number; otlp: number; dashboard: number };
+let ports: { clickhouse: number; otlp: number; otlpGrpc: number; dashboard: number };
 const only = (...args: string[]) => cli([...args, '--home', home], {});
 
 beforeAll(async () => {
   home = await mkdtemp(join(tmpdir(), 'amt-remembered-'));
-  ports = { clickhouse: await freePort(), otlp: await freePort(), dashboard: await freePort() };
+  ports = { clickhouse: await freePort(), otlp: await freePort(), otlpGrpc: await freePort(), dashboard: await freePort() };
   const started = await cli(
-    ['start', '--home', home, '--engine', 'embedded', '--clickhouse-port', String(ports.clickhouse), '--otlp-port', String(ports.otlp), '--dashboard-port', String(ports.dashboard)],
+    ['start', '--home', home, '--engine', 'embedded', '--clickhouse-port', String(ports.clickhouse), '--otlp-port', String(ports.otlp), '--otlp-grpc-port', String(ports.otlpGrpc), '--dashboard-port', String(ports.dashboard)],
     {},
   );
   if (started.code !== 0) throw new Error(`start failed: ${started.stderr}`);
@@ -39,6 +39,7 @@ describe('a home started on custom ports', () => {
     expect(status.endpoints).toEqual({
       clickhouse: `http://127.0.0.1:${ports.clickhouse}`,
       otlp: `http://127.0.0.1:${ports.otlp}`,
+      otlpGrpc: `http://127.0.0.1:${ports.otlpGrpc}`,
       dashboard: `http://127.0.0.1:${ports.dashboard}`,
     });
   });

@@ -58,14 +58,14 @@ describe('rememberedFlags', () => {
   const stack: RememberedStack = {
     engine: 'embedded',
     host: '127.0.0.1',
-    ports: { clickhouse: 18123, otlp: 14318, dashboard: 13000 },
+    ports: { clickhouse: 18123, otlp: 14318, otlpGrpc: 14317, dashboard: 13000 },
     database: 'events',
     authRequired: false,
     recordedAt: '2026-11-26T00:00:00Z',
   };
 
   it('fills what neither flags nor variables set', () => {
-    expect(rememberedFlags(stack, {}, {})).toEqual({ engine: 'embedded', host: '127.0.0.1', clickhousePort: '18123', otlpPort: '14318', dashboardPort: '13000', database: 'events', auth: false });
+    expect(rememberedFlags(stack, {}, {})).toEqual({ engine: 'embedded', host: '127.0.0.1', clickhousePort: '18123', otlpPort: '14318', otlpGrpcPort: '14317', dashboardPort: '13000', database: 'events', auth: false });
   });
 
   it('gives way to a flag and to a variable, and an empty variable counts as unset', () => {

@@ -234,6 +234,8 @@ describe('a logs table this version cannot read', () => {
     try {
       await seedTraces(other, t0, false);
       const connection = stackConnection(other);
+      // A logs table of another shape in place of schema v2's.
+      await runStatement(connection, 'DROP TABLE telemetry.logs');
       await runStatement(connection, 'CREATE TABLE telemetry.logs (timestamp DateTime64(9), trace_id String, message String) ENGINE = MergeTree ORDER BY timestamp');
       const otherBase = `http://127.0.0.1:${other.home.env.AUTOMAGIK_TELEMETRY_DASHBOARD_PORT}`;
       const otherCookie = await login(otherBase, other.roles.reader.password);
@@ -255,6 +257,10 @@ describe('a store on schema v1 (no events, links or logs)', () => {
     const v1 = await startStack();
     try {
       await seedTraces(v1, t0, false);
+      // Back to what schema v1 had: no span events or links, no logs table.
+      const connection = stackConnection(v1);
+      await runStatement(connection, 'ALTER TABLE telemetry.traces DROP COLUMN events, DROP COLUMN links');
+      await runStatement(connection, 'DROP TABLE telemetry.logs');
       const v1Base = `http://127.0.0.1:${v1.home.env.AUTOMAGIK_TELEMETRY_DASHBOARD_PORT}`;
       const v1Cookie = await login(v1Base, v1.roles.reader.password);
       const res = await fetch(`${v1Base}/api/traces/${CHECKOUT}`, { headers: { cookie: v1Cookie } });

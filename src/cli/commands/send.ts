@@ -19,7 +19,7 @@ import { assertListening, authFailure } from '../failures.js';
 import { numberFlag } from '../flags.js';
 import { stackCommand, type Cli, type Stack } from '../stack.js';
 import type { Ui } from '../ui.js';
-import { sendSignal, signalSenderFor, type SignalFlags } from './send-signals.js';
+import { sendSignal, signalSenderFor, type SignalFlags } from '../send-signals.js';
 
 interface SendOptions extends SignalFlags {
   event?: string;

@@ -7,7 +7,7 @@ import { sdkOptionsForStack } from '../../sdk/from-stack.js';
 import type { BackendName } from '../../sdk/options.js';
 import { roundTrip, SAMPLE, type RoundTripResult } from '../../sdk/round-trip.js';
 import { signalRoundTrip, type SignalRoundTrip } from '../../signals/round-trip.js';
-import { signalSenderFor } from './send-signals.js';
+import { signalSenderFor } from '../send-signals.js';
 import { EXIT } from '../errors.js';
 import { assertListening } from '../failures.js';
 import { numberFlag } from '../flags.js';
@@ -61,12 +61,14 @@ export async function test(stack: Stack, options: { backend: string; timeout: st
     if (s.ok) ui.out(`${ui.c.green('✔')} ${line}`);
     else ui.err(`${ui.c.red('✖')} ${line}${s.errors[0] ? ` (${s.errors[0]})` : ''}`);
   }
-  const removed = options.keep ? 0 : (await removeSamples(stack, results.map((r) => r.runId))) + (await removeSignalSamples(stack, signals[0]?.runId));
+  const removed = options.keep ? 0 : await removeSamples(stack, results.map((r) => r.runId));
+  const removedSignals = options.keep ? 0 : await removeSignalSamples(stack, signals[0]?.runId);
   const ok = results.every((r) => r.ok) && signals.every((s) => s.ok);
-  if (options.json) ui.json({ ok, results, signals, removed });
+  if (options.json) ui.json({ ok, results, signals, removed, removedSignals });
   else {
     ui.out(ok ? ui.c.green('round trip ok') : ui.c.red('round trip failed'));
     if (!options.keep) ui.err(ui.ce.dim(`removed the ${removed} sample event(s) again (--keep leaves them)`));
+    if (!options.keep && removedSignals > 0) ui.err(ui.ce.dim(`removed the ${removedSignals} sample log record(s) and metric point(s) again`));
   }
   return ok ? EXIT.OK : EXIT.FAILURE;
 }

@@ -121,14 +121,14 @@ export class EmbeddedEngine implements Engine {
       otlpGrpc: state?.ports.otlpGrpc ?? this.config.ports.otlpGrpc,
       dashboard: state?.ports.dashboard ?? this.config.ports.dashboard,
     };
-    const { clickhouse, otlp, dashboard } = stackEndpoints({ ...this.config, host, ports });
+    const { clickhouse, otlp, otlpGrpc, dashboard } = stackEndpoints({ ...this.config, host, ports });
     const hasLog = await stat(this.config.paths.logFile).then((s) => s.isFile()).catch(() => false);
     const base: EngineStatus = {
       engine: 'embedded',
       running: state !== undefined,
       host,
       ports,
-      endpoints: { clickhouse, otlp, dashboard },
+      endpoints: { clickhouse, otlp, otlpGrpc, dashboard },
       diskBytes: await directorySize(this.config.paths.dataDir),
       dataDir: this.config.paths.dataDir,
       ...(hasLog ? { logFile: this.config.paths.logFile } : {}),

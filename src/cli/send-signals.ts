@@ -1,12 +1,12 @@
 // Owns `send --metric` and `send --log`, and the logs-and-metrics half of `send --stdin`: flags to records, one sender.
 
-import { basicAuthorization } from '../../clickhouse/auth-header.js';
-import { stackEndpoints, type Config } from '../../config/index.js';
-import { TelemetryError } from '../../errors.js';
-import { isMetricKind, isSeverity, logOf, metricOf, METRIC_KINDS, RecordError, SEVERITIES } from '../../signals/records.js';
-import { SignalSender } from '../../signals/sender.js';
-import { EXIT } from '../errors.js';
-import type { Ui } from '../ui.js';
+import { basicAuthorization } from '../clickhouse/auth-header.js';
+import { stackEndpoints, type Config } from '../config/index.js';
+import { TelemetryError } from '../errors.js';
+import { isMetricKind, isSeverity, logOf, metricOf, METRIC_KINDS, RecordError, SEVERITIES } from '../signals/records.js';
+import { SignalSender } from '../signals/sender.js';
+import { EXIT } from './errors.js';
+import type { Ui } from './ui.js';
 
 export interface SignalFlags {
   metric?: string;
