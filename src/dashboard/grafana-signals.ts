@@ -1,7 +1,7 @@
 // Owns the provisioned Grafana Logs and Metrics dashboards as typed objects (Grafana's own schema types), written to templates/.
 
 import type { Dashboard, Panel } from '@grafana/schema';
-import { DATASOURCE } from './grafana.js';
+import { DATASOURCE, sqlPanel } from './grafana.js';
 
 interface SignalPanel {
   title: string;
@@ -72,24 +72,7 @@ export const METRIC_PANELS: readonly SignalPanel[] = [
 ];
 
 function panelsFor(list: readonly SignalPanel[], filter: string, database: string): Panel[] {
-  return list.map((p, i) => ({
-    id: i + 1,
-    type: p.kind,
-    title: p.title,
-    datasource: DATASOURCE,
-    gridPos: p.grid,
-    ...(p.unit ? { fieldConfig: { defaults: { unit: p.unit }, overrides: [] } } : {}),
-    targets: [
-      {
-        refId: 'A',
-        datasource: DATASOURCE,
-        editorType: 'sql',
-        queryType: p.kind === 'timeseries' ? 'timeseries' : 'table',
-        format: p.kind === 'timeseries' ? 0 : 1,
-        rawSql: p.sql.replaceAll('{filter}', filter).replaceAll('{db}', database),
-      },
-    ],
-  }));
+  return list.map((p, i) => sqlPanel(p, i, p.sql.replaceAll('{filter}', filter).replaceAll('{db}', database)));
 }
 
 function queryVariable(name: string, label: string, sql: string) {

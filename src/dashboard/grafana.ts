@@ -5,9 +5,10 @@ import { grafanaSql, PANELS } from './panels.js';
 
 export const DATASOURCE = { type: 'grafana-clickhouse-datasource', uid: 'automagik-clickhouse' };
 
-export function overviewDashboard(database = 'telemetry'): Dashboard {
-  const panels: Panel[] = PANELS.map((p, i) => ({
-    id: i + 1,
+/** One panel of a generated dashboard: a ClickHouse SQL query drawn as a time series, a stat, a table … */
+export function sqlPanel(p: { kind: string; title: string; grid: Panel['gridPos']; unit?: string }, index: number, rawSql: string): Panel {
+  return {
+    id: index + 1,
     type: p.kind,
     title: p.title,
     datasource: DATASOURCE,
@@ -20,10 +21,14 @@ export function overviewDashboard(database = 'telemetry'): Dashboard {
         editorType: 'sql',
         queryType: p.kind === 'timeseries' ? 'timeseries' : 'table',
         format: p.kind === 'timeseries' ? 0 : 1,
-        rawSql: grafanaSql(p, database),
+        rawSql,
       },
     ],
-  }));
+  };
+}
+
+export function overviewDashboard(database = 'telemetry'): Dashboard {
+  const panels: Panel[] = PANELS.map((p, i) => sqlPanel(p, i, grafanaSql(p, database)));
   const variable = (name: string, label: string, column: string) => ({
     name,
     label,
