@@ -114,6 +114,7 @@ function shapeOf(text: string): Shape | undefined {
   let at = false;
   let colon = false;
   let slash = false;
+  let separator = false;
   for (let i = 0; i < text.length; i++) {
     const c = text.charCodeAt(i);
     if (c >= 48 && c <= 57) digits++;
@@ -121,12 +122,30 @@ function shapeOf(text: string): Shape | undefined {
     else if (c === 64) at = true;
     else if (c === 58) colon = true;
     else if (c === 47 || c === 92) slash = true;
+    else if (c === 32 || c === 61 || c === 95 || c === 45 || c === 9) separator = true;
   }
   // A plain number can only be a card number.
   if (digits === text.length) return digits >= 13 ? { digits, dots, at, colon, slash, secrets: false } : undefined;
-  const secrets = SECRET_WORDS.test(text);
+  // Every secret form needs a space (Bearer …), '=' or ':' (key=value), '_' or '-' (sk_…, ghp_…, xoxb-…), a dot (JWT)
+  // or 20 characters (AKIA…): a short word or id without them skips the keyword search, the costly part.
+  const secrets = (separator || colon || dots > 0 || text.length >= 20) && SECRET_WORDS.test(text);
   if (digits < 8 && dots < 3 && !at && !colon && !slash && !secrets) return undefined;
   return { digits, dots, at, colon, slash, secrets };
+}
+
+/**
+ * False when one cheap pass shows no detector could match (no digits run, '@', ':', '/', separator, dot or length):
+ * most attribute values, which then skip the memo and the keyword search.
+ */
+export function mayHoldPii(text: string): boolean {
+  if (text.length < 4) return false;
+  let digits = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c >= 48 && c <= 57) digits++;
+    else if (c === 46 || c === 64 || c === 58 || c === 47 || c === 92 || c === 32 || c === 61 || c === 95 || c === 45 || c === 9) return true;
+  }
+  return digits === text.length ? digits >= 13 : digits >= 8 || text.length >= 20;
 }
 
 /**

@@ -2,7 +2,7 @@
 
 import { nodeCrypto } from '../lazy-crypto.js';
 import { hashKey, userHome } from './identity.js';
-import { redact, scrubText, type Replace, type ScrubMode } from './scrub.js';
+import { mayHoldPii, redact, scrubText, type Replace, type ScrubMode } from './scrub.js';
 
 export type Scrub = (text: string) => string;
 
@@ -21,7 +21,7 @@ export function createScrubber(mode: ScrubMode, env: NodeJS.ProcessEnv = process
   // Values worth a full scan often repeat (routes, addresses): a bounded memo makes a repeat cost one Map lookup.
   const memo = new Map<string, string>();
   return (text) => {
-    if (text.length < 4) return text;
+    if (!mayHoldPii(text)) return text;
     const known = memo.get(text);
     if (known !== undefined) return known;
     const clean = scrubText(text, replace, home);
