@@ -49,16 +49,19 @@ export async function tailRows<Row>(connection: ClickHouseConnection, options: T
       options.onRows(rows.map(({ _ci, _ct, _ck, ...row }) => row as unknown as Row));
       if (rows.length === page) continue;
     }
-    await new Promise((resolve) => {
-      const timer = setTimeout(resolve, interval);
-      options.signal?.addEventListener(
-        'abort',
-        () => {
-          clearTimeout(timer);
-          resolve(undefined);
-        },
-        { once: true },
-      );
-    });
+    await pause(interval, options.signal);
   }
+}
+
+/** Waits `ms`, or less when `signal` aborts; the abort listener leaves with the wait (a long tail adds none). */
+function pause(ms: number, signal: AbortSignal | undefined): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    signal?.addEventListener('abort', done, { once: true });
+  });
 }

@@ -3,6 +3,7 @@
 import { queryRows, type ClickHouseConnection } from '../clickhouse/http-client.js';
 import type { TraceRow } from '../transform/row.js';
 import { toClickHouseTime } from './time.js';
+import { tailRows } from './tail.js';
 
 export interface TraceFilters {
   project?: string;
@@ -67,43 +68,15 @@ export interface FollowOptions {
  * Rows are read only once `settleMs` old, so an insert still being written when a poll runs is read by a later one.
  */
 export async function followTraces(connection: ClickHouseConnection, table: string, filters: Omit<TraceFilters, 'limit'>, options: FollowOptions): Promise<void> {
-  const interval = options.intervalMs ?? 500;
-  const settle = options.settleMs ?? 1_000;
-  const page = 10_000;
   const { clauses, params } = where(filters);
-  const [start] = await queryRows<{ now: string }>(connection, `SELECT toString(now64(3) - INTERVAL ${settle} MILLISECOND) AS now`);
-  let cursor = { inserted: start?.now ?? toClickHouseTime(new Date(Date.now() - settle)), ts: '1970-01-01 00:00:00.000', span: '' };
-  while (!options.signal?.aborted) {
-    const rows = await queryRows<StoredTrace>(
-      connection,
-      `SELECT * FROM ${table}
-       WHERE ${[
-         ...clauses,
-         "(inserted_at, timestamp, span_id) > ({ci:DateTime64(3, 'UTC')}, {ct:DateTime64(3, 'UTC')}, {cs:String})",
-         `inserted_at <= now64(3) - INTERVAL ${settle} MILLISECOND`,
-       ].join(' AND ')}
-       ORDER BY inserted_at, timestamp, span_id LIMIT ${page}`,
-      { ...params, ci: cursor.inserted, ct: cursor.ts, cs: cursor.span },
-    );
-    if (rows.length > 0) {
-      options.onRows(rows);
-      const last = rows[rows.length - 1] as StoredTrace;
-      cursor = { inserted: last.inserted_at, ts: last.timestamp, span: last.span_id };
-      if (rows.length === page) continue; // more waiting: read on without sleeping
-    }
-    await pause(interval, options.signal);
-  }
-}
-
-/** Waits `ms`, or less when `signal` aborts; the abort listener leaves with the wait (a long follow adds none). */
-function pause(ms: number, signal: AbortSignal | undefined): Promise<void> {
-  return new Promise((resolve) => {
-    const done = () => {
-      clearTimeout(timer);
-      signal?.removeEventListener('abort', done);
-      resolve();
-    };
-    const timer = setTimeout(done, ms);
-    signal?.addEventListener('abort', done, { once: true });
+  await tailRows<StoredTrace>(connection, {
+    table,
+    clauses,
+    params,
+    rowKey: 'span_id',
+    ...(options.intervalMs !== undefined ? { intervalMs: options.intervalMs } : {}),
+    ...(options.settleMs !== undefined ? { settleMs: options.settleMs } : {}),
+    ...(options.signal !== undefined ? { signal: options.signal } : {}),
+    onRows: options.onRows,
   });
 }
