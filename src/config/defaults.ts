@@ -31,8 +31,8 @@ export const DEFAULTS = Object.freeze({
   startTimeoutMs: 30_000,
   /** How long `start` waits for each Docker service (AUTOMAGIK_TELEMETRY_DOCKER_START_TIMEOUT_MS): Grafana installs a plugin first. */
   dockerStartTimeoutMs: 180_000,
-  /** Embedded engine: how long a batch of small inserts waits for more after the first (AUTOMAGIK_TELEMETRY_INSERT_WAIT_MS). */
-  insertWaitMs: 2,
+  /** Embedded engine: the longest a batch of small inserts waits for as many writers as the last one held (AUTOMAGIK_TELEMETRY_INSERT_WAIT_MS). */
+  insertWaitMs: 10,
   /** Embedded engine: the largest batch, MiB of rows (AUTOMAGIK_TELEMETRY_INSERT_BATCH_MB). */
   insertBatchMb: 16,
   /** Embedded engine: rows held waiting to be written, MiB, before requests are refused retryable (AUTOMAGIK_TELEMETRY_INSERT_QUEUE_MB). */

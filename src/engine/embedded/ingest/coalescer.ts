@@ -9,13 +9,16 @@ import { IngestJournal } from './journal.js';
 export interface CoalescerLimits {
   /** Largest batch, in bytes of rows: one insert, one block (so it commits whole). */
   maxBatchBytes: number;
-  /** How long a batch waits for more requests after the first, when the table is idle. */
+  /**
+   * The longest a batch waits for company: while fewer requests are queued than the table's previous batch held (as
+   * many writers as were seen, each sending its next request), else it goes at once. A lone writer never waits.
+   */
   waitMs: number;
   /** Rows held (queued and being written) across tables; past it a request is refused, retryable. */
   maxQueuedBytes: number;
 }
 
-export const COALESCER_DEFAULTS: Readonly<CoalescerLimits> = Object.freeze({ maxBatchBytes: 16 * 1024 * 1024, waitMs: 2, maxQueuedBytes: 256 * 1024 * 1024 });
+export const COALESCER_DEFAULTS: Readonly<CoalescerLimits> = Object.freeze({ maxBatchBytes: 16 * 1024 * 1024, waitMs: 10, maxQueuedBytes: 256 * 1024 * 1024 });
 
 /** Row formats whose bodies can be joined end to end (one row or record after another, no header). */
 const JOINABLE = new Set(['JSONEachRow', 'JSONCompactEachRow', 'CSV', 'TSV', 'TabSeparated']);
@@ -42,6 +45,8 @@ export type RawInsert = (request: InsertRequest) => Promise<InsertOutcome>;
 
 export class InsertCoalescer {
   private readonly lanes = new Map<string, Lane>();
+  /** How many requests each table's previous batch held: the writers to expect in the next one (bounded map). */
+  private readonly expected = new Map<string, number>();
   /** Requests waiting for a batch that is being written, by token: a retry joins the original. */
   private readonly inFlight = new Map<string, Promise<InsertOutcome>>();
   private queuedBytes = 0;
@@ -120,12 +125,14 @@ export class InsertCoalescer {
   }
 
   private schedule(key: string, lane: Lane): void {
-    if (lane.busy || lane.timer) return;
+    if (lane.busy) return;
     const size = lane.queue.reduce((n, m) => n + m.data.length, 0);
-    if (size >= this.limits.maxBatchBytes || this.limits.waitMs <= 0) {
+    const company = lane.queue.length >= (this.expected.get(key) ?? 1);
+    if (company || size >= this.limits.maxBatchBytes || this.limits.waitMs <= 0) {
       void this.flush(key, lane);
       return;
     }
+    if (lane.timer) return;
     lane.timer = setTimeout(() => {
       lane.timer = undefined;
       void this.flush(key, lane);
@@ -146,13 +153,16 @@ export class InsertCoalescer {
       batch.push(member);
       bytes += member.data.length;
     }
+    if (this.expected.size >= 1_000 && !this.expected.has(key)) this.expected.clear();
+    this.expected.set(key, batch.length);
     try {
       await this.write(lane.request, batch);
     } finally {
       this.queuedBytes -= bytes;
       lane.busy = false;
-      // What arrived while this batch was written goes next, at once: under load batches grow by themselves.
-      if (lane.queue.length > 0) void this.flush(key, lane);
+      // What arrived while this batch was written goes next (at once when as many writers are back as last time):
+      // under load batches grow by themselves.
+      if (lane.queue.length > 0) this.schedule(key, lane);
       else this.lanes.delete(key);
     }
   }
