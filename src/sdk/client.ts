@@ -12,10 +12,11 @@ import { optOutReason } from './privacy/consent.js';
 import { anonymousId, installDir } from './privacy/identity.js';
 import { createScrubber } from './privacy/scrubber.js';
 import { BatchProcessor } from './processor.js';
+import { CounterTotals, makeLog, makeMetric, type LogOptions, type MetricOptions, type QueuedLog, type QueuedMetric } from './signal-items.js';
 import { Spool } from './spool.js';
 
 export interface TelemetryStats {
-  /** Events not yet accepted by the store: queued, in flight, waiting for a retry, or in the spool. */
+  /** Items (events, log lines, metric points; every count here counts them alike) not yet accepted by the store: queued, in flight, waiting for a retry, or in the spool. */
   queued: number;
   /** Events the store accepted. */
   sent: number;
@@ -60,6 +61,7 @@ export class AutomagikTelemetry {
   private closed = false;
   private removeExitHandlers: (() => void) | undefined;
   private readonly env: NodeJS.ProcessEnv;
+  private readonly counterTotals = new CounterTotals();
   /** Why the client tracks nothing: the user's opt-out, enabled: false, or a configuration error. */
   readonly disabledReason: string | undefined;
 
@@ -136,26 +138,62 @@ export class AutomagikTelemetry {
 
   /** Records one event. Never throws: bad arguments are reported through onError and the event is skipped. */
   trackEvent(name: string, attributes?: Attributes, options?: TrackOptions): void {
+    this.trackWith(name, attributes, options, undefined);
+  }
+
+  /**
+   * Records an error as an ERROR event named "error", with OpenTelemetry's exception.* attributes, and the same
+   * attributes as the span's "exception" event (where OpenTelemetry tools look for a recorded exception).
+   */
+  trackError(error: unknown, attributes?: Attributes, options?: TrackOptions): void {
+    const e = error instanceof Error ? error : new Error(String(error));
+    const exception = { 'exception.type': e.name, 'exception.message': e.message, 'exception.stacktrace': e.stack ?? '' };
+    this.trackWith('error', { ...exception, ...attributes }, { ...options, status: 'error', statusMessage: e.message }, exception);
+  }
+
+  /**
+   * Records one metric data point: a gauge reading (the default), a counter increment (sent, as OpenTelemetry SDKs
+   * do, as the running total of its series) or one histogram observation. Never throws: a non-finite value or an
+   * unknown type is reported through onError and the point skipped.
+   */
+  trackMetric(name: string, value: number, options: MetricOptions = {}): void {
+    if (!this.processor || this.closed) return;
+    let item: QueuedMetric;
+    try {
+      item = makeMetric(name, value, options ?? {}, this.counterTotals);
+    } catch (error) {
+      this.onError(new TelemetryError('E_CONFIG', `trackMetric(${JSON.stringify(name)}): ${(error as Error).message}`));
+      return;
+    }
+    this.processor.push(item);
+  }
+
+  /** Records one log line with an OTLP severity ('info' by default). Never throws: bad arguments go to onError. */
+  trackLog(message: string, options: LogOptions = {}): void {
+    if (!this.processor || this.closed) return;
+    let item: QueuedLog;
+    try {
+      item = makeLog(message, options ?? {});
+    } catch (error) {
+      this.onError(new TelemetryError('E_CONFIG', `trackLog(${JSON.stringify(String(message).slice(0, 40))}): ${(error as Error).message}`));
+      return;
+    }
+    if (this.userId !== undefined && item.record.attributes['user.id'] === undefined) item.record.attributes['user.id'] = this.userId;
+    this.processor.push(item);
+  }
+
+  private trackWith(name: string, attributes: Attributes | undefined, options: TrackOptions | undefined, exception: Record<string, string> | undefined): void {
     if (!this.processor || this.closed) return;
     let event: QueuedEvent;
     try {
       event = makeEvent(name, attributes, options);
     } catch (error) {
-      this.onError(new TelemetryError('E_CONFIG', `trackEvent(${JSON.stringify(name)}): ${(error as Error).message}`));
+      this.onError(new TelemetryError('E_CONFIG', `${exception ? 'trackError' : 'trackEvent'}(${JSON.stringify(name)}): ${(error as Error).message}`));
       return;
     }
+    if (exception) event.exception = exception;
     if (this.userId !== undefined && event.attributes['user.id'] === undefined) event.attributes['user.id'] = this.userId;
     this.processor.push(event);
-  }
-
-  /** Records an error as an ERROR event named "error", with OpenTelemetry's exception.* attributes. */
-  trackError(error: unknown, attributes?: Attributes, options?: TrackOptions): void {
-    const e = error instanceof Error ? error : new Error(String(error));
-    this.trackEvent(
-      'error',
-      { 'exception.type': e.name, 'exception.message': e.message, 'exception.stacktrace': e.stack ?? '', ...attributes },
-      { ...options, status: 'error', statusMessage: e.message },
-    );
   }
 
   /** Times `fn` and records it as an event: OK when it resolves, ERROR (then rethrown) when it throws. */

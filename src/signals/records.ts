@@ -2,11 +2,11 @@
 // log records and metric points, validated field by field.
 
 import type { FlatAttributes, OtlpLogRecord, OtlpMetric } from '../otlp/model.js';
-import { severityNumber, type SeverityName } from '../transform/logs.js';
+import { severityNumber, type SeverityName } from '../otlp/severity.js';
 
 export const METRIC_KINDS = ['gauge', 'counter', 'histogram'] as const;
 export type MetricKind = (typeof METRIC_KINDS)[number];
-/** OTLP's severity ranges (transform/logs.ts SEVERITY_NAMES), in lower case. */
+/** OTLP's severity ranges (otlp/severity.ts SEVERITY_NAMES), in lower case. */
 export const SEVERITIES = ['trace', 'debug', 'info', 'warn', 'error', 'fatal'] as const;
 export type Severity = (typeof SEVERITIES)[number];
 
