@@ -13,6 +13,7 @@ import { safeName } from '../src/sdk/client.js';
 import { encodeLogsRequest, encodeMetricsRequest, encodeTraceRequest } from '../src/otlp/protobuf.js';
 import { buildRequest, makeEvent, spanOf, type QueuedEvent } from '../src/sdk/event.js';
 import { buildLogsRequest, buildMetricsRequest, CounterTotals, makeLog, makeMetric, type QueuedLog, type QueuedMetric } from '../src/sdk/signal-items.js';
+import { signalUrl } from '../src/sdk/export/otlp.js';
 import { backoffDelay, retrying } from '../src/sdk/export/retrying.js';
 import type { Batch, ExportResult } from '../src/sdk/export/types.js';
 import { resolveSdkOptions, SDK_DEFAULTS } from '../src/sdk/options.js';
@@ -133,6 +134,16 @@ function batchOf(names: string[], id = `id-${names.join('-')}`): Batch {
   events.forEach((e) => spanOf(e));
   return { id, signal: 'span', events, resource: { projectName: 'p', version: '1', environment: 'e', serviceName: 's' }, sdkVersion: '0.1.0' };
 }
+
+describe('the OTLP URL of each signal', () => {
+  it('sits next to the traces endpoint, or under a base endpoint', () => {
+    expect(signalUrl('http://127.0.0.1:4318/v1/traces', 'log')).toBe('http://127.0.0.1:4318/v1/logs');
+    expect(signalUrl('http://127.0.0.1:4318/v1/traces/', 'metric')).toBe('http://127.0.0.1:4318/v1/metrics');
+    expect(signalUrl('https://collector.example/otel/v1/traces', 'metric')).toBe('https://collector.example/otel/v1/metrics');
+    expect(signalUrl('https://collector.example/otel', 'log')).toBe('https://collector.example/otel/v1/logs');
+    expect(signalUrl('https://collector.example/otel/v1/traces?x=1', 'span')).toBe('https://collector.example/otel/v1/traces?x=1');
+  });
+});
 
 describe('the spool', () => {
   it('gives a batch back byte for byte: the next run sends the very body the receiver deduplicates by', () => {
