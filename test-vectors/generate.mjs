@@ -39,7 +39,8 @@ function tsOutput(c) {
   const options = { durationMs: call.duration_ms, status: call.status, statusMessage: call.status_message, timestamp: call.timestamp, traceId: call.trace_id, projectName: call.project_name };
   let event;
   if (call.kind === 'error') {
-    // As AutomagikTelemetry.trackError builds it.
+    // As AutomagikTelemetry.trackError builds it, but for its "exception" span event, which the Python SDK does not
+    // record yet (so the shared case leaves it out; test/sdk-signals.test.ts checks the TypeScript one).
     const e = new Error(call.message);
     e.name = call.type;
     event = makeEvent('error', { 'exception.type': e.name, 'exception.message': e.message, 'exception.stacktrace': e.stack ?? '', ...call.attributes }, { ...options, status: 'error', statusMessage: e.message });
