@@ -290,6 +290,10 @@ describe('metrics and logs share the events’ safety nets', () => {
       () => t.trackLog('x', { traceId: 'not-a-trace' }),
       () => t.trackLog('x', { spanId: '0123' }),
       () => t.trackLog(42 as unknown as string),
+      () => t.trackMetric('m', 10n as unknown as number),
+      () => t.trackMetric(Symbol('s') as unknown as string, 1),
+      () => t.trackLog({ toString: () => { throw new Error('hostile'); } } as unknown as string),
+      () => t.trackLog('x', { attributes: { get boom(): string { throw new Error('getter'); } } }),
       () => t.trackMetric('m', 1, null as unknown as object),
     ];
     for (const call of calls) expect(call).not.toThrow();
@@ -305,7 +309,11 @@ describe('metrics and logs share the events’ safety nets', () => {
       'trackLog("x"): severity must be one of trace, debug, info, warn, error, fatal; got "loud"',
       'trackLog("x"): traceId must be 32 hex characters, got "not-a-trace"',
       'trackLog("x"): spanId must be 16 hex characters, got "0123"',
-      'trackLog("42"): the message must be a string, got 42',
+      'trackLog(42): the message must be a string, got 42',
+      'trackMetric("m"): the value must be a finite number, got 10n',
+      'trackMetric(Symbol(s)): the metric name must be a non-empty string',
+      'trackLog({}): the message must be a string, got {}',
+      'trackLog("x"): getter',
     ]);
     expect(errors.every((e) => (e as { code?: string }).code === 'E_CONFIG')).toBe(true);
     await t.shutdown();

@@ -12,7 +12,7 @@ import { optOutReason } from './privacy/consent.js';
 import { anonymousId, installDir } from './privacy/identity.js';
 import { createScrubber } from './privacy/scrubber.js';
 import { BatchProcessor } from './processor.js';
-import { CounterTotals, makeLog, makeMetric, type LogOptions, type MetricOptions, type QueuedLog, type QueuedMetric } from './signal-items.js';
+import { CounterTotals, describe, makeLog, makeMetric, type LogOptions, type MetricOptions, type QueuedLog, type QueuedMetric } from './signal-items.js';
 import { NOOP_RESULT, type FlushResult, type TelemetryStats } from './results.js';
 import { Spool } from './spool.js';
 
@@ -134,7 +134,7 @@ export class AutomagikTelemetry {
     try {
       item = makeMetric(name, value, options ?? {}, this.counterTotals);
     } catch (error) {
-      this.onError(new TelemetryError('E_CONFIG', `trackMetric(${JSON.stringify(name)}): ${(error as Error).message}`));
+      this.onError(new TelemetryError('E_CONFIG', `trackMetric(${describe(name)}): ${(error as Error)?.message}`));
       return;
     }
     this.processor.push(item);
@@ -147,7 +147,7 @@ export class AutomagikTelemetry {
     try {
       item = makeLog(message, options ?? {});
     } catch (error) {
-      this.onError(new TelemetryError('E_CONFIG', `trackLog(${JSON.stringify(String(message).slice(0, 40))}): ${(error as Error).message}`));
+      this.onError(new TelemetryError('E_CONFIG', `trackLog(${describe(typeof message === 'string' ? message.slice(0, 40) : message)}): ${(error as Error)?.message}`));
       return;
     }
     if (this.userId !== undefined && item.record.attributes['user.id'] === undefined) item.record.attributes['user.id'] = this.userId;

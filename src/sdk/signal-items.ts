@@ -64,19 +64,30 @@ export class CounterTotals {
   }
 }
 
+/** A value for a message, whatever it is (a BigInt, a symbol, an object whose toString throws): never throws. */
+export function describe(value: unknown): string {
+  try {
+    if (typeof value === 'bigint') return `${value}n`;
+    if (typeof value === 'number' || typeof value === 'symbol' || typeof value === 'function') return String(value);
+    return show(value);
+  } catch {
+    return `a ${typeof value}`;
+  }
+}
+
 function epochMs(value: Date | number | string | undefined): number {
   const ms = toEpochMs(value, Date.now());
-  if (!Number.isFinite(ms) || ms < 0) throw new Error(`timestamp ${show(value)} is not a date`);
+  if (!Number.isFinite(ms) || ms < 0) throw new Error(`timestamp ${describe(value)} is not a date`);
   return ms;
 }
 
 /** Builds a metric point; throws a plain Error naming the bad argument. */
 export function makeMetric(name: string, value: number, options: MetricOptions, counters: CounterTotals): QueuedMetric {
   if (typeof name !== 'string' || name === '') throw new Error('the metric name must be a non-empty string');
-  if (typeof value !== 'number' || !Number.isFinite(value)) throw new Error(`the value must be a finite number, got ${typeof value === 'number' ? String(value) : show(value)}`);
+  if (typeof value !== 'number' || !Number.isFinite(value)) throw new Error(`the value must be a finite number, got ${describe(value)}`);
   const kind = options.type ?? 'gauge';
-  if (!isMetricKind(kind)) throw new Error(`type must be 'gauge', 'counter' or 'histogram', got ${show(options.type)}`);
-  if (options.unit !== undefined && typeof options.unit !== 'string') throw new Error(`unit must be a string, got ${show(options.unit)}`);
+  if (!isMetricKind(kind)) throw new Error(`type must be 'gauge', 'counter' or 'histogram', got ${describe(options.type)}`);
+  if (options.unit !== undefined && typeof options.unit !== 'string') throw new Error(`unit must be a string, got ${describe(options.unit)}`);
   const attributes = flattenAttributes(options.attributes);
   const metric = metricOf({ name, value, kind, unit: options.unit, attributes, timestamp: options.timestamp === undefined ? undefined : epochMs(options.timestamp) });
   if (options.description) metric.description = options.description;
@@ -94,10 +105,10 @@ export function makeMetric(name: string, value: number, options: MetricOptions, 
 
 /** Builds a log record; throws a plain Error naming the bad argument. */
 export function makeLog(message: string, options: LogOptions): QueuedLog {
-  if (typeof message !== 'string') throw new Error(`the message must be a string, got ${show(message)}`);
-  if (options.severity !== undefined && !isSeverity(options.severity)) throw new Error(`severity must be one of trace, debug, info, warn, error, fatal; got ${show(options.severity)}`);
-  if (options.traceId !== undefined && (typeof options.traceId !== 'string' || !/^[0-9a-fA-F]{32}$/.test(options.traceId))) throw new Error(`traceId must be 32 hex characters, got ${show(options.traceId)}`);
-  if (options.spanId !== undefined && (typeof options.spanId !== 'string' || !/^[0-9a-fA-F]{16}$/.test(options.spanId))) throw new Error(`spanId must be 16 hex characters, got ${show(options.spanId)}`);
+  if (typeof message !== 'string') throw new Error(`the message must be a string, got ${describe(message)}`);
+  if (options.severity !== undefined && !isSeverity(options.severity)) throw new Error(`severity must be one of trace, debug, info, warn, error, fatal; got ${describe(options.severity)}`);
+  if (options.traceId !== undefined && (typeof options.traceId !== 'string' || !/^[0-9a-fA-F]{32}$/.test(options.traceId))) throw new Error(`traceId must be 32 hex characters, got ${describe(options.traceId)}`);
+  if (options.spanId !== undefined && (typeof options.spanId !== 'string' || !/^[0-9a-fA-F]{16}$/.test(options.spanId))) throw new Error(`spanId must be 16 hex characters, got ${describe(options.spanId)}`);
   const record = logOf({
     message,
     severity: options.severity?.toLowerCase() as Severity | undefined,
