@@ -89,12 +89,14 @@ export function makeMetric(name: string, value: number, options: MetricOptions, 
   if (!isMetricKind(kind)) throw new Error(`type must be 'gauge', 'counter' or 'histogram', got ${describe(options.type)}`);
   if (options.unit !== undefined && typeof options.unit !== 'string') throw new Error(`unit must be a string, got ${describe(options.unit)}`);
   const attributes = flattenAttributes(options.attributes);
-  const metric = metricOf({ name, value, kind, unit: options.unit, attributes, timestamp: options.timestamp === undefined ? undefined : epochMs(options.timestamp) });
+  const metric = metricOf({ name, value, kind, unit: options.unit, timestamp: options.timestamp === undefined ? undefined : epochMs(options.timestamp) });
+  (metric.points[0] as OtlpMetric['points'][number]).attributes = attributes; // already flat: no second copy
   if (options.description) metric.description = options.description;
   if (kind === 'counter') {
     // As the OpenTelemetry SDKs send counters: the series' running total since its first point (a cumulative sum).
     const point = metric.points[0] as OtlpMetric['points'][number];
-    const key = JSON.stringify([options.projectName ?? '', name, metric.unit, Object.entries(attributes).sort()]);
+    let key = `${options.projectName ?? ''}\u0000${name}\u0000${metric.unit}`;
+    for (const k of Object.keys(attributes).sort()) key += `\u0000${k}\u0001${attributes[k]}`;
     const { total, start } = counters.add(key, value, point.timeUnixNano);
     point.value = total;
     point.startTimeUnixNano = start;
@@ -109,14 +111,15 @@ export function makeLog(message: string, options: LogOptions): QueuedLog {
   if (options.severity !== undefined && !isSeverity(options.severity)) throw new Error(`severity must be one of trace, debug, info, warn, error, fatal; got ${describe(options.severity)}`);
   if (options.traceId !== undefined && (typeof options.traceId !== 'string' || !/^[0-9a-fA-F]{32}$/.test(options.traceId))) throw new Error(`traceId must be 32 hex characters, got ${describe(options.traceId)}`);
   if (options.spanId !== undefined && (typeof options.spanId !== 'string' || !/^[0-9a-fA-F]{16}$/.test(options.spanId))) throw new Error(`spanId must be 16 hex characters, got ${describe(options.spanId)}`);
+  const attributes = flattenAttributes(options.attributes);
   const record = logOf({
     message,
     severity: options.severity?.toLowerCase() as Severity | undefined,
-    attributes: flattenAttributes(options.attributes),
     traceId: options.traceId,
     spanId: options.spanId,
     timestamp: options.timestamp === undefined ? undefined : epochMs(options.timestamp),
   });
+  record.attributes = attributes; // already flat: no second copy
   return { signal: 'log', record, projectName: options.projectName };
 }
 

@@ -13,6 +13,9 @@ export type Severity = (typeof SEVERITIES)[number];
 /** The OpenTelemetry SDKs' default histogram bounds, so one recorded value lands in a bucket charts understand. */
 export const DEFAULT_BOUNDS = [0, 5, 10, 25, 50, 75, 100, 250, 500, 750, 1000, 2500, 5000, 7500, 10000] as const;
 
+/** A bucket count per bound and one past the last, all 0: copied for each histogram point. */
+const NO_COUNTS: readonly bigint[] = DEFAULT_BOUNDS.map(() => 0n).concat(0n);
+
 export class RecordError extends Error {}
 
 export type AttributeValue = string | number | boolean;
@@ -80,17 +83,21 @@ export function metricOf(input: MetricInput): OtlpMetric {
     point.value = input.value;
     return metric;
   }
-  const bucket = DEFAULT_BOUNDS.findIndex((bound) => input.value <= bound);
-  const counts: bigint[] = new Array<bigint>(DEFAULT_BOUNDS.length + 1).fill(0n);
-  counts[bucket === -1 ? DEFAULT_BOUNDS.length : bucket] = 1n;
+  let bucket = 0;
+  while (bucket < DEFAULT_BOUNDS.length && input.value > (DEFAULT_BOUNDS[bucket] as number)) bucket++;
+  const counts = NO_COUNTS.slice();
+  counts[bucket] = 1n;
   point.count = 1n;
   point.sum = input.value;
   point.min = input.value;
   point.max = input.value;
   point.bucketCounts = counts;
-  point.explicitBounds = [...DEFAULT_BOUNDS];
+  point.explicitBounds = DEFAULT_BOUNDS.slice();
   return metric;
 }
+
+/** The empty id of a record that names no trace or span, shared (never written to): no allocation per record. */
+const NO_ID = new Uint8Array(0);
 
 export function logOf(input: LogInput): OtlpLogRecord {
   const severity = input.severity ?? 'info';
@@ -106,8 +113,8 @@ export function logOf(input: LogInput): OtlpLogRecord {
     severityText: name,
     body: input.message,
     attributes: flat(input.attributes),
-    traceId: Buffer.from(traceId, 'hex'),
-    spanId: Buffer.from(spanId, 'hex'),
+    traceId: traceId === '' ? NO_ID : Buffer.from(traceId, 'hex'),
+    spanId: spanId === '' ? NO_ID : Buffer.from(spanId, 'hex'),
     eventName: '',
   };
 }
