@@ -39,11 +39,12 @@ function tsOutput(c) {
   const options = { durationMs: call.duration_ms, status: call.status, statusMessage: call.status_message, timestamp: call.timestamp, traceId: call.trace_id, projectName: call.project_name };
   let event;
   if (call.kind === 'error') {
-    // As AutomagikTelemetry.trackError builds it, but for its "exception" span event, which the Python SDK does not
-    // record yet (so the shared case leaves it out; test/sdk-signals.test.ts checks the TypeScript one).
+    // As AutomagikTelemetry.trackError builds it: exception.* attributes, and the same as its "exception" span event.
     const e = new Error(call.message);
     e.name = call.type;
-    event = makeEvent('error', { 'exception.type': e.name, 'exception.message': e.message, 'exception.stacktrace': e.stack ?? '', ...call.attributes }, { ...options, status: 'error', statusMessage: e.message });
+    const exception = { 'exception.type': e.name, 'exception.message': e.message, 'exception.stacktrace': e.stack ?? '' };
+    event = makeEvent('error', { ...exception, ...call.attributes }, { ...options, status: 'error', statusMessage: e.message });
+    event.exception = exception;
   } else {
     event = makeEvent(call.name, call.attributes, options);
   }
@@ -58,11 +59,11 @@ function tsOutput(c) {
   };
   for (const rs of otlp.resourceSpans) for (const ss of rs.scopeSpans) for (const s of ss.spans) {
     fix(s);
-    for (const a of s.attributes) if (a.key === 'exception.stacktrace') a.value.stringValue = '<any>';
+    for (const a of [...s.attributes, ...(s.events ?? []).flatMap((ev) => ev.attributes)]) if (a.key === 'exception.stacktrace') a.value.stringValue = '<any>';
   }
   for (const r of rows) {
     fix(r);
-    if ('exception.stacktrace' in r.attributes) r.attributes['exception.stacktrace'] = '<any>';
+    for (const attributes of [r.attributes, ...(r['events.attributes'] ?? [])]) if ('exception.stacktrace' in attributes) attributes['exception.stacktrace'] = '<any>';
   }
   return { otlp, rows };
 }
