@@ -229,6 +229,27 @@ try {
     say(`track_scrub_vs_otel      ${results.track_scrub_vs_otel} (trackEvent + scrubbing ${(median(trackRounds) + scrubUs).toFixed(2)} µs vs OpenTelemetry's span ${median(spanRounds).toFixed(2)} µs, same attributes; target <= 0.3)`);
   }
 
+  // 4c. trackMetric and trackLog, CPU per call, against trackEvent in the same rounds (same queue, same path).
+  {
+    const make = (projectName) => new AutomagikTelemetry({ projectName, endpoint: vars.AUTOMAGIK_TELEMETRY_ENDPOINT, clickhousePassword: connection.password }, {});
+    const [ev, me, lo] = [make('track-ev'), make('track-me'), make('track-lo')];
+    const rounds = { event: [], gauge: [], counter: [], histogram: [], log: [] };
+    for (let round = 0; round < 5; round++) {
+      rounds.event.push(cpu(() => { for (let i = 0; i < TRACK_EVENTS; i++) ev.trackEvent('track', { route: '/cart', i }); }));
+      rounds.gauge.push(cpu(() => { for (let i = 0; i < TRACK_EVENTS; i++) me.trackMetric('depth', i, { attributes: { route: '/cart' } }); }));
+      rounds.counter.push(cpu(() => { for (let i = 0; i < TRACK_EVENTS; i++) me.trackMetric('orders', 1, { type: 'counter', attributes: { route: '/cart' } }); }));
+      rounds.histogram.push(cpu(() => { for (let i = 0; i < TRACK_EVENTS; i++) me.trackMetric('latency', i % 300, { type: 'histogram', unit: 'ms', attributes: { route: '/cart' } }); }));
+      rounds.log.push(cpu(() => { for (let i = 0; i < TRACK_EVENTS; i++) lo.trackLog('payment declined', { severity: 'warn', attributes: { route: '/cart', i } }); }));
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    await Promise.all([ev.shutdown(), me.shutdown(), lo.shutdown()]);
+    const eventUs = median(rounds.event);
+    results.track_metric_vs_event = Number((Math.max(median(rounds.gauge), median(rounds.counter), median(rounds.histogram)) / eventUs).toFixed(3));
+    results.track_log_vs_event = Number((median(rounds.log) / eventUs).toFixed(3));
+    say(`track_metric_vs_event    ${results.track_metric_vs_event} (the slowest of gauge ${median(rounds.gauge).toFixed(2)} µs, counter ${median(rounds.counter).toFixed(2)} µs, histogram ${median(rounds.histogram).toFixed(2)} µs vs trackEvent ${eventUs.toFixed(2)} µs CPU per call; target <= 3)`);
+    say(`track_log_vs_event       ${results.track_log_vs_event} (trackLog ${median(rounds.log).toFixed(2)} µs vs trackEvent ${eventUs.toFixed(2)} µs CPU per call; target <= 3)`);
+  }
+
   await ours.shutdown();
   await provider.shutdown();
   results.track_vs_otel = Number((oursUs / otelUs).toFixed(3));

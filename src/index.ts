@@ -4,4 +4,5 @@ export { AutomagikTelemetry, type TelemetryStats, type FlushResult } from './sdk
 export { SDK_DEFAULTS, resolveSdkOptions, type AutomagikTelemetryOptions, type BackendName, type ScrubMode } from './sdk/options.js';
 export type { ExitOptions } from './sdk/exit.js';
 export type { Attributes, AttributeValue, TrackOptions, EventStatus } from './sdk/event.js';
+export type { MetricOptions, LogOptions, MetricKind, Severity } from './sdk/signal-items.js';
 export { TelemetryError, isTelemetryError, type ErrorCode } from './errors.js';

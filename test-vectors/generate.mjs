@@ -1,6 +1,7 @@
 // Writes (or with --check, verifies) sdk-vectors.json: the calls both SDKs must map to the same OTLP/JSON and rows.
 // Events and errors come from the TypeScript SDK's own code in dist/ (run `npm run build` first), so the file is what
-// the TypeScript SDK does; logs and metrics are written out here from the OTLP JSON mapping and the table columns.
+// the TypeScript SDK does; logs and metrics are written out here from the OTLP JSON mapping and the table columns, and
+// checked against what the TypeScript SDK's trackMetric/trackLog send for the same calls.
 // Placeholders: "<span_id>" and "<trace_id>" (random ids), "<sdk_version>" (each SDK's version), "<any>" (a value
 // that differs by language, such as a stack trace), "<observed_ns>"/"<observed_ts>" (when the SDK saw a log line).
 
@@ -12,6 +13,8 @@ const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const { makeEvent, buildRequest } = await import(join(root, 'dist/src/sdk/event.js'));
 const { encodeTraceRequestJson } = await import(join(root, 'dist/src/otlp/json.js'));
 const { otlpToRows } = await import(join(root, 'dist/src/transform/otlp-to-rows.js'));
+const { makeMetric, makeLog, CounterTotals, buildMetricsRequest, buildLogsRequest } = await import(join(root, 'dist/src/sdk/signal-items.js'));
+const { encodeMetricsRequestJson, encodeLogsRequestJson } = await import(join(root, 'dist/src/otlp/json.js'));
 
 const shop = { project_name: 'shop', version: '1.4.2', environment: 'production' };
 const bare = { project_name: 'bare' };
@@ -36,10 +39,12 @@ function tsOutput(c) {
   const options = { durationMs: call.duration_ms, status: call.status, statusMessage: call.status_message, timestamp: call.timestamp, traceId: call.trace_id, projectName: call.project_name };
   let event;
   if (call.kind === 'error') {
-    // As AutomagikTelemetry.trackError builds it.
+    // As AutomagikTelemetry.trackError builds it: exception.* attributes, and the same as its "exception" span event.
     const e = new Error(call.message);
     e.name = call.type;
-    event = makeEvent('error', { 'exception.type': e.name, 'exception.message': e.message, 'exception.stacktrace': e.stack ?? '', ...call.attributes }, { ...options, status: 'error', statusMessage: e.message });
+    const exception = { 'exception.type': e.name, 'exception.message': e.message, 'exception.stacktrace': e.stack ?? '' };
+    event = makeEvent('error', { ...exception, ...call.attributes }, { ...options, status: 'error', statusMessage: e.message });
+    event.exception = exception;
   } else {
     event = makeEvent(call.name, call.attributes, options);
   }
@@ -54,11 +59,11 @@ function tsOutput(c) {
   };
   for (const rs of otlp.resourceSpans) for (const ss of rs.scopeSpans) for (const s of ss.spans) {
     fix(s);
-    for (const a of s.attributes) if (a.key === 'exception.stacktrace') a.value.stringValue = '<any>';
+    for (const a of [...s.attributes, ...(s.events ?? []).flatMap((ev) => ev.attributes)]) if (a.key === 'exception.stacktrace') a.value.stringValue = '<any>';
   }
   for (const r of rows) {
     fix(r);
-    if ('exception.stacktrace' in r.attributes) r.attributes['exception.stacktrace'] = '<any>';
+    for (const attributes of [r.attributes, ...(r['events.attributes'] ?? [])]) if ('exception.stacktrace' in attributes) attributes['exception.stacktrace'] = '<any>';
   }
   return { otlp, rows };
 }
@@ -113,6 +118,35 @@ const signalCases = [
     rows: [logRow({ severity_text: 'FATAL', severity_number: 21, body: 'out of memory' })],
   },
 ];
+
+/** What the TypeScript SDK's trackMetric/trackLog make of a hand-written case's call, as OTLP/JSON. */
+function tsSignalOtlp(c) {
+  const resource = { projectName: c.resource.project_name, version: c.resource.version ?? '', environment: c.resource.environment ?? '', serviceName: c.resource.project_name };
+  const call = c.call;
+  if (call.kind === 'metric') {
+    const item = makeMetric(call.name, call.value, { type: call.type, unit: call.unit, attributes: call.attributes, timestamp: call.timestamp }, new CounterTotals());
+    return JSON.parse(encodeMetricsRequestJson(buildMetricsRequest([item], resource, '<sdk_version>')));
+  }
+  const item = makeLog(call.message, { severity: call.severity, attributes: call.attributes, traceId: call.trace_id, spanId: call.span_id, timestamp: call.timestamp });
+  const otlp = JSON.parse(encodeLogsRequestJson(buildLogsRequest([item], resource, '<sdk_version>')));
+  for (const rl of otlp.resourceLogs) for (const sl of rl.scopeLogs) for (const r of sl.logRecords) r.observedTimeUnixNano = '<observed_ns>';
+  return otlp;
+}
+
+// The hand-written log and metric cases must also be what the TypeScript SDK sends (their rows are checked against
+// the real engine by test/sdk-signals.test.ts).
+// Compared as protobuf JSON parsers read them: key order aside, and a 64-bit zero the same as an absent field.
+const canonical = (value) =>
+  Array.isArray(value)
+    ? value.map(canonical)
+    : value && typeof value === 'object'
+      ? Object.fromEntries(Object.keys(value).filter((k) => value[k] !== '0').sort().map((k) => [k, canonical(value[k])]))
+      : value;
+const differing = signalCases.filter((c) => JSON.stringify(canonical(tsSignalOtlp(c))) !== JSON.stringify(canonical(c.otlp)));
+if (differing.length > 0) {
+  for (const c of differing) console.error(`${c.name}: the TypeScript SDK sends ${JSON.stringify(tsSignalOtlp(c))}\n  the vector says ${JSON.stringify(c.otlp)}`);
+  process.exit(1);
+}
 
 const vectors = [...traceCases.map((c) => ({ ...c, ...tsOutput(c) })), ...signalCases];
 const file = join(root, 'test-vectors/sdk-vectors.json');

@@ -10,8 +10,10 @@ import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TelemetryError } from '../src/errors.js';
 import { safeName } from '../src/sdk/client.js';
-import { encodeTraceRequest } from '../src/otlp/protobuf.js';
-import { buildRequest, makeEvent, spanOf } from '../src/sdk/event.js';
+import { encodeLogsRequest, encodeMetricsRequest, encodeTraceRequest } from '../src/otlp/protobuf.js';
+import { buildRequest, makeEvent, spanOf, type QueuedEvent } from '../src/sdk/event.js';
+import { buildLogsRequest, buildMetricsRequest, CounterTotals, makeLog, makeMetric, type QueuedLog, type QueuedMetric } from '../src/sdk/signal-items.js';
+import { signalUrl } from '../src/sdk/export/otlp.js';
 import { backoffDelay, retrying } from '../src/sdk/export/retrying.js';
 import type { Batch, ExportResult } from '../src/sdk/export/types.js';
 import { resolveSdkOptions, SDK_DEFAULTS } from '../src/sdk/options.js';
@@ -133,21 +135,52 @@ function batchOf(names: string[], id = `id-${names.join('-')}`): Batch {
   return { id, signal: 'span', events, resource: { projectName: 'p', version: '1', environment: 'e', serviceName: 's' }, sdkVersion: '0.1.0' };
 }
 
+describe('the OTLP URL of each signal', () => {
+  it('sits next to the traces endpoint, or under a base endpoint', () => {
+    expect(signalUrl('http://127.0.0.1:4318/v1/traces', 'log')).toBe('http://127.0.0.1:4318/v1/logs');
+    expect(signalUrl('http://127.0.0.1:4318/v1/traces/', 'metric')).toBe('http://127.0.0.1:4318/v1/metrics');
+    expect(signalUrl('https://collector.example/otel/v1/traces', 'metric')).toBe('https://collector.example/otel/v1/metrics');
+    expect(signalUrl('https://collector.example/otel', 'log')).toBe('https://collector.example/otel/v1/logs');
+    expect(signalUrl('https://collector.example/otel/v1/traces?x=1', 'span')).toBe('https://collector.example/otel/v1/traces?x=1');
+  });
+});
+
 describe('the spool', () => {
   it('gives a batch back byte for byte: the next run sends the very body the receiver deduplicates by', () => {
     const batch = batchOf(['a', 'b']);
     const again = decodeBatch(encodeBatch(batch));
     expect(again.id).toBe(batch.id);
-    const body = (b: Batch) => Buffer.from(encodeTraceRequest(buildRequest(b.events, b.resource, b.sdkVersion))).toString('hex');
+    const body = (b: Batch) => Buffer.from(encodeTraceRequest(buildRequest(b.events as QueuedEvent[], b.resource, b.sdkVersion))).toString('hex');
     expect(body(again)).toBe(body(batch));
+  });
+
+  it('gives log and metric batches back byte for byte (nanosecond times, ids, histogram buckets, counter totals)', () => {
+    const resource = { projectName: 'p', version: '1', environment: 'e', serviceName: 'p' };
+    const counters = new CounterTotals();
+    const metrics: Batch = {
+      id: 'm1',
+      signal: 'metric',
+      resource,
+      sdkVersion: '0.1.0',
+      events: [makeMetric('h', 37.5, { type: 'histogram', attributes: { r: '/' } }, counters), makeMetric('c', 2, { type: 'counter' }, counters), makeMetric('c', 5, { type: 'counter' }, counters)],
+    };
+    const logs: Batch = { id: 'l1', signal: 'log', resource, sdkVersion: '0.1.0', events: [makeLog('hello', { severity: 'warn', traceId: 'ab'.repeat(16), spanId: 'cd'.repeat(8), attributes: { n: 1 } })] };
+    const metricBody = (b: Batch) => Buffer.from(encodeMetricsRequest(buildMetricsRequest(b.events as QueuedMetric[], b.resource, b.sdkVersion))).toString('hex');
+    const logBody = (b: Batch) => Buffer.from(encodeLogsRequest(buildLogsRequest(b.events as QueuedLog[], b.resource, b.sdkVersion))).toString('hex');
+    const metricsAgain = decodeBatch(encodeBatch(metrics));
+    const logsAgain = decodeBatch(encodeBatch(logs));
+    expect(metricsAgain).toMatchObject({ id: 'm1', signal: 'metric' });
+    expect(metricBody(metricsAgain)).toBe(metricBody(metrics));
+    expect(logBody(logsAgain)).toBe(logBody(logs));
+    expect((metricsAgain.events[2] as QueuedMetric).metric.points[0]?.value).toBe(7);
   });
 
   it('keeps span fields it does not know (span events, links) exactly, bytes and nanoseconds included', () => {
     const batch = batchOf(['with-extras']);
-    const span = batch.events[0]?.span as unknown as Record<string, unknown>;
+    const span = (batch.events[0] as QueuedEvent | undefined)?.span as unknown as Record<string, unknown>;
     span.events = [{ name: 'retry', timeUnixNano: 1764151200000000001n, attributes: { n: '2' } }];
     span.links = [{ traceId: new Uint8Array(16).fill(7), spanId: new Uint8Array(8).fill(9) }];
-    const again = decodeBatch(encodeBatch(batch)).events[0]?.span as unknown as Record<string, unknown>;
+    const again = (decodeBatch(encodeBatch(batch)).events[0] as QueuedEvent | undefined)?.span as unknown as Record<string, unknown>;
     expect(again.events).toEqual(span.events);
     expect(again.links).toEqual(span.links);
     expect(Buffer.from(again.traceId as Uint8Array).toString('hex')).toBe(Buffer.from(span.traceId as Uint8Array).toString('hex'));

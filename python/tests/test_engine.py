@@ -23,7 +23,9 @@ def rows_of(engine, run_id, project=None):
     where = "attributes['run'] = '%s'" % run_id
     return engine.query(
         "SELECT trace_id, span_id, parent_span_id, toString(timestamp) AS timestamp, service_name, span_name, span_kind, status_code, "
-        "status_message, duration_ms, project_name, project_version, environment, attributes FROM telemetry.traces WHERE %s ORDER BY span_name" % where
+        "status_message, duration_ms, project_name, project_version, environment, attributes, "
+        "arrayMap(x -> toString(x), events.timestamp) AS `events.timestamp`, events.name AS `events.name`, events.attributes AS `events.attributes` "
+        "FROM telemetry.traces WHERE %s ORDER BY span_name" % where
     )
 
 
@@ -39,6 +41,15 @@ def expected_row(case, run_id, actual):
         row["trace_id"] = actual["trace_id"]
     if row["attributes"].get("exception.stacktrace") == "<any>":
         row["attributes"]["exception.stacktrace"] = actual["attributes"]["exception.stacktrace"]
+    # Span events (track_error's "exception"): at the span's start, with the same stack trace as the attributes.
+    for key in ("events.timestamp", "events.name", "events.attributes"):
+        row.setdefault(key, [])
+    if row["events.timestamp"]:
+        assert all(t.startswith(RECENT_TEXT) for t in actual["events.timestamp"]), actual["events.timestamp"]
+        row["events.timestamp"] = actual["events.timestamp"]
+    for event in row["events.attributes"]:
+        if event.get("exception.stacktrace") == "<any>":
+            event["exception.stacktrace"] = actual["attributes"]["exception.stacktrace"]
     return row
 
 

@@ -12,38 +12,11 @@ import { optOutReason } from './privacy/consent.js';
 import { anonymousId, installDir } from './privacy/identity.js';
 import { createScrubber } from './privacy/scrubber.js';
 import { BatchProcessor } from './processor.js';
+import { CounterTotals, describe, makeLog, makeMetric, type LogOptions, type MetricOptions, type QueuedLog, type QueuedMetric } from './signal-items.js';
+import { NOOP_RESULT, type FlushResult, type TelemetryStats } from './results.js';
 import { Spool } from './spool.js';
 
-export interface TelemetryStats {
-  /** Events not yet accepted by the store: queued, in flight, waiting for a retry, or in the spool. */
-  queued: number;
-  /** Events the store accepted. */
-  sent: number;
-  /** Retry attempts made. */
-  retried: number;
-  /** Events dropped: the queue or the spool was full, or left unsent at shutdown with no spool. */
-  dropped: number;
-  /** Events refused for good (invalid for the server, or a non-retryable error). */
-  failed: number;
-  /** Batches that failed (each may be retried later if the failure was retryable). */
-  failedBatches: number;
-  /** Events written to the spool for a later attempt or the next run. */
-  spooled: number;
-}
-
-export interface FlushResult {
-  /** Events accepted during this flush. */
-  sent: number;
-  /** Events refused for good during this flush. */
-  failed: number;
-  /** Events still held after it (the store was unreachable). */
-  pending: number;
-  durationMs: number;
-  /** Messages of the failures met during this flush. */
-  errors: string[];
-}
-
-const NOOP_RESULT: FlushResult = { sent: 0, failed: 0, pending: 0, durationMs: 0, errors: [] };
+export type { FlushResult, TelemetryStats } from './results.js';
 
 /** Clients with unsent events at exit, reported under DEBUG when their app registered no exit handlers. */
 const unwatched = new Set<AutomagikTelemetry>();
@@ -60,6 +33,7 @@ export class AutomagikTelemetry {
   private closed = false;
   private removeExitHandlers: (() => void) | undefined;
   private readonly env: NodeJS.ProcessEnv;
+  private readonly counterTotals = new CounterTotals();
   /** Why the client tracks nothing: the user's opt-out, enabled: false, or a configuration error. */
   readonly disabledReason: string | undefined;
 
@@ -136,26 +110,62 @@ export class AutomagikTelemetry {
 
   /** Records one event. Never throws: bad arguments are reported through onError and the event is skipped. */
   trackEvent(name: string, attributes?: Attributes, options?: TrackOptions): void {
+    this.trackWith(name, attributes, options, undefined);
+  }
+
+  /**
+   * Records an error as an ERROR event named "error", with OpenTelemetry's exception.* attributes, and the same
+   * attributes as the span's "exception" event (where OpenTelemetry tools look for a recorded exception).
+   */
+  trackError(error: unknown, attributes?: Attributes, options?: TrackOptions): void {
+    const e = error instanceof Error ? error : new Error(String(error));
+    const exception = { 'exception.type': e.name, 'exception.message': e.message, 'exception.stacktrace': e.stack ?? '' };
+    this.trackWith('error', { ...exception, ...attributes }, { ...options, status: 'error', statusMessage: e.message }, exception);
+  }
+
+  /**
+   * Records one metric data point: a gauge reading (the default), a counter increment (sent, as OpenTelemetry SDKs
+   * do, as the running total of its series) or one histogram observation. Never throws: a non-finite value or an
+   * unknown type is reported through onError and the point skipped.
+   */
+  trackMetric(name: string, value: number, options: MetricOptions = {}): void {
+    if (!this.processor || this.closed) return;
+    let item: QueuedMetric;
+    try {
+      item = makeMetric(name, value, options ?? {}, this.counterTotals);
+    } catch (error) {
+      this.onError(new TelemetryError('E_CONFIG', `trackMetric(${describe(name)}): ${(error as Error)?.message}`));
+      return;
+    }
+    this.processor.push(item);
+  }
+
+  /** Records one log line with an OTLP severity ('info' by default). Never throws: bad arguments go to onError. */
+  trackLog(message: string, options: LogOptions = {}): void {
+    if (!this.processor || this.closed) return;
+    let item: QueuedLog;
+    try {
+      item = makeLog(message, options ?? {});
+    } catch (error) {
+      this.onError(new TelemetryError('E_CONFIG', `trackLog(${describe(typeof message === 'string' ? message.slice(0, 40) : message)}): ${(error as Error)?.message}`));
+      return;
+    }
+    if (this.userId !== undefined && item.record.attributes['user.id'] === undefined) item.record.attributes['user.id'] = this.userId;
+    this.processor.push(item);
+  }
+
+  private trackWith(name: string, attributes: Attributes | undefined, options: TrackOptions | undefined, exception: Record<string, string> | undefined): void {
     if (!this.processor || this.closed) return;
     let event: QueuedEvent;
     try {
       event = makeEvent(name, attributes, options);
     } catch (error) {
-      this.onError(new TelemetryError('E_CONFIG', `trackEvent(${JSON.stringify(name)}): ${(error as Error).message}`));
+      this.onError(new TelemetryError('E_CONFIG', `${exception ? 'trackError' : 'trackEvent'}(${JSON.stringify(name)}): ${(error as Error).message}`));
       return;
     }
+    if (exception) event.exception = exception;
     if (this.userId !== undefined && event.attributes['user.id'] === undefined) event.attributes['user.id'] = this.userId;
     this.processor.push(event);
-  }
-
-  /** Records an error as an ERROR event named "error", with OpenTelemetry's exception.* attributes. */
-  trackError(error: unknown, attributes?: Attributes, options?: TrackOptions): void {
-    const e = error instanceof Error ? error : new Error(String(error));
-    this.trackEvent(
-      'error',
-      { 'exception.type': e.name, 'exception.message': e.message, 'exception.stacktrace': e.stack ?? '', ...attributes },
-      { ...options, status: 'error', statusMessage: e.message },
-    );
   }
 
   /** Times `fn` and records it as an event: OK when it resolves, ERROR (then rethrown) when it throws. */

@@ -27,7 +27,7 @@ export interface TrackOptions {
  * times) is built when it is first sent, off the host's hot path, and kept, so a retried batch sends the same bytes.
  */
 export interface QueuedEvent {
-  /** The item's kind in the batch processor's queue (metrics and logs would be other tags). */
+  /** The item's kind in the batch processor's queue (signal-items.ts holds the others). */
   signal: 'span';
   name: string;
   attributes: FlatAttributes;
@@ -37,6 +37,8 @@ export interface QueuedEvent {
   statusMessage: string;
   traceId: string | undefined;
   projectName: string | undefined;
+  /** trackError's exception.* attributes, recorded as the span's "exception" event too. */
+  exception?: FlatAttributes;
   span?: OtlpSpan;
 }
 
@@ -127,6 +129,7 @@ export function spanOf(event: QueuedEvent, scrub?: (text: string) => string): Ot
   if (scrub) {
     for (const key in event.attributes) event.attributes[key] = scrub(event.attributes[key] as string);
     event.statusMessage = scrub(event.statusMessage);
+    if (event.exception) for (const key in event.exception) event.exception[key] = scrub(event.exception[key] as string);
   }
   const startNs = BigInt(Math.round(event.startMs * 1000)) * 1000n;
   event.span = {
@@ -140,6 +143,8 @@ export function spanOf(event: QueuedEvent, scrub?: (text: string) => string): Ot
     attributes: event.attributes,
     status: { code: event.error ? STATUS_CODE_ERROR : 0, message: event.statusMessage },
   };
+  // OpenTelemetry records an exception as a span event named "exception" (semantic conventions).
+  if (event.exception) event.span.events = [{ timeUnixNano: startNs, name: 'exception', attributes: event.exception }];
   return event.span;
 }
 
@@ -154,13 +159,18 @@ export function buildRequest(events: readonly QueuedEvent[], resource: ResourceI
   }
   return {
     resourceSpans: [...byProject].map(([project, spans]) => ({
-      resource: {
-        'service.name': project === resource.projectName ? resource.serviceName : project,
-        'project.name': project,
-        ...(resource.version ? { 'project.version': resource.version } : {}),
-        ...(resource.environment ? { 'deployment.environment.name': resource.environment } : {}),
-      },
+      resource: resourceAttributes(project, resource),
       scopeSpans: [{ scopeName: SCOPE_NAME, scopeVersion: sdkVersion, spans }],
     })),
+  };
+}
+
+/** The resource of one project's items (every signal): service, project, version and environment. */
+export function resourceAttributes(project: string, resource: ResourceInfo): FlatAttributes {
+  return {
+    'service.name': project === resource.projectName ? resource.serviceName : project,
+    'project.name': project,
+    ...(resource.version ? { 'project.version': resource.version } : {}),
+    ...(resource.environment ? { 'deployment.environment.name': resource.environment } : {}),
   };
 }

@@ -3,8 +3,9 @@
 import { TelemetryError } from '../errors.js';
 import type { DebugFn } from './debug.js';
 import { nodeCrypto } from './lazy-crypto.js';
-import { spanOf, type QueuedEvent, type ResourceInfo } from './event.js';
-import type { Batch, Export } from './export/types.js';
+import { spanOf, type ResourceInfo } from './event.js';
+import type { Batch, Export, QueuedItem, Signal } from './export/types.js';
+import { prepareLog, prepareMetric } from './signal-items.js';
 import { BoundedQueue } from './queue.js';
 import type { Spool, SpoolClaim } from './spool.js';
 
@@ -40,7 +41,7 @@ interface InFlight {
 }
 
 export class BatchProcessor {
-  private readonly queue: BoundedQueue<QueuedEvent>;
+  private readonly queue: BoundedQueue<QueuedItem>;
   /** Batches whose retries are spent while the store was unreachable (kept in memory when not durable). */
   private readonly retryBatches: Batch[] = [];
   private readonly inFlight = new Map<string, InFlight>();
@@ -81,8 +82,8 @@ export class BatchProcessor {
     return this.queue.size + this.retryEvents() + this.inFlightEvents;
   }
 
-  push(event: QueuedEvent): void {
-    const dropped = this.queue.push(event, this.retryEvents() + this.inFlightEvents);
+  push(item: QueuedItem): void {
+    const dropped = this.queue.push(item, this.retryEvents() + this.inFlightEvents);
     if (dropped > 0) {
       this.counters.dropped += dropped;
       this.debug(`queue full (${this.options.maxQueueSize}): dropped ${dropped} oldest event(s)`);
@@ -158,8 +159,7 @@ export class BatchProcessor {
       this.inFlightEvents = 0;
       for (const batch of this.retryBatches.splice(0)) if (spool.write(batch)) written += batch.events.length;
       while (this.queue.size > 0) {
-        const batch = this.form(this.queue.take(this.options.batchSize));
-        if (spool.write(batch)) written += batch.events.length;
+        for (const batch of this.form(this.queue.take(this.options.batchSize))) if (spool.write(batch)) written += batch.events.length;
       }
     } catch (error) {
       this.report(new TelemetryError('E_CONFIG', `cannot write unsent events to the spool ${spool.dir}: ${(error as Error).message}`, { cause: error }));
@@ -172,10 +172,22 @@ export class BatchProcessor {
     return this.retryBatches.reduce((n, b) => n + b.events.length, 0);
   }
 
-  /** A batch from queued events: spans built (and scrubbed) now, an id kept for good. */
-  private form(events: QueuedEvent[]): Batch {
-    for (const event of events) spanOf(event, this.options.scrub);
-    return { id: nodeCrypto().randomUUID(), signal: 'span', events, resource: this.options.resource, sdkVersion: this.options.sdkVersion };
+  /**
+   * Batches from queued items, one per signal present (in the order each first appears): spans built and
+   * everything scrubbed now, an id kept for good.
+   */
+  private form(items: QueuedItem[]): Batch[] {
+    const bySignal = new Map<Signal, QueuedItem[]>();
+    const scrub = this.options.scrub;
+    for (const item of items) {
+      if (item.signal === 'span') spanOf(item, scrub);
+      else if (item.signal === 'log') prepareLog(item, scrub);
+      else prepareMetric(item, scrub);
+      const list = bySignal.get(item.signal);
+      if (list) list.push(item);
+      else bySignal.set(item.signal, [item]);
+    }
+    return [...bySignal].map(([signal, events]) => ({ id: nodeCrypto().randomUUID(), signal, events, resource: this.options.resource, sdkVersion: this.options.sdkVersion }));
   }
 
   private drainInBackground(includePartial: boolean): Promise<void> {
@@ -197,15 +209,20 @@ export class BatchProcessor {
     const claim = this.options.spool.pendingEvents > 0 ? this.options.spool.claim() : undefined;
     if (claim) return { batch: claim.batch, claim };
     if (this.queue.size === 0 || (!includePartial && this.queue.size < this.options.batchSize)) return undefined;
-    const batch = this.form(this.queue.take(this.options.batchSize));
+    const [batch, ...others] = this.form(this.queue.take(this.options.batchSize)) as [Batch, ...Batch[]];
     let written: SpoolClaim | undefined;
     if (this.options.durable) {
       try {
         written = this.options.spool.write(batch, true);
+        // The other signals' batches of the same items wait in the spool, whence the next turns claim them.
+        for (const other of others) this.options.spool.write(other);
+        others.length = 0;
       } catch (error) {
         this.report(new TelemetryError('E_CONFIG', `cannot write to the spool ${this.options.spool.dir}: ${(error as Error).message}`, { cause: error }));
       }
     }
+    // Without a durable spool they wait in memory, sent next (as batches put back for a retry are).
+    this.retryBatches.push(...others);
     return { batch, claim: written };
   }
 
@@ -227,7 +244,9 @@ export class BatchProcessor {
   /** The store is down and the spool is durable: what is queued goes to disk now rather than waiting in memory. */
   private park(includePartial: boolean): void {
     try {
-      while (this.queue.size >= (includePartial ? 1 : this.options.batchSize)) this.options.spool.write(this.form(this.queue.take(this.options.batchSize)));
+      while (this.queue.size >= (includePartial ? 1 : this.options.batchSize)) {
+        for (const batch of this.form(this.queue.take(this.options.batchSize))) this.options.spool.write(batch);
+      }
     } catch (error) {
       this.report(new TelemetryError('E_CONFIG', `cannot write to the spool ${this.options.spool.dir}: ${(error as Error).message}`, { cause: error }));
     }

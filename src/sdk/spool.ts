@@ -2,9 +2,8 @@
 
 import { mkdirSync, readdirSync, readFileSync, renameSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { OtlpSpan } from '../otlp/model.js';
-import type { QueuedEvent } from './event.js';
-import type { Batch } from './export/types.js';
+import type { OtlpLogRecord, OtlpMetric, OtlpSpan } from '../otlp/model.js';
+import type { Batch, QueuedItem, Signal } from './export/types.js';
 
 const SUFFIX = '.batch';
 const CLAIMED = '.claimed-';
@@ -257,17 +256,24 @@ function spanFromJson(json: SpanJson): OtlpSpan {
   return span;
 }
 
-/** A batch as one JSON document: the events' spans exactly as they were, so the next run sends the same bytes. */
+/** A batch as one JSON document: spans, log records and metric points exactly as they were, so the next run sends the same bytes. */
 export function encodeBatch(batch: Batch): string {
-  const events = batch.events.map((e) => ({ p: e.projectName ?? null, s: spanToJson(e.span as OtlpSpan) }));
+  const events = batch.events.map((e) =>
+    e.signal === 'span' ? { p: e.projectName ?? null, s: spanToJson(e.span as OtlpSpan) } : e.signal === 'log' ? { p: e.projectName ?? null, l: toJsonValue(e.record) } : { p: e.projectName ?? null, m: toJsonValue(e.metric) },
+  );
   return JSON.stringify({ v: VERSION, id: batch.id, signal: batch.signal, resource: batch.resource, sdkVersion: batch.sdkVersion, events });
 }
 
+const SIGNALS: ReadonlySet<string> = new Set<Signal>(['span', 'log', 'metric']);
+
 export function decodeBatch(text: string): Batch {
-  const raw = JSON.parse(text) as { v: number; id: string; signal: 'span'; resource: Batch['resource']; sdkVersion: string; events: Array<{ p: string | null; s: SpanJson }> };
-  if (raw.v !== VERSION || typeof raw.id !== 'string' || raw.signal !== 'span' || !Array.isArray(raw.events)) throw new Error('not a spooled batch of this version');
-  const events: QueuedEvent[] = raw.events.map(({ p, s: json }) => {
-    const span = spanFromJson(json);
+  const raw = JSON.parse(text) as { v: number; id: string; signal: Signal; resource: Batch['resource']; sdkVersion: string; events: Array<{ p: string | null; s?: SpanJson; l?: unknown; m?: unknown }> };
+  if (raw.v !== VERSION || typeof raw.id !== 'string' || !SIGNALS.has(raw.signal) || !Array.isArray(raw.events)) throw new Error('not a spooled batch of this version');
+  const events: QueuedItem[] = raw.events.map(({ p, s: json, l, m }): QueuedItem => {
+    const projectName = p ?? undefined;
+    if (raw.signal === 'log') return { signal: 'log', record: fromJsonValue(l) as OtlpLogRecord, projectName, scrubbed: true };
+    if (raw.signal === 'metric') return { signal: 'metric', metric: fromJsonValue(m) as OtlpMetric, projectName, scrubbed: true };
+    const span = spanFromJson(json as SpanJson);
     return {
       signal: 'span',
       name: span.name,
@@ -277,7 +283,7 @@ export function decodeBatch(text: string): Batch {
       error: span.status.code === 2,
       statusMessage: span.status.message,
       traceId: undefined,
-      projectName: p ?? undefined,
+      projectName,
       span,
     };
   });

@@ -1,17 +1,20 @@
 // Owns turning what a person or a script says about a log line or a metric value (CLI flags, JSON lines) into OTLP
 // log records and metric points, validated field by field.
 
-import type { FlatAttributes, OtlpLogRecord, OtlpMetric } from '../otlp/model.js';
-import { severityNumber, type SeverityName } from '../transform/logs.js';
+import type { FlatAttributes, OtlpDataPoint, OtlpLogRecord, OtlpMetric } from '../otlp/model.js';
+import { severityNumber, type SeverityName } from '../otlp/severity.js';
 
 export const METRIC_KINDS = ['gauge', 'counter', 'histogram'] as const;
 export type MetricKind = (typeof METRIC_KINDS)[number];
-/** OTLP's severity ranges (transform/logs.ts SEVERITY_NAMES), in lower case. */
+/** OTLP's severity ranges (otlp/severity.ts SEVERITY_NAMES), in lower case. */
 export const SEVERITIES = ['trace', 'debug', 'info', 'warn', 'error', 'fatal'] as const;
 export type Severity = (typeof SEVERITIES)[number];
 
 /** The OpenTelemetry SDKs' default histogram bounds, so one recorded value lands in a bucket charts understand. */
 export const DEFAULT_BOUNDS = [0, 5, 10, 25, 50, 75, 100, 250, 500, 750, 1000, 2500, 5000, 7500, 10000] as const;
+
+/** A bucket count per bound and one past the last, all 0: copied for each histogram point. */
+const NO_COUNTS: readonly bigint[] = DEFAULT_BOUNDS.map(() => 0n).concat(0n);
 
 export class RecordError extends Error {}
 
@@ -65,18 +68,36 @@ export function metricOf(input: MetricInput): OtlpMetric {
   const kind = input.kind ?? 'gauge';
   if (kind === 'counter' && input.value < 0) throw new RecordError(`a counter only goes up: the value must be >= 0, got ${input.value}`);
   const time = timeOf(input.timestamp);
-  const base = { name: input.name, description: '', unit: input.unit ?? '', isMonotonic: kind === 'counter', temporality: kind === 'gauge' ? 0 : 1 };
-  const point = { attributes: flat(input.attributes), startTimeUnixNano: kind === 'gauge' ? 0n : time, timeUnixNano: time, flags: 0 };
-  if (kind !== 'histogram') return { ...base, type: kind === 'gauge' ? 'gauge' : 'sum', points: [{ ...point, value: input.value }] };
-  const bucket = DEFAULT_BOUNDS.findIndex((bound) => input.value <= bound);
-  const counts = DEFAULT_BOUNDS.map(() => 0n).concat(0n);
-  counts[bucket === -1 ? DEFAULT_BOUNDS.length : bucket] = 1n;
-  return {
-    ...base,
-    type: 'histogram',
-    points: [{ ...point, count: 1n, sum: input.value, min: input.value, max: input.value, bucketCounts: counts, explicitBounds: [...DEFAULT_BOUNDS] }],
+  // Object literals of one shape throughout (no spreads): this runs on an app's hot path through the SDK.
+  const point: OtlpDataPoint = { attributes: flat(input.attributes), startTimeUnixNano: kind === 'gauge' ? 0n : time, timeUnixNano: time, flags: 0 };
+  const metric: OtlpMetric = {
+    name: input.name,
+    description: '',
+    unit: input.unit ?? '',
+    type: kind === 'gauge' ? 'gauge' : kind === 'counter' ? 'sum' : 'histogram',
+    isMonotonic: kind === 'counter',
+    temporality: kind === 'gauge' ? 0 : 1,
+    points: [point],
   };
+  if (kind !== 'histogram') {
+    point.value = input.value;
+    return metric;
+  }
+  let bucket = 0;
+  while (bucket < DEFAULT_BOUNDS.length && input.value > (DEFAULT_BOUNDS[bucket] as number)) bucket++;
+  const counts = NO_COUNTS.slice();
+  counts[bucket] = 1n;
+  point.count = 1n;
+  point.sum = input.value;
+  point.min = input.value;
+  point.max = input.value;
+  point.bucketCounts = counts;
+  point.explicitBounds = DEFAULT_BOUNDS.slice();
+  return metric;
 }
+
+/** The empty id of a record that names no trace or span, shared (never written to): no allocation per record. */
+const NO_ID = new Uint8Array(0);
 
 export function logOf(input: LogInput): OtlpLogRecord {
   const severity = input.severity ?? 'info';
@@ -92,8 +113,8 @@ export function logOf(input: LogInput): OtlpLogRecord {
     severityText: name,
     body: input.message,
     attributes: flat(input.attributes),
-    traceId: Buffer.from(traceId, 'hex'),
-    spanId: Buffer.from(spanId, 'hex'),
+    traceId: traceId === '' ? NO_ID : Buffer.from(traceId, 'hex'),
+    spanId: spanId === '' ? NO_ID : Buffer.from(spanId, 'hex'),
     eventName: '',
   };
 }

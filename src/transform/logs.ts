@@ -3,6 +3,9 @@
 import { toHex, type OtlpLogRecord, type OtlpLogsRequest } from '../otlp/model.js';
 import { mergedAttributes, projectOf, resourceColumns, type ResourceColumns } from './resource.js';
 import { MAX_NANOS, formatNanos, type RowsResult } from './row.js';
+import { SEVERITY_NAMES } from '../otlp/severity.js';
+
+export { SEVERITY_NAMES, severityNumber, type SeverityName } from '../otlp/severity.js';
 
 export interface LogRow {
   /** UTC, DateTime64(9) text: the record's time, or when it was observed if it has none. */
@@ -25,15 +28,6 @@ export const LOG_COLUMNS = [
   'timestamp', 'observed_timestamp', 'trace_id', 'span_id', 'severity_text', 'severity_number', 'body', 'service_name',
   'project_name', 'project_version', 'environment', 'attributes', 'scope_name',
 ] as const satisfies ReadonlyArray<keyof LogRow>;
-
-/** OTLP's severity ranges: 1-4 TRACE, 5-8 DEBUG, 9-12 INFO, 13-16 WARN, 17-20 ERROR, 21-24 FATAL. */
-export const SEVERITY_NAMES = ['TRACE', 'DEBUG', 'INFO', 'WARN', 'ERROR', 'FATAL'] as const;
-export type SeverityName = (typeof SEVERITY_NAMES)[number];
-
-/** The first severity number of a named range (TRACE 1, DEBUG 5, INFO 9, WARN 13, ERROR 17, FATAL 21). */
-export function severityNumber(name: SeverityName): number {
-  return SEVERITY_NAMES.indexOf(name) * 4 + 1;
-}
 
 /** The spec's short name for a severity number: 9 INFO, 10 INFO2, ...; '' for 0 (unspecified). */
 export function severityText(n: number): string {

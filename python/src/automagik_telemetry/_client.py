@@ -116,7 +116,8 @@ class AutomagikTelemetry:
         self._processor.enqueue(record)
 
     def track_error(self, exc: BaseException, attributes: Optional[Mapping[str, Any]] = None, *, timestamp: Any = None, trace_id: Optional[str] = None, project_name: Optional[str] = None) -> None:
-        """Records an error as an ERROR event named "error" with OpenTelemetry's exception.* attributes."""
+        """Records an error as an ERROR event named "error" with OpenTelemetry's exception.* attributes, and the same
+        attributes as the span's "exception" event."""
         if self.options is None or self._closed:
             return
         try:
@@ -124,12 +125,15 @@ class AutomagikTelemetry:
                 exc = Exception(str(exc))
             message = str(exc)
             stack = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__)) if exc.__traceback__ else ""
-            merged = {"exception.type": type(exc).__name__, "exception.message": message, "exception.stacktrace": stack}
+            exception = {"exception.type": type(exc).__name__, "exception.message": message, "exception.stacktrace": stack}
+            merged = dict(exception)
             merged.update(attributes or {})
+            record = self._records.span("error", merged, None, "error", message, timestamp, trace_id, project_name)
+            self._records.exception(record, exception)
         except Exception as error:  # noqa: BLE001
             self._report(ValueError("track_error: %s" % error))
             return
-        self.track_event("error", merged, None, "error", status_message=message, timestamp=timestamp, trace_id=trace_id, project_name=project_name)
+        self._processor.enqueue(record)
 
     def track_metric(self, name: str, value: float, type: str = "gauge", unit: Optional[str] = None, attributes: Optional[Mapping[str, Any]] = None, *, description: Optional[str] = None, timestamp: Any = None, project_name: Optional[str] = None) -> None:
         """Records one data point: "gauge" (a reading), "counter" (an increment; sent as a monotonic cumulative sum)

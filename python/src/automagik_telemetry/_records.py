@@ -12,10 +12,10 @@ from ._privacy import Scrubber
 
 
 class SpanRecord:
-    __slots__ = ("name", "attributes", "start_ns", "end_ns", "error", "status_message", "trace_id", "span_id", "project")
+    __slots__ = ("name", "attributes", "start_ns", "end_ns", "error", "status_message", "trace_id", "span_id", "project", "exception")
     signal = "traces"
 
-    def __init__(self, name, attributes, start_ns, end_ns, error, status_message, trace_id, span_id, project):
+    def __init__(self, name, attributes, start_ns, end_ns, error, status_message, trace_id, span_id, project, exception=None):
         self.name = name
         self.attributes = attributes
         self.start_ns = start_ns
@@ -25,6 +25,8 @@ class SpanRecord:
         self.trace_id = trace_id
         self.span_id = span_id
         self.project = project
+        # track_error's exception.* attributes, recorded as the span's "exception" event too (scrubbed).
+        self.exception = exception
 
 
 class LogRecord:
@@ -103,6 +105,11 @@ class RecordBuilder:
             sid,
             project_name,
         )
+
+    def exception(self, record: SpanRecord, attributes: Dict[str, str]) -> SpanRecord:
+        """Adds the "exception" span event (OpenTelemetry's place for a recorded exception) to an error's span."""
+        record.exception = self._scrub.attributes(dict(attributes))
+        return record
 
     def log(self, message, severity, attributes, trace_id, span_id, timestamp, project_name) -> LogRecord:
         level = _mapping.SEVERITIES.get(str(severity).lower())

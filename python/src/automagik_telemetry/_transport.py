@@ -133,8 +133,11 @@ class Sender:
             payload = json.dumps(request_of(records, resource, self.sdk_version), separators=(",", ":"), ensure_ascii=False)
             return o.otlp_url(signal), payload.encode("utf-8")
         table = o.clickhouse_table if signal == "traces" else signal
+        rows = rows_of(records, resource)
+        if signal == "traces" and any("events.name" in row for row in rows):
+            columns = tuple(columns) + _mapping.TRACE_EVENT_COLUMNS
         query = "INSERT INTO %s.%s (%s) FORMAT JSONEachRow" % (o.clickhouse_database, table, ", ".join(columns))
-        lines = "".join(json.dumps(row, separators=(",", ":"), ensure_ascii=False) + "\n" for row in rows_of(records, resource))
+        lines = "".join(json.dumps(row, separators=(",", ":"), ensure_ascii=False) + "\n" for row in rows)
         return "%s/?query=%s" % (o.clickhouse_endpoint, quote(query, safe="")), lines.encode("utf-8")
 
     def send(self, url: str, body: bytes, batch_id: str, count: int) -> SendResult:

@@ -5,8 +5,11 @@
 import { parseClickHouseMessage } from '../../clickhouse/errors.js';
 import { TelemetryError } from '../../errors.js';
 import { otlpToRows } from '../../transform/otlp-to-rows.js';
-import { TRACE_COLUMNS, toJsonEachRow } from '../../transform/row.js';
-import { buildRequest } from '../event.js';
+import { LOG_COLUMNS, logsToRows } from '../../transform/logs.js';
+import { METRIC_COLUMNS, metricsToRows } from '../../transform/metrics.js';
+import { TRACE_COLUMNS, TRACE_NESTED_COLUMNS, toJsonEachRow, type RejectedItem } from '../../transform/row.js';
+import { buildRequest, type QueuedEvent } from '../event.js';
+import { buildLogsRequest, buildMetricsRequest, type QueuedLog, type QueuedMetric } from '../signal-items.js';
 import type { ResolvedOptions } from '../options.js';
 import { basicAuthorization } from '../../clickhouse/auth-header.js';
 import type { Backend, Batch, ExportResult, HttpAnswer, SerializedBatch } from './types.js';
@@ -25,16 +28,26 @@ export class ClickHouseBackend implements Backend {
   }
 
   serialize(batch: Batch): SerializedBatch {
-    const { rows, rejected } = otlpToRows(buildRequest(batch.events, batch.resource, batch.sdkVersion));
+    const { table, columns, rows, rejected } = this.rowsOf(batch);
     if (rejected.length > 0) this.refused.set(batch.id, rejected.map((r) => r.reason));
     else this.refused.delete(batch.id);
     const o = this.options;
-    const query = `INSERT INTO ${o.clickhouseDatabase}.${o.clickhouseTable} (${TRACE_COLUMNS.join(', ')}) FORMAT JSONEachRow`;
+    const query = `INSERT INTO ${o.clickhouseDatabase}.${table} (${columns.join(', ')}) FORMAT JSONEachRow`;
     const url = `${o.clickhouseEndpoint}/?query=${encodeURIComponent(query)}&insert_deduplication_token=${encodeURIComponent(batch.id)}`;
     const headers: Record<string, string> = { 'Content-Type': 'application/x-ndjson' };
     if (o.clickhousePassword !== undefined) headers.Authorization = basicAuthorization({ username: o.clickhouseUsername, password: o.clickhousePassword });
     else headers['X-ClickHouse-User'] = o.clickhouseUsername;
     return { url, body: toJsonEachRow(rows), headers };
+  }
+
+  /** The batch's rows by the shared transform of its signal, and the table and columns they go to. */
+  private rowsOf(batch: Batch): { table: string; columns: readonly string[]; rows: object[]; rejected: RejectedItem[] } {
+    if (batch.signal === 'log') return { table: 'logs', columns: LOG_COLUMNS, ...logsToRows(buildLogsRequest(batch.events as QueuedLog[], batch.resource, batch.sdkVersion)) };
+    if (batch.signal === 'metric') return { table: 'metrics', columns: METRIC_COLUMNS, ...metricsToRows(buildMetricsRequest(batch.events as QueuedMetric[], batch.resource, batch.sdkVersion)) };
+    const { rows, rejected } = otlpToRows(buildRequest(batch.events as QueuedEvent[], batch.resource, batch.sdkVersion));
+    // The nested events/links columns are named only when a span has some: a schema v1 store takes plain events still.
+    const nested = rows.some((r) => r['events.name'] !== undefined || r['links.trace_id'] !== undefined);
+    return { table: this.options.clickhouseTable, columns: nested ? [...TRACE_COLUMNS, ...TRACE_NESTED_COLUMNS] : TRACE_COLUMNS, rows, rejected };
   }
 
   interpret(answer: HttpAnswer, batch: Batch): ExportResult {

@@ -2,15 +2,20 @@
 
 import type { TelemetryError } from '../../errors.js';
 import type { QueuedEvent, ResourceInfo } from '../event.js';
+import type { QueuedLog, QueuedMetric } from '../signal-items.js';
 
-/** The kinds of item the batch processor carries; one batch holds one kind. Spans (events) today. */
-export type Signal = 'span';
+/** The kinds of item the batch processor carries; one batch holds one kind. */
+export type Signal = 'span' | 'log' | 'metric';
+
+/** One queued item of any kind, tagged by its signal. */
+export type QueuedItem = QueuedEvent | QueuedLog | QueuedMetric;
 
 export interface Batch {
   /** Stable across retries, spooling and the next run: the dedup token (ClickHouse) and part of the identical body (OTLP). */
   id: string;
   signal: Signal;
-  events: QueuedEvent[];
+  /** The items, all of the batch's signal (named events for history: spans came first). */
+  events: QueuedItem[];
   /** Fixed when the batch is formed, so a batch sent by the next run carries the same resource. */
   resource: ResourceInfo;
   sdkVersion: string;
