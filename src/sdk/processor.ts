@@ -8,6 +8,7 @@ import type { Batch, Export, QueuedItem, Signal } from './export/types.js';
 import { prepareLog, prepareMetric } from './signal-items.js';
 import { BoundedQueue } from './queue.js';
 import type { Spool, SpoolClaim } from './spool.js';
+import type { TelemetryStats } from './results.js';
 
 export interface ProcessorOptions {
   batchSize: number;
@@ -25,15 +26,8 @@ export interface ProcessorOptions {
   backend: 'otlp' | 'clickhouse';
 }
 
-export interface ProcessorCounters {
-  sent: number;
-  retried: number;
-  dropped: number;
-  failed: number;
-  failedBatches: number;
-  /** Events written to the spool for the next run (at exit, or by shutdown with the store down). */
-  spooled: number;
-}
+/** The processor's share of stats(): everything but what is queued, which the client adds. */
+export type ProcessorCounters = Omit<TelemetryStats, 'queued'>;
 
 interface InFlight {
   batch: Batch;
