@@ -39,6 +39,15 @@ export const CH = Object.freeze({
   QUERY_IS_TOO_LARGE: { code: 229, name: 'QUERY_IS_TOO_LARGE' },
   HTTP_LENGTH_REQUIRED: { code: 381, name: 'HTTP_LENGTH_REQUIRED' },
   TIMEOUT_EXCEEDED: { code: 159, name: 'TIMEOUT_EXCEEDED' },
+  // The embedded engine's access policy, sessions and insert queue.
+  ACCESS_DENIED: { code: 497, name: 'ACCESS_DENIED' },
+  UNKNOWN_TABLE: { code: 60, name: 'UNKNOWN_TABLE' },
+  INTO_OUTFILE_NOT_ALLOWED: { code: 564, name: 'INTO_OUTFILE_NOT_ALLOWED' },
+  SETTING_CONSTRAINT_VIOLATION: { code: 452, name: 'SETTING_CONSTRAINT_VIOLATION' },
+  SESSION_NOT_FOUND: { code: 372, name: 'SESSION_NOT_FOUND' },
+  SESSION_IS_LOCKED: { code: 373, name: 'SESSION_IS_LOCKED' },
+  INVALID_SESSION_TIMEOUT: { code: 374, name: 'INVALID_SESSION_TIMEOUT' },
+  TOO_MANY_SIMULTANEOUS_QUERIES: { code: 202, name: 'TOO_MANY_SIMULTANEOUS_QUERIES' },
 });
 
 export function chError(kind: { code: number; name: string }, message: string, query?: string): ClickHouseError {

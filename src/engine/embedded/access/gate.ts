@@ -1,12 +1,12 @@
 // Owns deciding, for one ClickHouse HTTP request, what runs and with which settings, database and session state.
 
-import { chError } from '../../../clickhouse/errors.js';
+import { CH, chError } from '../../../clickhouse/errors.js';
 import { unescapeParam } from '../../../clickhouse/sql-lexer.js';
 import type { InsertStatement } from '../../../clickhouse/statement.js';
-import { INGEST_TABLES, type Role } from '../../../config/roles.js';
+import type { Role } from '../../../config/roles.js';
 import { quoteIdentifier, type EmbeddedDatabase } from '../database.js';
 import { StatementAnalyzer } from './analyze.js';
-import { ACCESS, POLICY_SETTINGS, authorize, checkSetting, type AccessContext, type Verdict } from './policy.js';
+import { POLICY_SETTINGS, authorize, authorizeInsert, checkSetting, type AccessContext, type Verdict } from './policy.js';
 import { SessionStore, type Session } from './sessions.js';
 
 export interface Caller {
@@ -55,21 +55,9 @@ export class AccessGate {
     const params = decodeParams(rawParams);
     const run = this.execution(scope, params);
     const analyzed = await this.analyzer.analyze(sql, params);
-    const context: AccessContext = {
-      role: scope.caller.role,
-      user: scope.caller.user,
-      database: this.database,
-      currentDatabase: run.database,
-      readonly: scope.get || this.readonlyOf(scope),
-      inSession: scope.session !== undefined,
-      knownDatabases: await this.analyzer.knownDatabases(),
-      ownTemporaryTables: scope.session?.temporaryTables ?? new Set(),
-      otherTemporaryTables: this.sessions.temporaryTablesOfOthers(scope.session),
-      identifierParams: params,
-    };
-    const verdict = authorize(analyzed.ast, analyzed.tokens, context);
+    const verdict = authorize(analyzed.ast, analyzed.tokens, this.context(scope, run, await this.analyzer.knownDatabases()));
     if (verdict.kind === 'create-temporary' && (await this.tableExists(run.database, verdict.table))) {
-      throw chError(ACCESS.BAD_ARGUMENTS, `a temporary table named ${verdict.table} would hide ${run.database}.${verdict.table} from every client; choose another name`);
+      throw chError(CH.BAD_ARGUMENTS, `a temporary table named ${verdict.table} would hide ${run.database}.${verdict.table} from every client; choose another name`);
     }
     return { verdict, run };
   }
@@ -77,23 +65,12 @@ export class AccessGate {
   /** Checks an INSERT whose rows travel in the body (parsed without the engine: its table, columns, settings). */
   checkInsert(scope: RequestScope, insert: InsertStatement): Execution {
     const run = this.execution(scope, {});
-    const { role, user } = scope.caller;
-    if (scope.get) throw chError(ACCESS.READONLY, 'Cannot execute query in readonly mode: GET requests may only read; use POST');
+    if (scope.get) throw chError(CH.READONLY, 'Cannot execute query in readonly mode: GET requests may only read; use POST');
     for (const [name, value] of Object.entries(insert.settings)) checkSetting(name, value, scope.caller);
     const dot = insert.table.indexOf('.');
-    const database = dot === -1 ? run.database : insert.table.slice(0, dot);
-    const table = dot === -1 ? insert.table : insert.table.slice(dot + 1);
-    const own = dot === -1 && scope.session?.temporaryTables.has(table) === true;
-    if (this.readonlyOf(scope) || (role === 'reader' && !own)) throw chError(ACCESS.READONLY, `${user}: Cannot execute query in readonly mode`);
-    if (!own) {
-      if (dot === -1 && this.sessions.temporaryTablesOfOthers(scope.session).has(table)) throw chError(ACCESS.UNKNOWN_TABLE, `Table ${table} does not exist`);
-      if (database !== this.database || (role === 'ingest' && !INGEST_TABLES.has(table))) {
-        throw chError(
-          ACCESS.ACCESS_DENIED,
-          `${user}: Not enough privileges. To execute this query, it's necessary to have the grant INSERT ON ${database}.${table}`,
-        );
-      }
-    }
+    const target = dot === -1 ? { database: run.database, table: insert.table, qualified: false } : { database: insert.table.slice(0, dot), table: insert.table.slice(dot + 1), qualified: true };
+    // No statement to parse: no names to tell databases from aliases by, so no known databases needed.
+    authorizeInsert(target, this.context(scope, run, new Set()));
     return run;
   }
 
@@ -117,6 +94,22 @@ export class AccessGate {
     for (const [name, value] of Object.entries(merged)) if (!POLICY_SETTINGS.has(name)) settings[name] = value;
     const database = scope.database && scope.database !== '' ? scope.database : (scope.session?.database ?? this.database);
     return { settings, database, params };
+  }
+
+  /** What the policy decides by: the caller, the request's database and session, and the other sessions' tables. */
+  private context(scope: RequestScope, run: Execution, knownDatabases: ReadonlySet<string>): AccessContext {
+    return {
+      role: scope.caller.role,
+      user: scope.caller.user,
+      database: this.database,
+      currentDatabase: run.database,
+      readonly: scope.get || this.readonlyOf(scope),
+      inSession: scope.session !== undefined,
+      knownDatabases,
+      ownTemporaryTables: scope.session?.temporaryTables ?? new Set(),
+      otherTemporaryTables: this.sessions.temporaryTablesOfOthers(scope.session),
+      identifierParams: run.params,
+    };
   }
 
   private readonlyOf(scope: RequestScope): boolean {

@@ -1,18 +1,9 @@
 // Owns what each role may run on the embedded engine, decided by allow-list from the parsed statement.
 
-import { ClickHouseError, chError } from '../../../clickhouse/errors.js';
+import { CH, ClickHouseError, chError } from '../../../clickhouse/errors.js';
 import { walk, type AstNode } from '../../../clickhouse/explain-ast.js';
 import { findWords, leadingKeywords, qualifiedNames, settingAssignments, type Token } from '../../../clickhouse/sql-lexer.js';
 import { INGEST_TABLES, type Role } from '../../../config/roles.js';
-
-export const ACCESS = Object.freeze({
-  ACCESS_DENIED: { code: 497, name: 'ACCESS_DENIED' },
-  READONLY: { code: 164, name: 'READONLY' },
-  UNKNOWN_TABLE: { code: 60, name: 'UNKNOWN_TABLE' },
-  INTO_OUTFILE_NOT_ALLOWED: { code: 564, name: 'INTO_OUTFILE_NOT_ALLOWED' },
-  SETTING_CONSTRAINT_VIOLATION: { code: 452, name: 'SETTING_CONSTRAINT_VIOLATION' },
-  BAD_ARGUMENTS: { code: 36, name: 'BAD_ARGUMENTS' },
-});
 
 /** Table functions that only compute: nothing they do reaches a file, a URL, another server or another table. */
 export const SAFE_TABLE_FUNCTIONS: ReadonlySet<string> = new Set([
@@ -90,7 +81,7 @@ export function authorize(ast: AstNode, tokens: Token[], ctx: AccessContext): Ve
   const verdict = classify(ast, tokens, ctx, settings);
   checkReferences(ast, tokens, ctx, verdict);
   if (ctx.readonly && verdict.kind !== 'read' && verdict.kind !== 'set' && verdict.kind !== 'use') {
-    throw chError(ACCESS.READONLY, `${ctx.user}: Cannot execute query in readonly mode`);
+    throw chError(CH.READONLY, `${ctx.user}: Cannot execute query in readonly mode`);
   }
   return verdict;
 }
@@ -106,7 +97,7 @@ function classify(ast: AstNode, tokens: Token[], ctx: AccessContext, settings: S
   }
   if (type === 'Set') {
     if (!ctx.inSession) {
-      throw chError(ACCESS.BAD_ARGUMENTS, 'SET changes settings only inside a session: send a session_id, or pass settings as URL parameters for this request');
+      throw chError(CH.BAD_ARGUMENTS, 'SET changes settings only inside a session: send a session_id, or pass settings as URL parameters for this request');
     }
     return { kind: 'set', settings };
   }
@@ -120,11 +111,7 @@ function classify(ast: AstNode, tokens: Token[], ctx: AccessContext, settings: S
       if (child.type === 'Function') throw denied(ctx, `INSERT INTO FUNCTION ${child.args[0] ?? ''}`, 'table functions write outside the store');
       if (child.type === 'SelectWithUnionQuery' && ctx.role === 'ingest') throw notEnough(ctx, 'SELECT', 'INSERT … SELECT reads tables');
     }
-    const target = targetTable(ast, ctx);
-    const ownTemporary = !target.qualified && ctx.ownTemporaryTables.has(target.table);
-    // A reader fills its own temporary tables (its session's scratch space), nothing else.
-    if (ctx.role === 'reader' && !ownTemporary) throw chError(ACCESS.READONLY, `${ctx.user}: Cannot execute query in readonly mode`);
-    checkInsertTarget(target.database, target.table, ctx);
+    authorizeInsert(targetTable(ast, ctx), ctx);
     return { kind: 'write', settings };
   }
   if (type === 'CreateQuery') return classifyCreate(ast, tokens, words, ctx, settings);
@@ -153,10 +140,10 @@ function classifyCreate(ast: AstNode, tokens: Token[], words: string[], ctx: Acc
   const what = kind[0] === 'MATERIALIZED' ? 'MATERIALIZED VIEW' : kind[0] ?? '';
   if (what === 'TEMPORARY') {
     const target = targetTable(ast, ctx);
-    if (!ctx.inSession) throw chError(ACCESS.BAD_ARGUMENTS, 'temporary tables live in a session: send a session_id');
+    if (!ctx.inSession) throw chError(CH.BAD_ARGUMENTS, 'temporary tables live in a session: send a session_id');
     if (ctx.role === 'ingest') throw notEnough(ctx, 'CREATE TEMPORARY TABLE', 'the ingest role only inserts');
     if (ctx.otherTemporaryTables.has(target.table)) {
-      throw chError(ACCESS.BAD_ARGUMENTS, `the temporary table name ${target.table} is taken by another session on this engine; choose another`);
+      throw chError(CH.BAD_ARGUMENTS, `the temporary table name ${target.table} is taken by another session on this engine; choose another`);
     }
     checkEngines(tokens, ctx);
     return { kind: 'create-temporary', table: target.table, settings };
@@ -170,7 +157,7 @@ function classifyCreate(ast: AstNode, tokens: Token[], words: string[], ctx: Acc
 /** DDL on the tables the statement names at its top (ALTER t, DROP t, RENAME a TO b …): admin, in the telemetry database. */
 function ddl(ast: AstNode, ctx: AccessContext, settings: Setting[], what: string): Verdict {
   if (ctx.role !== 'admin') {
-    if (ctx.role === 'reader') throw chError(ACCESS.READONLY, `${ctx.user}: Cannot execute query in readonly mode`);
+    if (ctx.role === 'reader') throw chError(CH.READONLY, `${ctx.user}: Cannot execute query in readonly mode`);
     throw notEnough(ctx, what, 'the ingest role only inserts');
   }
   for (const { database, table } of topTables(ast, ctx)) {
@@ -209,9 +196,19 @@ function topTables(ast: AstNode, ctx: AccessContext): Array<{ database: string; 
   return [{ database: target.database, table: target.table }];
 }
 
-function checkInsertTarget(database: string, table: string, ctx: AccessContext): void {
-  if (ctx.ownTemporaryTables.has(table) && database === ctx.currentDatabase) return;
-  if (ctx.otherTemporaryTables.has(table) && database === ctx.currentDatabase) throw unknownTable(table);
+/**
+ * Whether `ctx.role` may insert into `target`: the parsed INSERT and the INSERT whose rows travel in the body (parsed
+ * without the engine) both ask here. A reader fills its own temporary tables (its session's scratch space) only.
+ */
+export function authorizeInsert(target: { database: string; table: string; qualified: boolean }, ctx: AccessContext): void {
+  const ownTemporary = !target.qualified && ctx.ownTemporaryTables.has(target.table);
+  if (ctx.readonly || (ctx.role === 'reader' && !ownTemporary)) throw chError(CH.READONLY, `${ctx.user}: Cannot execute query in readonly mode`);
+  checkInsertTarget(target, ctx);
+}
+
+function checkInsertTarget({ database, table, qualified }: { database: string; table: string; qualified: boolean }, ctx: AccessContext): void {
+  if (!qualified && ctx.ownTemporaryTables.has(table)) return;
+  if (!qualified && ctx.otherTemporaryTables.has(table)) throw unknownTable(table);
   if (database !== ctx.database) throw notEnough(ctx, `INSERT ON ${database}.${table}`, `inserts go to the ${ctx.database} database only`);
   if (ctx.role === 'ingest' && !INGEST_TABLES.has(table)) {
     throw notEnough(ctx, `INSERT ON ${database}.${table}`, `the ingest role inserts into ${[...INGEST_TABLES].join(', ')} only`);
@@ -279,7 +276,7 @@ function checkFunction(node: AstNode, ctx: AccessContext): void {
 
 function refuseOutsideReach(tokens: Token[], ctx: AccessContext): void {
   if (findWords(tokens, 'INTO', 'OUTFILE').length > 0) {
-    throw chError(ACCESS.INTO_OUTFILE_NOT_ALLOWED, `${ctx.user}: INTO OUTFILE is not allowed: results come back in the HTTP response`);
+    throw chError(CH.INTO_OUTFILE_NOT_ALLOWED, `${ctx.user}: INTO OUTFILE is not allowed: results come back in the HTTP response`);
   }
   if (findWords(tokens, 'FROM', 'INFILE').length > 0) {
     throw denied(ctx, 'FROM INFILE', 'send the rows in the request body');
@@ -293,15 +290,15 @@ function checkSettings(settings: Setting[], ctx: AccessContext): void {
 /** Whether `ctx.role` may set `name` (in a SETTINGS clause, a SET, or a URL parameter). */
 export function checkSetting(name: string, value: string, ctx: Pick<AccessContext, 'role' | 'user'>): void {
   if (name === 'readonly') {
-    if (ctx.role !== 'admin' && Number(value) === 0) throw chError(ACCESS.READONLY, `${ctx.user}: Cannot modify 'readonly' setting in readonly mode`);
+    if (ctx.role !== 'admin' && Number(value) === 0) throw chError(CH.READONLY, `${ctx.user}: Cannot modify 'readonly' setting in readonly mode`);
     return;
   }
   if (POLICY_SETTINGS.has(name)) return;
   if (DENIED_SETTINGS.has(name)) {
-    throw chError(ACCESS.SETTING_CONSTRAINT_VIOLATION, `${ctx.user}: Setting ${name} should not be changed: it would lift a limit of this engine`);
+    throw chError(CH.SETTING_CONSTRAINT_VIOLATION, `${ctx.user}: Setting ${name} should not be changed: it would lift a limit of this engine`);
   }
   if (ctx.role === 'ingest' && !INGEST_SETTINGS.test(name)) {
-    throw chError(ACCESS.SETTING_CONSTRAINT_VIOLATION, `${ctx.user}: Setting ${name} should not be changed: the ingest role sets insert settings only`);
+    throw chError(CH.SETTING_CONSTRAINT_VIOLATION, `${ctx.user}: Setting ${name} should not be changed: the ingest role sets insert settings only`);
   }
 }
 
@@ -311,13 +308,13 @@ function describe(type: string, words: string[]): string {
 }
 
 function denied(ctx: AccessContext, what: string, why = 'the embedded engine never runs it for any user'): ClickHouseError {
-  return chError(ACCESS.ACCESS_DENIED, `${ctx.user}: Not enough privileges: ${what} is refused (${why})`);
+  return chError(CH.ACCESS_DENIED, `${ctx.user}: Not enough privileges: ${what} is refused (${why})`);
 }
 
 function notEnough(ctx: AccessContext, grant: string, why: string): ClickHouseError {
-  return chError(ACCESS.ACCESS_DENIED, `${ctx.user}: Not enough privileges. To execute this query, it's necessary to have the grant ${grant} (${why})`);
+  return chError(CH.ACCESS_DENIED, `${ctx.user}: Not enough privileges. To execute this query, it's necessary to have the grant ${grant} (${why})`);
 }
 
 function unknownTable(name: string): ClickHouseError {
-  return chError(ACCESS.UNKNOWN_TABLE, `Table ${name} does not exist`);
+  return chError(CH.UNKNOWN_TABLE, `Table ${name} does not exist`);
 }

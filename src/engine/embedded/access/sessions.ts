@@ -1,12 +1,6 @@
 // Owns ClickHouse HTTP sessions on the embedded engine: each session's settings, database and temporary tables, and expiry.
 
-import { chError } from '../../../clickhouse/errors.js';
-
-export const SESSION_ERRORS = Object.freeze({
-  SESSION_NOT_FOUND: { code: 372, name: 'SESSION_NOT_FOUND' },
-  SESSION_IS_LOCKED: { code: 373, name: 'SESSION_IS_LOCKED' },
-  INVALID_SESSION_TIMEOUT: { code: 374, name: 'INVALID_SESSION_TIMEOUT' },
-});
+import { CH, chError } from '../../../clickhouse/errors.js';
 
 /** ClickHouse's defaults: `session_timeout` 60 s, at most `max_session_timeout` 3600 s. */
 export interface SessionLimits {
@@ -54,12 +48,12 @@ export class SessionStore {
     const key = `${user}\u0000${id}`;
     let session = this.sessions.get(key);
     if (!session) {
-      if (options.check) throw chError(SESSION_ERRORS.SESSION_NOT_FOUND, `Session ${id} not found`);
+      if (options.check) throw chError(CH.SESSION_NOT_FOUND, `Session ${id} not found`);
       if (this.sessions.size >= this.limits.maxSessions) await this.closeLongestIdle();
       session = { id, user, settings: new Map(), database: undefined, temporaryTables: new Set(), timeoutMs, lastUsed: now, busy: false };
       this.sessions.set(key, session);
     }
-    if (session.busy) throw chError(SESSION_ERRORS.SESSION_IS_LOCKED, `Session ${id} is locked by a concurrent client`);
+    if (session.busy) throw chError(CH.SESSION_IS_LOCKED, `Session ${id} is locked by a concurrent client`);
     session.busy = true;
     if (options.timeout !== undefined && options.timeout !== null) session.timeoutMs = timeoutMs;
     return session;
@@ -113,7 +107,7 @@ export class SessionStore {
     const seconds = Number(raw);
     if (!/^\d+(\.\d+)?$/.test(raw) || seconds > this.limits.maxTimeoutSeconds) {
       throw chError(
-        SESSION_ERRORS.INVALID_SESSION_TIMEOUT,
+        CH.INVALID_SESSION_TIMEOUT,
         `Invalid session timeout: '${raw}' (expected seconds from 0 to ${this.limits.maxTimeoutSeconds})`,
       );
     }

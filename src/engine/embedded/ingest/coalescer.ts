@@ -2,7 +2,7 @@
 // acknowledged only once its rows are stored, each stored once however often it is retried.
 
 import { createHash } from 'node:crypto';
-import { ClickHouseError, chError, toClickHouseError } from '../../../clickhouse/errors.js';
+import { CH, ClickHouseError, chError, toClickHouseError } from '../../../clickhouse/errors.js';
 import type { InsertOutcome, InsertRequest } from '../database.js';
 import { IngestJournal } from './journal.js';
 
@@ -22,7 +22,6 @@ export const COALESCER_DEFAULTS: Readonly<CoalescerLimits> = Object.freeze({ max
 
 /** Row formats whose bodies can be joined end to end (one row or record after another, no header). */
 const JOINABLE = new Set(['JSONEachRow', 'JSONCompactEachRow', 'CSV', 'TSV', 'TabSeparated']);
-const TOO_MANY = { code: 202, name: 'TOO_MANY_SIMULTANEOUS_QUERIES' } as const;
 /** Errors that name bad rows: the batch is tried again one request at a time, so only the bad request fails. */
 const DATA_ERRORS = /^(CANNOT_PARSE_\w+|INCORRECT_DATA|TYPE_MISMATCH|CANNOT_READ_ALL_DATA|NO_SUCH_COLUMN_IN_TABLE|THERE_IS_NO_COLUMN|INCORRECT_NUMBER_OF_COLUMNS|VALUE_IS_OUT_OF_RANGE_OF_DATA_TYPE|ILLEGAL_COLUMN|UNKNOWN_IDENTIFIER|CANNOT_INSERT_NULL_IN_ORDINARY_COLUMN|VIOLATED_CONSTRAINT|ATTEMPT_TO_READ_AFTER_EOF)$/;
 
@@ -96,7 +95,7 @@ export class InsertCoalescer {
     // One request alone always fits (the body limit bounds it); past that, the queue is bounded.
     if (this.queuedBytes > 0 && this.queuedBytes + request.data.length > this.limits.maxQueuedBytes) {
       return Promise.reject(
-        chError(TOO_MANY, `the engine holds ${this.queuedBytes} bytes of rows waiting to be written (limit ${this.limits.maxQueuedBytes}); retry shortly`),
+        chError(CH.TOO_MANY_SIMULTANEOUS_QUERIES, `the engine holds ${this.queuedBytes} bytes of rows waiting to be written (limit ${this.limits.maxQueuedBytes}); retry shortly`),
       );
     }
 
