@@ -44,7 +44,7 @@ export const METRIC_PANELS: readonly SignalPanel[] = [
   {
     title: 'Data points per hour (rollup)',
     kind: 'stat',
-    sql: 'SELECT toUInt64(sum(points)) AS value FROM {db}.metric_points_hourly_state WHERE project_name IN (${project:singlequote}) AND metric_name IN (${metric:singlequote}) AND $__timeFilter(hour)',
+    sql: 'SELECT toUInt64(sum(points)) AS value FROM {db}.metric_points_hourly_states WHERE project_name IN (${project:singlequote}) AND metric_name IN (${metric:singlequote}) AND $__timeFilter(hour)',
     grid: { x: 16, y: 0, w: 8, h: 4 },
   },
   {

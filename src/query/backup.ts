@@ -11,6 +11,7 @@ import { queryRows, runStatement, streamStatement, type ClickHouseConnection } f
 import { TelemetryError } from '../errors.js';
 import { packageVersion, templatePath } from '../paths.js';
 import { applySchema } from '../schema/index.js';
+import { hoursOf, rebuildRollupHours } from '../schema/rollups.js';
 
 export const BACKUP_FORMAT = 'automagik-telemetry-backup';
 const FORMAT_VERSION = 1;
@@ -207,8 +208,9 @@ export async function restoreBackup(
       await runStatement(connection, `TRUNCATE TABLE ${database}.traces`);
       await runStatement(connection, `TRUNCATE TABLE ${database}.metrics_hourly_state`);
     }
-    // Through the materialized view, so the hourly rollup is rebuilt from the restored rows.
     await runStatement(connection, `INSERT INTO ${database}.traces SELECT * FROM ${scratch}`, { settings: noDedup });
+    // The restored rows keep their insert times, behind the rollup's watermark: their hours are rebuilt from the rows.
+    await rebuildRollupHours(runner, database, 'metrics_hourly', await hoursOf(runner, scratch));
     return { file, rows: trailer.rows, replaced: options.replace };
   } finally {
     await runStatement(connection, `DROP TABLE IF EXISTS ${scratch}`).catch(() => undefined);

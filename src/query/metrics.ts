@@ -81,7 +81,7 @@ export async function queryMetrics(
        if(${value}, argMaxMerge(value_last), NULL) AS latest`;
   const from = raw
     ? `${database}.metrics WHERE timestamp >= {since:DateTime64(3, 'UTC')}`
-    : `${database}.metric_points_hourly_state WHERE hour >= toStartOfHour(toDateTime({since:DateTime64(3, 'UTC')}))`;
+    : `${database}.metric_points_hourly_states WHERE hour >= toStartOfHour(toDateTime({since:DateTime64(3, 'UTC')}))`;
   const found = await queryRows<{ bucket: string; metric: string; type: string; unit: string; n?: number; points?: number; total: number; observations: number; mean: number; lo: number | null; hi: number | null; latest: number | null }>(
     connection,
     `SELECT ${bucket} AS bucket, metric_name AS metric, metric_type AS type, any(unit) AS unit, ${measures}

@@ -43,7 +43,7 @@ export async function queryStats(
     : 'sum(total_count) AS total, sum(error_count) AS errors, quantilesMerge(0.5, 0.95, 0.99)(duration_ms_q) AS q';
   const from = raw
     ? `${database}.traces WHERE timestamp >= {since:DateTime64(3, 'UTC')}${projectFilter}`
-    : `${database}.metrics_hourly_state WHERE hour >= toStartOfHour(toDateTime({since:DateTime64(3, 'UTC')}))${projectFilter}`;
+    : `${database}.metrics_hourly_states WHERE hour >= toStartOfHour(toDateTime({since:DateTime64(3, 'UTC')}))${projectFilter}`;
   const time = raw ? 'timestamp' : 'hour';
   const bucket = {
     hour: `toString(toStartOfHour(${time}))`,

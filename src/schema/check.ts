@@ -2,19 +2,24 @@
 
 import { TelemetryError } from '../errors.js';
 import { loadSchema } from './index.js';
+import { ROLLUPS } from './rollups.js';
 
 type Rows = (sql: string, params: Record<string, string>) => Promise<Array<{ name: string }>>;
 
-/** The tables and views the schema files create in `database` (their CREATE … IF NOT EXISTS names). */
+/**
+ * The tables and views the schema files create in `database` (their CREATE … IF NOT EXISTS names), less the rollups'
+ * materialized views: the embedded engine keeps the rollups without them (schema/rollups.ts).
+ */
 export async function schemaTables(database: string): Promise<string[]> {
   const names = new Set<string>();
-  const create = new RegExp(`^CREATE (?:TABLE|VIEW|MATERIALIZED VIEW) IF NOT EXISTS ${database}\\.(\\w+)`, 'i');
+  const create = new RegExp(`^CREATE (?:(?:TABLE|VIEW|MATERIALIZED VIEW) IF NOT EXISTS|OR REPLACE VIEW) ${database}\\.(\\w+)`, 'i');
   for (const file of await loadSchema(database)) {
     for (const statement of file.statements) {
       const name = create.exec(statement)?.[1];
       if (name) names.add(name);
     }
   }
+  for (const rollup of ROLLUPS) names.delete(rollup.materializedView);
   return [...names];
 }
 

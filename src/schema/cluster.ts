@@ -44,9 +44,15 @@ export async function clusterStatements(cluster: string, database: string): Prom
       out.push(`CREATE MATERIALIZED VIEW IF NOT EXISTS ${view} ${on} TO ${dbName}.${target}_local AS${localSelect}`);
       continue;
     }
-    const view = /^CREATE VIEW IF NOT EXISTS (\w+\.\w+) AS([\s\S]*)$/.exec(statement);
+    const view = /^CREATE (VIEW IF NOT EXISTS|OR REPLACE VIEW) (\w+\.\w+) AS([\s\S]*)$/.exec(statement);
     if (view) {
-      out.push(`CREATE VIEW IF NOT EXISTS ${view[1]} ${on} AS${view[2]}`);
+      out.push(`CREATE ${view[1]} ${view[2]} ${on} AS${view[3]}`);
+      continue;
+    }
+    const index = /^ALTER TABLE (\w+)\.(\w+)(\s+(?:ADD|MATERIALIZE|DROP) INDEX[\s\S]*)$/.exec(statement);
+    if (index && tables.has(index[2] as string)) {
+      // Skip indexes live with the data, in the local tables (a Distributed table has none).
+      out.push(`ALTER TABLE ${index[1]}.${index[2]}_local ${on}${index[3]}`);
       continue;
     }
     const alter = /^ALTER TABLE (\w+)\.(\w+)(\s[\s\S]*)$/.exec(statement);

@@ -15,6 +15,7 @@ GRANT INSERT ON {{DATABASE}}.metrics TO {{INGEST_USER}};
 GRANT CREATE TABLE, INSERT ON {{DATABASE}}.otel_traces TO {{INGEST_USER}};
 -- Materialized views may run with the inserting user's rights: their targets take its inserts too.
 GRANT INSERT ON {{DATABASE}}.metrics_hourly_state TO {{INGEST_USER}};
+GRANT INSERT ON {{DATABASE}}.metric_points_hourly_state TO {{INGEST_USER}};
 
 -- reader: dashboards and Grafana. SELECT in the telemetry database; readonly = 2 refuses every write but lets clients
 -- such as Grafana's ClickHouse plugin set query settings.

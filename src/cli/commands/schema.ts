@@ -5,6 +5,9 @@ import { runStatement } from '../../clickhouse/http-client.js';
 import { TelemetryError } from '../../errors.js';
 import { clusterConfigXml, clusterStatements, CLUSTER_NAME } from '../../schema/cluster.js';
 import { applySchema, schemaText } from '../../schema/index.js';
+import { checkSchemaTables } from '../../schema/check.js';
+import { repairRollups } from '../../schema/rollups.js';
+import { queryRows } from '../../clickhouse/http-client.js';
 import { EXIT } from '../errors.js';
 import { numberFlag } from '../flags.js';
 import { stackCommand, type Cli } from '../stack.js';
@@ -64,6 +67,42 @@ Examples:
       const result = await applySchema({ run: (sql) => runStatement(connection, sql) }, config.database);
       if (options.json) ui.json(result);
       else ui.out(result.applied.length === 0 ? `schema is current (version ${result.version})` : `applied schema version(s) ${result.applied.join(', ')}`);
+      return EXIT.OK;
+    },
+  );
+  stackCommand(
+    cli,
+    schema
+      .command('check')
+      .description('check that every table is there and that the hourly rollups agree with the raw rows; rebuild hours that differ')
+      .option('--json', 'print the result as JSON')
+      .addHelpText(
+        'after',
+        `
+The rollups (metrics_hourly, metric_points_hourly) are compared with the raw rows hour by hour; an hour whose counts
+differ is rebuilt from the raw rows. The embedded engine does this on every start and every hour by itself.
+
+Examples:
+  $ automagik-telemetry schema check
+  $ automagik-telemetry schema check --json`,
+      ),
+    async ({ ui, config, connection: connect }, options: { json?: boolean }) => {
+      const connection = connect('admin');
+      const tables = await checkSchemaTables((sql, params) => queryRows<{ name: string }>(connection, sql, params), config.database);
+      const repairs = await repairRollups({ run: (sql) => runStatement(connection, sql) }, config.database);
+      if (options.json) {
+        ui.json({ tables, rollups: repairs.map((r) => ({ rollup: r.rollup, rebuiltHours: r.rebuilt })) });
+        return EXIT.OK;
+      }
+      ui.out(tables);
+      for (const repair of repairs) {
+        if (repair.rebuilt.length === 0) ui.out(`${repair.rollup}: agrees with the raw rows`);
+        else {
+          ui.out(`${repair.rollup}: rebuilt ${repair.rebuilt.length} hour(s) that differed from the raw rows:`);
+          for (const d of repair.rebuilt.slice(0, 20)) ui.out(`  ${d.hour}  raw ${d.raw}, rollup had ${d.rolledUp}`);
+          if (repair.rebuilt.length > 20) ui.out(`  … and ${repair.rebuilt.length - 20} more`);
+        }
+      }
       return EXIT.OK;
     },
   );

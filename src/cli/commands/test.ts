@@ -2,6 +2,8 @@
 
 import type { Command } from 'commander';
 import { runStatement } from '../../clickhouse/http-client.js';
+import type { ClickHouseConnection } from '../../clickhouse/connection.js';
+import { rebuildRollupHours } from '../../schema/rollups.js';
 import { TelemetryError } from '../../errors.js';
 import { sdkOptionsForStack } from '../../sdk/from-stack.js';
 import type { BackendName } from '../../sdk/options.js';
@@ -88,15 +90,7 @@ async function removeSamples(stack: Stack, runIds: string[]): Promise<number> {
   ) as { n: number; projects: string[]; hours: string[] };
   if (Number(found.n) === 0) return 0;
   await runStatement(connection, `ALTER TABLE ${db}.traces DELETE WHERE ${match} SETTINGS mutations_sync = 1`, { params });
-  const scope = { projects: JSON.stringify(found.projects).replace(/"/g, "'"), hours: JSON.stringify(found.hours).replace(/"/g, "'") };
-  const within = `project_name IN {projects:Array(String)} AND hour IN {hours:Array(DateTime('UTC'))}`;
-  await runStatement(connection, `ALTER TABLE ${db}.metrics_hourly_state DELETE WHERE ${within} SETTINGS mutations_sync = 1`, { params: scope });
-  await runStatement(
-    connection,
-    `INSERT INTO ${db}.metrics_hourly_state SELECT toStartOfHour(timestamp) AS hour, project_name, count(), countIf(status_code = 'ERROR'), quantilesState(0.5, 0.95, 0.99)(duration_ms)
-     FROM ${db}.traces WHERE project_name IN {projects:Array(String)} AND toStartOfHour(timestamp) IN {hours:Array(DateTime('UTC'))} GROUP BY hour, project_name`,
-    { params: scope },
-  );
+  await rebuildRollupHours(rollupRunner(connection), db, 'metrics_hourly', found.hours);
   return Number(found.n);
 }
 
@@ -113,13 +107,15 @@ async function removeSignalSamples(stack: Stack, runId: string | undefined): Pro
     removed += Number(row?.n ?? 0);
     await runStatement(connection, `ALTER TABLE ${db}.${table} DELETE WHERE ${match} SETTINGS mutations_sync = 1`, { params });
   }
-  // The samples' project has nothing else in it: its rollup is rebuilt from what remains (nothing, usually).
-  await runStatement(connection, `ALTER TABLE ${db}.metric_points_hourly_state DELETE WHERE project_name = {project:String} SETTINGS mutations_sync = 1`, { params });
-  await runStatement(
-    connection,
-    `INSERT INTO ${db}.metric_points_hourly_state SELECT toStartOfHour(timestamp) AS hour, project_name, metric_name, metric_type, unit, count(), sum(value), min(value), max(value),
-       argMaxState(value, timestamp), sum(count), sum(sum) FROM ${db}.metrics WHERE project_name = {project:String} GROUP BY hour, project_name, metric_name, metric_type, unit`,
-    { params },
-  );
+  // The samples' hours of the metric rollup are rebuilt from what remains.
+  const runner = rollupRunner(connection);
+  const hours = (await runStatement(connection, `SELECT DISTINCT toString(hour) FROM ${db}.metric_points_hourly_state WHERE project_name = {project:String} FORMAT TabSeparated`, { params }))
+    .split('\n')
+    .filter((line) => line !== '');
+  await rebuildRollupHours(runner, db, 'metric_points_hourly', hours);
   return removed;
+}
+
+function rollupRunner(connection: ClickHouseConnection): { run(sql: string): Promise<string> } {
+  return { run: (sql) => runStatement(connection, sql) };
 }

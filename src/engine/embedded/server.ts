@@ -17,11 +17,14 @@ import { portInUse } from '../ports.js';
 import { lockDataDir } from './lock.js';
 import { bindGrpc, closeGrpc, createGrpcReceiver } from './otlp-grpc.js';
 import { TableWriter } from './table-writer.js';
+import { RollupKeeper, type RollupKeeperStats } from './rollup-keeper.js';
 
 export interface RunningEmbeddedServer {
   readonly schemaVersion: number;
   /** How inserts were batched so far: requests, batches written, requests found stored already. */
   ingestCounters(): { requests: number; batches: number; deduplicated: number };
+  /** How the hourly rollups were kept so far. */
+  rollupCounters(): RollupKeeperStats;
   /** Stops taking requests, lets those under way finish, stores what is waiting, closes the database. */
   close(): Promise<void>;
 }
@@ -33,6 +36,7 @@ export async function startEmbeddedServer(config: Config, log: LogFn = () => und
 
   const lock = await lockDataDir(join(config.paths.runDir, 'data.lock'), config.paths.dataDir);
   let db: EmbeddedDatabase | undefined;
+  let keeper: RollupKeeper | undefined;
   const servers: Server[] = [];
   let grpcServer: ReturnType<typeof createGrpcReceiver> | undefined;
   const inFlight = new Set<Promise<void>>();
@@ -40,8 +44,11 @@ export async function startEmbeddedServer(config: Config, log: LogFn = () => und
     db = await EmbeddedDatabase.open(config.paths.dataDir);
     const schema = await applySchema(db, config.database);
     log({ level: 'info', msg: 'schema ready', version: schema.version, applied: schema.applied });
+    keeper = new RollupKeeper(db, config.database, log);
+    await keeper.adopt();
     const recovered = await db.batchInserts(join(config.paths.dataDir, 'ingest-journal'), config.ingest, config.ingest.dedupWindow);
     if (recovered > 0) log({ level: 'info', msg: 'stored the batches a crash had left in the journal', batches: recovered });
+    keeper.start();
 
     const writer = new TableWriter({ db, database: config.database });
     const gate = new AccessGate(db, config.database);
@@ -63,16 +70,19 @@ export async function startEmbeddedServer(config: Config, log: LogFn = () => und
     log({ level: 'info', msg: 'listening', host: config.host, clickhousePort: config.ports.clickhouse, otlpPort: config.ports.otlp, otlpGrpcPort: config.ports.otlpGrpc, dashboardPort: config.ports.dashboard });
 
     const database = db;
+    const rollups = keeper;
     const grpcReceiver = grpcServer;
     let closing: Promise<void> | undefined;
     return {
       schemaVersion: schema.version,
       ingestCounters: () => database.batchCounters() ?? { requests: 0, batches: 0, deduplicated: 0 },
+      rollupCounters: () => rollups.counters(),
       close: () =>
         (closing ??= (async () => {
           await Promise.all([...servers.map(closeServer), closeGrpc(grpcReceiver)]);
           await Promise.allSettled([...inFlight]);
           await writer.drain();
+          await rollups.stop();
           await gate.close();
           await database.close();
           await lock.release();
@@ -82,6 +92,7 @@ export async function startEmbeddedServer(config: Config, log: LogFn = () => und
   } catch (error) {
     await Promise.all(servers.map(closeServer));
     if (grpcServer) grpcServer.forceShutdown();
+    await keeper?.stop().catch(() => undefined);
     await db?.close();
     await lock.release();
     throw error;
