@@ -1,10 +1,8 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { basicAuthorization } from '../src/clickhouse/auth-header.js';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { queryRows, runStatement, type ClickHouseConnection } from '../src/clickhouse/http-client.js';
-import type { Config } from '../src/config/index.js';
-import { startEmbeddedServer, type RunningEmbeddedServer } from '../src/engine/embedded/server.js';
+import type { RunningEmbeddedServer } from '../src/engine/embedded/server.js';
 import { cli } from './helpers/cli.js';
-import { configFor, makeTestHome, type TestHome } from './helpers/home.js';
+import { useInProcessEngine } from './helpers/engine.js';
 import { startStack } from './helpers/stack.js';
 
 const HOUR = 3_600_000;
@@ -76,22 +74,15 @@ async function until(check: () => Promise<boolean>, what: string, ms = 15_000): 
 }
 
 describe('the hourly rollups of the embedded engine never disagree with the raw rows', () => {
-  let home: TestHome;
-  let config: Config;
-  let server: RunningEmbeddedServer;
+  const engine = useInProcessEngine();
   let admin: ClickHouseConnection;
   let ingest: string;
+  let server: RunningEmbeddedServer;
 
-  beforeAll(async () => {
-    home = await makeTestHome();
-    config = await configFor(home);
-    server = await startEmbeddedServer(config);
-    admin = { url: `http://127.0.0.1:${config.ports.clickhouse}`, username: 'telemetry', password: config.auth.roles.admin.password, database: 'telemetry' } as ClickHouseConnection;
-    ingest = basicAuthorization(config.auth.roles.ingest as { username: string; password: string });
-  });
-  afterAll(async () => {
-    await server?.close();
-    await home?.cleanup();
+  beforeAll(() => {
+    ({ server } = engine());
+    admin = engine().connection('admin');
+    ingest = engine().auth('ingest');
   });
 
   it('answers with every acknowledged row at once, and rolls the rows up within seconds (no view inside each insert)', async () => {
