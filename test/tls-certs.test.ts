@@ -1,0 +1,163 @@
+// <home>/certs as a user meets it: generated once and renewed before it ends (the CA kept, so clients keep trusting
+// it), the user's own certificate used as given and never touched, with warnings about what clients will refuse.
+
+import { execFileSync } from 'node:child_process';
+import { X509Certificate } from 'node:crypto';
+import { mkdir, readFile, readdir, stat, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { connect } from 'node:tls';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadConfig, tlsSettings } from '../src/config/index.js';
+import { ensureCertificates, RENEW_BEFORE_DAYS, SERVER_DAYS } from '../src/tls/certs.js';
+import { cli } from './helpers/cli.js';
+import { makeTestHome, type TestHome } from './helpers/home.js';
+import { toolAvailable } from './helpers/tools.js';
+
+const hasOpenssl = toolAvailable('openssl', 'openssl');
+const DAY = 86_400_000;
+
+/** A CA and a server certificate made the way a user would, with openssl, for the names in `san`. */
+function userCertificates(dir: string, san: string, days = '30'): void {
+  const ssl = (...args: string[]) => execFileSync('openssl', args, { cwd: dir, stdio: ['ignore', 'ignore', 'pipe'] });
+  const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'];
+  ssl('req', '-x509', ...ec, '-keyout', 'user-ca.key', '-out', 'ca.crt', '-days', '30', '-subj', '/CN=user CA', '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign');
+  ssl('req', '-new', ...ec, '-keyout', 'server.key', '-out', 'server.csr', '-subj', '/CN=user server');
+  execFileSync('sh', ['-c', `printf 'subjectAltName=${san}\\n' > ext`], { cwd: dir });
+  ssl('x509', '-req', '-in', 'server.csr', '-CA', 'ca.crt', '-CAkey', 'user-ca.key', '-set_serial', '7', '-days', days, '-extfile', 'ext', '-out', 'server.crt');
+}
+
+/** The certificate a TLS server on 127.0.0.1:`port` presents, verified against `ca`. */
+function presented(port: number, ca: Buffer): Promise<X509Certificate> {
+  return new Promise((resolve, reject) => {
+    const socket = connect({ host: '127.0.0.1', port, ca, servername: 'localhost' }, () => {
+      const cert = socket.getPeerX509Certificate();
+      socket.end();
+      if (cert) resolve(cert);
+      else reject(new Error('no certificate'));
+    });
+    socket.once('error', reject);
+  });
+}
+
+describe.runIf(hasOpenssl)('the certificates in <home>/certs', () => {
+  let home: TestHome;
+  beforeAll(async () => (home = await makeTestHome()));
+  afterAll(async () => home.cleanup());
+
+  it('are generated once, kept while valid, and renewed from the same CA near their end', async () => {
+    const tls = await tlsSettings(join(home.home, 'gen'), true);
+    const first = await ensureCertificates(tls);
+    expect(first.state).toBe('generated');
+    const ca = await readFile(first.caFile);
+    const server = await readFile(tls.certFile);
+    expect((await ensureCertificates(tls)).state).toBe('kept');
+    expect(await readFile(tls.certFile)).toEqual(server);
+
+    // RENEW_BEFORE_DAYS - 1 days before the end: a new server certificate, signed by the CA clients already trust.
+    const late = new Date(Date.parse(new X509Certificate(server).validTo) - (RENEW_BEFORE_DAYS - 1) * DAY);
+    const renewed = await ensureCertificates(tls, [], late);
+    expect(renewed.state).toBe('renewed');
+    expect(await readFile(first.caFile)).toEqual(ca);
+    const fresh = new X509Certificate(await readFile(tls.certFile));
+    expect(fresh.raw.equals(new X509Certificate(server).raw)).toBe(false);
+    expect(fresh.verify(new X509Certificate(ca).publicKey)).toBe(true);
+    expect(Math.round((Date.parse(fresh.validTo) - Date.now()) / DAY)).toBe(SERVER_DAYS);
+    expect(((await stat(tls.keyFile)).mode & 0o777).toString(8)).toBe('600');
+    // No half-built folders left behind.
+    expect((await readdir(tls.dir)).sort()).toEqual(['ca.crt', 'ca.key', 'generated.json', 'server.crt', 'server.key']);
+  });
+
+  it('are renewed when the server is to be reached by a name the certificate lacks', async () => {
+    const tls = await tlsSettings(join(home.home, 'names'), true);
+    await ensureCertificates(tls);
+    const renewed = await ensureCertificates(tls, ['10.1.2.3', 'telemetry.internal']);
+    expect(renewed.state).toBe('renewed');
+    const san = new X509Certificate(await readFile(tls.certFile)).subjectAltName ?? '';
+    expect(san).toContain('IP Address:10.1.2.3');
+    expect(san).toContain('DNS:telemetry.internal');
+  });
+
+  it("the user's own are used as given, never rewritten; expired or without localhost, start warns", async () => {
+    const dir = join(home.home, 'user');
+    await mkdir(dir, { recursive: true });
+    userCertificates(dir, 'DNS:telemetry.example', '1');
+    const before = await readFile(join(dir, 'server.crt'));
+    const tls = await tlsSettings(join(home.home, 'user-home-unused'), true);
+    const report = await ensureCertificates({ ...tls, dir, certFile: join(dir, 'server.crt'), keyFile: join(dir, 'server.key'), caFile: join(dir, 'ca.crt') }, [], new Date(Date.now() + 3 * DAY));
+    expect(report.state).toBe('provided');
+    expect(report.warnings).toEqual([
+      expect.stringMatching(new RegExp(`^${join(dir, 'server.crt')} expired on .*: clients will refuse it; replace it \\(it is yours: start does not renew it\\)$`)),
+      `${join(dir, 'server.crt')} does not name localhost in its subjectAltName: clients on this machine that connect to localhost will refuse it`,
+    ]);
+    expect(await readFile(join(dir, 'server.crt'))).toEqual(before);
+    expect(await readdir(dir)).not.toContain('generated.json');
+  });
+
+  it('a certificate without its key, a CA without a certificate, or a file that is not PEM: E_TLS naming the file', async () => {
+    const dir = join(home.home, 'broken');
+    await mkdir(dir, { recursive: true });
+    const tls = { enabled: true, dir, certFile: join(dir, 'server.crt'), keyFile: join(dir, 'server.key'), caFile: join(dir, 'ca.crt') };
+    await writeFile(tls.caFile, 'x');
+    await expect(ensureCertificates(tls)).rejects.toMatchObject({ code: 'E_TLS', message: `${tls.caFile} is there but no server.crt and server.key` });
+    await writeFile(tls.certFile, 'not a certificate');
+    await expect(ensureCertificates(tls)).rejects.toMatchObject({ code: 'E_TLS', message: `${tls.certFile} is there but ${tls.keyFile} is not` });
+    await writeFile(tls.keyFile, 'not a key');
+    await expect(ensureCertificates(tls)).rejects.toMatchObject({ code: 'E_TLS', message: expect.stringMatching(new RegExp(`^${tls.certFile} is not a PEM certificate`)) });
+  });
+
+  it('AUTOMAGIK_TELEMETRY_TLS takes 1/0, true/false; anything else is E_CONFIG naming the variable', async () => {
+    expect((await loadConfig({ env: { ...home.env, AUTOMAGIK_TELEMETRY_TLS: '1' } })).tls.enabled).toBe(true);
+    expect((await loadConfig({ env: { ...home.env, AUTOMAGIK_TELEMETRY_TLS: 'false' } })).tls.enabled).toBe(false);
+    await expect(loadConfig({ env: { ...home.env, AUTOMAGIK_TELEMETRY_TLS: 'maybe' } })).rejects.toMatchObject({
+      code: 'E_CONFIG',
+      message: 'AUTOMAGIK_TELEMETRY_TLS="maybe" (from environment) is not valid: expected 1 or 0 (true/false, yes/no, on/off)',
+    });
+  });
+});
+
+describe.runIf(hasOpenssl)("start --tls with the user's certificates in <home>/certs", () => {
+  let home: TestHome;
+  beforeAll(async () => {
+    home = await makeTestHome();
+    await mkdir(join(home.home, 'certs'), { recursive: true });
+    userCertificates(join(home.home, 'certs'), 'DNS:localhost,IP:127.0.0.1');
+  });
+  afterAll(async () => {
+    await cli(['stop'], home.env);
+    await home.cleanup();
+  });
+
+  it('serves exactly that certificate on every port, and env points clients at the given ca.crt', async () => {
+    const certs = join(home.home, 'certs');
+    const given = await readFile(join(certs, 'server.crt'));
+    const started = await cli(['start', '--tls'], home.env);
+    expect(started.code, started.stderr).toBe(0);
+    expect(started.stderr).not.toContain('generated a local CA');
+    expect(started.stderr).not.toContain('warning');
+    const ca = await readFile(join(certs, 'ca.crt'));
+    for (const name of ['CLICKHOUSE', 'OTLP', 'OTLP_GRPC', 'DASHBOARD']) {
+      const cert = await presented(Number(home.env[`AUTOMAGIK_TELEMETRY_${name}_PORT`]), ca);
+      expect(cert.raw.equals(new X509Certificate(given).raw), name).toBe(true);
+    }
+    expect(await readFile(join(certs, 'server.crt'))).toEqual(given);
+    expect((await readdir(certs)).sort()).toEqual(['ca.crt', 'ext', 'server.crt', 'server.csr', 'server.key', 'user-ca.key']);
+    const vars = JSON.parse((await cli(['env', '--json'], home.env)).stdout) as Record<string, string>;
+    expect(vars.OTEL_EXPORTER_OTLP_CERTIFICATE).toBe(join(certs, 'ca.crt'));
+    expect((await cli(['send', '--project', 'user-certs', '--log', 'mine'], home.env)).code).toBe(0);
+  });
+
+  it('is remembered: a plain start and every command keep TLS; --no-tls turns it off', async () => {
+    expect((await cli(['stop'], home.env)).code).toBe(0);
+    const again = await cli(['start', '--json'], home.env);
+    expect(again.code, again.stderr).toBe(0);
+    expect((JSON.parse(again.stdout) as { endpoints: { clickhouse: string } }).endpoints.clickhouse).toMatch(/^https:/);
+    const stack = JSON.parse(await readFile(join(home.home, 'run', 'stack.json'), 'utf8')) as { tls: boolean };
+    expect(stack.tls).toBe(true);
+    expect((await cli(['health'], home.env)).code).toBe(0);
+    expect((await cli(['stop'], home.env)).code).toBe(0);
+    const plain = await cli(['start', '--no-tls', '--json'], home.env);
+    expect(plain.code, plain.stderr).toBe(0);
+    expect((JSON.parse(plain.stdout) as { endpoints: { clickhouse: string } }).endpoints.clickhouse).toMatch(/^http:/);
+    expect((await cli(['health'], home.env)).code).toBe(0);
+  });
+});
