@@ -68,7 +68,7 @@ describe.runIf(hasCurl && hasOpenssl)('start --tls: every endpoint of the embedd
     expect(startErr).toContain(`generated a local CA and a server certificate in ${join(home.home, 'certs')}`);
     for (const key of ['ca.key', 'server.key']) expect(((await stat(join(home.home, 'certs', key))).mode & 0o777).toString(8)).toBe('600');
     const server = new X509Certificate(await readFile(join(home.home, 'certs', 'server.crt')));
-    expect(server.subjectAltName).toBe('DNS:localhost, IP Address:127.0.0.1, IP Address:0:0:0:0:0:0:0:1, DNS:clickhouse, DNS:otel-collector, DNS:grafana');
+    expect(server.subjectAltName).toBe('DNS:localhost, IP Address:127.0.0.1, IP Address:0:0:0:0:0:0:0:1, DNS:clickhouse, DNS:collector, DNS:grafana');
     expect(server.verify(new X509Certificate(await readFile(ca)).publicKey)).toBe(true);
     const days = (Date.parse(server.validTo) - Date.now()) / 86_400_000;
     expect(days).toBeGreaterThan(390);

@@ -10,7 +10,7 @@ import type { TlsSettings } from '../config/index.js';
 import { TelemetryError } from '../errors.js';
 
 /** Names every generated server certificate carries: this machine, and the Docker stack's service names. */
-export const CERT_NAMES: readonly string[] = ['localhost', '127.0.0.1', '::1', 'clickhouse', 'otel-collector', 'grafana'];
+export const CERT_NAMES: readonly string[] = ['localhost', '127.0.0.1', '::1', 'clickhouse', 'collector', 'grafana'];
 /** A generated server certificate lives this long (under the 398 days browsers accept) and is renewed this close to its end. */
 export const SERVER_DAYS = 397;
 export const RENEW_BEFORE_DAYS = 30;
