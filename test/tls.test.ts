@@ -243,7 +243,13 @@ describe.runIf(hasCurl && hasOpenssl)('start --tls: every endpoint of the embedd
       const answer = await page.goto(`${base}/traces`);
       expect(answer?.status()).toBe(200);
       expect(new URL(page.url()).protocol).toBe('https:');
-      expect(await page.locator('#password').count()).toBe(1);
+      // Signing in over https: the session cookie is Secure (never sent to a plain-http port).
+      const reader = JSON.parse((await cli(['env', '--json', '--role', 'reader'], home.env)).stdout) as Record<string, string>;
+      await page.fill('#password', reader.AUTOMAGIK_TELEMETRY_CLICKHOUSE_PASSWORD ?? '');
+      await page.click('#sign-in');
+      await page.waitForURL((url) => url.pathname === '/', { waitUntil: 'commit' });
+      const cookies = await page.context().cookies();
+      expect(cookies.map((c) => [c.secure, c.httpOnly])).toEqual([[true, true]]);
     } finally {
       await trusting.close();
     }
