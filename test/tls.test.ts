@@ -25,6 +25,7 @@ const run = promisify(execFile);
 const hasCurl = toolAvailable('curl', 'curl');
 const hasOpenssl = toolAvailable('openssl', 'openssl');
 const hasChromium = await chromiumAvailable();
+const hasPython = toolAvailable('python3', 'python3');
 
 /** curl's exit code and output (60: the peer's certificate is not trusted). */
 async function curl(...args: string[]): Promise<{ code: number; out: string }> {
@@ -206,6 +207,29 @@ describe.runIf(hasCurl && hasOpenssl)('start --tls: every endpoint of the embedd
       expect(last(result.stdout), result.stderr).toEqual({ sent: 1, errors: [] });
       expect(await count("SELECT count() FROM telemetry.traces WHERE project_name = 'tls-sdk-pem'")).toBe(1);
     });
+  });
+
+  it.runIf(hasPython).each(['otlp', 'clickhouse'])('the Python SDK with the %s backend trusts a --tls home by itself, and names a wrong CA', async (backend) => {
+    const py = (extra: Record<string, string>) =>
+      run('python3', ['-c', `
+import json, sys
+from automagik_telemetry import AutomagikTelemetry
+errors = []
+t = AutomagikTelemetry(project_name=sys.argv[1], backend=sys.argv[2], max_retries=0, on_error=lambda e: errors.append(str(e)))
+t.track_event("py.tls")
+t.flush(10)
+print(json.dumps({"sent": t.stats()["sent"], "errors": errors}))
+t.shutdown(1)
+`, `tls-py-${backend}`, backend], { env: { PATH: process.env.PATH, HOME: home.home, PYTHONPATH: join(PACKAGE_ROOT, 'python', 'src'), AUTOMAGIK_TELEMETRY_HOME: home.home, AUTOMAGIK_TELEMETRY_OTLP_PORT: port('OTLP'), AUTOMAGIK_TELEMETRY_CLICKHOUSE_PORT: port('CLICKHOUSE'), ...extra } });
+    const trusted = JSON.parse((await py({})).stdout.trim().split('\n')[0] ?? '{}') as { sent: number; errors: string[] };
+    expect(trusted).toEqual({ sent: 1, errors: [] });
+    expect(await count(`SELECT count() FROM telemetry.traces WHERE project_name = 'tls-py-${backend}'`)).toBe(1);
+    const other = join(home.home, `py-other-${backend}.crt`);
+    execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', `${other}.key`, '-out', other, '-days', '1', '-subj', '/CN=other'], { stdio: 'ignore' });
+    const refused = JSON.parse((await py({ AUTOMAGIK_TELEMETRY_CA_FILE: other })).stdout.trim().split('\n')[0] ?? '{}') as { sent: number; errors: string[] };
+    expect(refused.sent).toBe(0);
+    const endpoint = backend === 'otlp' ? `https://localhost:${port('OTLP')}` : `https://localhost:${port('CLICKHOUSE')}`;
+    expect(refused.errors.join('\n')).toContain(`the certificate of ${endpoint} is not signed by the CA file ${other} (self-signed certificate in certificate chain)`);
   });
 
   it('the CLI sends events, logs and metrics and queries them back over TLS, health passes every check', async () => {
