@@ -105,6 +105,17 @@ describe.runIf(hasOpenssl)('the certificates in <home>/certs', () => {
     await expect(ensureCertificates(tls)).rejects.toMatchObject({ code: 'E_TLS', message: expect.stringMatching(new RegExp(`^${tls.certFile} is not a PEM certificate`)) });
   });
 
+  it("the user's key must open without a passphrase and belong to the certificate: E_TLS naming the key file", async () => {
+    const dir = join(home.home, 'keys');
+    await mkdir(dir, { recursive: true });
+    userCertificates(dir, 'DNS:localhost');
+    const tls = { enabled: true, dir, certFile: join(dir, 'server.crt'), keyFile: join(dir, 'server.key'), caFile: join(dir, 'ca.crt') };
+    expect((await ensureCertificates(tls)).state).toBe('provided');
+    execFileSync('openssl', ['pkey', '-in', 'server.key', '-aes256', '-passout', 'pass:secret', '-out', 'encrypted.key'], { cwd: dir });
+    await expect(ensureCertificates({ ...tls, keyFile: join(dir, 'encrypted.key') })).rejects.toMatchObject({ code: 'E_TLS', message: `${join(dir, 'encrypted.key')} is encrypted: the servers need it without a passphrase` });
+    await expect(ensureCertificates({ ...tls, keyFile: join(dir, 'user-ca.key') })).rejects.toMatchObject({ code: 'E_TLS', message: `${join(dir, 'user-ca.key')} is not the private key of ${tls.certFile}` });
+  });
+
   it('AUTOMAGIK_TELEMETRY_TLS takes 1/0, true/false; anything else is E_CONFIG naming the variable', async () => {
     expect((await loadConfig({ env: { ...home.env, AUTOMAGIK_TELEMETRY_TLS: '1' } })).tls.enabled).toBe(true);
     expect((await loadConfig({ env: { ...home.env, AUTOMAGIK_TELEMETRY_TLS: 'false' } })).tls.enabled).toBe(false);
@@ -154,6 +165,10 @@ describe.runIf(hasOpenssl)("start --tls with the user's certificates in <home>/c
     const stack = JSON.parse(await readFile(join(home.home, 'run', 'stack.json'), 'utf8')) as { tls: boolean };
     expect(stack.tls).toBe(true);
     expect((await cli(['health'], home.env)).code).toBe(0);
+    // Asked for plain http while the TLS stack runs: it keeps running as it is, and says so.
+    const running = await cli(['start', '--no-tls'], home.env);
+    expect(running.stderr).toContain('warning: the running stack serves https: stop it, then start with --no-tls');
+    expect((await cli(['status', '--json'], home.env)).stdout).toContain('"clickhouse": "https://');
     expect((await cli(['stop'], home.env)).code).toBe(0);
     const plain = await cli(['start', '--no-tls', '--json'], home.env);
     expect(plain.code, plain.stderr).toBe(0);

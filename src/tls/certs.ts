@@ -2,7 +2,7 @@
 // certificate generated with the openssl command (Node has no X.509 writer), renewed on start before they expire.
 
 import { execFile } from 'node:child_process';
-import { X509Certificate, createHash, randomBytes } from 'node:crypto';
+import { X509Certificate, createHash, createPrivateKey, randomBytes } from 'node:crypto';
 import { chmod, mkdir, mkdtemp, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { isIP } from 'node:net';
 import { join } from 'node:path';
@@ -60,7 +60,10 @@ export async function ensureCertificates(tls: TlsSettings, extraNames: readonly 
   if (hasCert) {
     const cert = await readCertificate(tls.certFile);
     const ours = marker !== undefined && marker.server === fingerprint(cert);
-    if (!ours) return { state: 'provided', certFile: tls.certFile, keyFile: tls.keyFile, caFile: hasCa ? caFile : tls.certFile, validTo: iso(cert.validTo), warnings: warningsFor(cert, tls.certFile, now) };
+    if (!ours) {
+      await checkKeyMatches(tls.keyFile, tls.certFile, cert);
+      return { state: 'provided', certFile: tls.certFile, keyFile: tls.keyFile, caFile: hasCa ? caFile : tls.certFile, validTo: iso(cert.validTo), warnings: warningsFor(cert, tls.certFile, now) };
+    }
     const ca = hasCa ? await readCertificate(caFile) : undefined;
     const caUsable = ca !== undefined && marker.ca === fingerprint(ca) && (await isFile(caKey)) && daysLeft(ca, now) > SERVER_DAYS;
     const fresh = daysLeft(cert, now) > RENEW_BEFORE_DAYS && names.every((n) => covers(cert, n));
@@ -131,6 +134,28 @@ function openssl(cwd: string, ...args: string[]): Promise<void> {
       reject(new TelemetryError('E_TLS', `openssl ${args[0] ?? ''} failed: ${String(stderr).trim().split('\n').slice(-3).join(' ') || error.message}`, { cause: error }));
     });
   });
+}
+
+/** The user's key must be usable as is (no passphrase) and belong to the certificate: else the servers could not start. */
+async function checkKeyMatches(keyFile: string, certFile: string, cert: X509Certificate): Promise<void> {
+  let key;
+  try {
+    key = createPrivateKey(await readFile(keyFile));
+  } catch (error) {
+    // OpenSSL 3 reports a key that needs a passphrase as "interrupted or cancelled" (no passphrase callback).
+    const encrypted = /ENCRYPTED PRIVATE KEY|Proc-Type: 4,ENCRYPTED/.test(await readFile(keyFile, 'utf8').catch(() => '')) || /passphrase|bad decrypt|interrupted or cancelled/i.test((error as Error).message);
+    throw new TelemetryError('E_TLS', encrypted ? `${keyFile} is encrypted: the servers need it without a passphrase` : `${keyFile} is not a PEM private key: ${(error as Error).message}`, {
+      cause: error,
+      hint: encrypted ? `Write an unencrypted copy (openssl pkey -in encrypted.key -out ${keyFile}) and keep it private (chmod 600).` : 'server.key must be the PEM private key of server.crt.',
+      details: { file: keyFile },
+    });
+  }
+  if (!cert.checkPrivateKey(key)) {
+    throw new TelemetryError('E_TLS', `${keyFile} is not the private key of ${certFile}`, {
+      hint: 'Put the key that was made with this certificate next to it (or both new ones).',
+      details: { file: keyFile, certificate: certFile },
+    });
+  }
 }
 
 function warningsFor(cert: X509Certificate, file: string, now: Date): string[] {

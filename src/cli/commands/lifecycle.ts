@@ -92,6 +92,9 @@ export async function start(stack: Stack, options: Json & { foreground?: boolean
     engine.start({ foreground: options.foreground === true, onProgress: update, onLogLine: (line) => ui.io.stderr.write(line) }),
   );
   const pid = result.value.status.pid ? ` (pid ${result.value.status.pid})` : '';
+  if (result.value.alreadyRunning && result.value.status.endpoints.clickhouse.startsWith('https:') !== config.tls.enabled) {
+    ui.err(ui.ce.yellow(`warning: the running stack serves ${config.tls.enabled ? 'plain http' : 'https'}: stop it, then start with ${config.tls.enabled ? '--tls' : '--no-tls'}`));
+  }
   result.progress.succeed(result.value.alreadyRunning ? `already running${pid}` : `healthy${pid}`);
   // What runs is what later commands should reach: a stack started before homes remembered theirs is recorded as it runs.
   if (!result.value.alreadyRunning) await rememberStack(config, engine.name);

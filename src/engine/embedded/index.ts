@@ -123,7 +123,8 @@ export class EmbeddedEngine implements Engine {
       otlpGrpc: state?.ports.otlpGrpc ?? this.config.ports.otlpGrpc,
       dashboard: state?.ports.dashboard ?? this.config.ports.dashboard,
     };
-    const { clickhouse, otlp, otlpGrpc, dashboard } = stackEndpoints({ ...this.config, host, ports });
+    const tls = { enabled: state?.tls ?? this.config.tls.enabled };
+    const { clickhouse, otlp, otlpGrpc, dashboard } = stackEndpoints({ host, ports, tls });
     const hasLog = await stat(this.config.paths.logFile).then((s) => s.isFile()).catch(() => false);
     const base: EngineStatus = {
       engine: 'embedded',
