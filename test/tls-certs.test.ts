@@ -67,14 +67,31 @@ describe.runIf(hasOpenssl)('the certificates in <home>/certs', () => {
     expect((await readdir(tls.dir)).sort()).toEqual(['ca.crt', 'ca.key', 'generated.json', 'server.crt', 'server.key']);
   });
 
-  it('are renewed when the server is to be reached by a name the certificate lacks', async () => {
+  it('the CA vouches only for the stack\'s names; a new name (--host) makes a new CA and certificate', async () => {
     const tls = await tlsSettings(join(home.home, 'names'), true);
     await ensureCertificates(tls);
-    const renewed = await ensureCertificates(tls, ['10.1.2.3', 'telemetry.internal']);
-    expect(renewed.state).toBe('renewed');
+    // Signed by the generated CA, for a name that is not the stack's: OpenSSL refuses it (nameConstraints).
+    const ssl = (...args: string[]) => execFileSync('openssl', args, { cwd: tls.dir, stdio: ['ignore', 'pipe', 'pipe'] }).toString();
+    ssl('req', '-new', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', 'evil.key', '-out', 'evil.csr', '-subj', '/CN=bank.example');
+    await writeFile(join(tls.dir, 'evil.ext'), 'subjectAltName=DNS:bank.example\n');
+    ssl('x509', '-req', '-in', 'evil.csr', '-CA', 'ca.crt', '-CAkey', 'ca.key', '-set_serial', '9', '-days', '1', '-extfile', 'evil.ext', '-out', 'evil.crt');
+    let refusal = '';
+    try {
+      ssl('verify', '-CAfile', 'ca.crt', 'evil.crt');
+    } catch (error) {
+      refusal = String((error as { stdout?: Buffer }).stdout ?? '') + String((error as { stderr?: Buffer }).stderr ?? '');
+    }
+    expect(refusal).toContain('permitted subtree violation');
+    expect(ssl('verify', '-CAfile', 'ca.crt', 'server.crt')).toContain('server.crt: OK');
+
+    const oldCa = await readFile(tls.caFile);
+    const again = await ensureCertificates(tls, ['10.1.2.3', 'telemetry.internal']);
+    expect(again.state).toBe('generated');
+    expect(await readFile(tls.caFile)).not.toEqual(oldCa);
     const san = new X509Certificate(await readFile(tls.certFile)).subjectAltName ?? '';
     expect(san).toContain('IP Address:10.1.2.3');
     expect(san).toContain('DNS:telemetry.internal');
+    expect((await ensureCertificates(tls, ['10.1.2.3', 'telemetry.internal'])).state).toBe('kept');
   });
 
   it("the user's own are used as given, never rewritten; expired or without localhost, start warns", async () => {

@@ -34,6 +34,8 @@ interface Marker {
   /** sha256 fingerprints of the files we wrote. */
   ca: string;
   server: string;
+  /** The names the CA may sign for (its nameConstraints). */
+  caNames?: string[];
 }
 
 /**
@@ -65,10 +67,11 @@ export async function ensureCertificates(tls: TlsSettings, extraNames: readonly 
       return { state: 'provided', certFile: tls.certFile, keyFile: tls.keyFile, caFile: hasCa ? caFile : tls.certFile, validTo: iso(cert.validTo), warnings: warningsFor(cert, tls.certFile, now) };
     }
     const ca = hasCa ? await readCertificate(caFile) : undefined;
-    const caUsable = ca !== undefined && marker.ca === fingerprint(ca) && (await isFile(caKey)) && daysLeft(ca, now) > SERVER_DAYS;
+    // The CA may only sign for the names it was made for: a new name means a new CA (clients trust it anew).
+    const caUsable = ca !== undefined && marker.ca === fingerprint(ca) && (await isFile(caKey)) && daysLeft(ca, now) > SERVER_DAYS && names.every((n) => marker.caNames?.includes(n));
     const fresh = daysLeft(cert, now) > RENEW_BEFORE_DAYS && names.every((n) => covers(cert, n));
     if (fresh && caUsable) return { state: 'kept', certFile: tls.certFile, keyFile: tls.keyFile, caFile, validTo: iso(cert.validTo), warnings: [] };
-    const renewed = await generate(tls, names, caUsable);
+    const renewed = await generate(tls, names, caUsable ? marker.caNames ?? names : undefined);
     return { ...renewed, state: caUsable ? 'renewed' : 'generated' };
   }
 
@@ -78,7 +81,7 @@ export async function ensureCertificates(tls: TlsSettings, extraNames: readonly 
       details: { dir: tls.dir },
     });
   }
-  return { ...(await generate(tls, names, false)), state: 'generated' };
+  return { ...(await generate(tls, names, undefined)), state: 'generated' };
 }
 
 /** The sha-256 of a certificate's public key, base64: what Chromium's --ignore-certificate-errors-spki-list takes. */
@@ -87,7 +90,13 @@ export async function spkiHash(certFile: string): Promise<string> {
   return createHash('sha256').update(cert.publicKey.export({ type: 'spki', format: 'der' })).digest('base64');
 }
 
-async function generate(tls: TlsSettings, names: string[], keepCa: boolean): Promise<Omit<CertificateReport, 'state'>> {
+/**
+ * Writes a server certificate for `names`, signed by the CA in place when `keptCaNames` (the names it may sign for)
+ * is given, else by a new CA. A new CA is name-constrained to `names`: trusted in a browser or a system store, its
+ * key (ca.key) can vouch for nothing but this stack's names.
+ */
+async function generate(tls: TlsSettings, names: string[], keptCaNames: string[] | undefined): Promise<Omit<CertificateReport, 'state'>> {
+  const keepCa = keptCaNames !== undefined;
   await mkdir(tls.dir, { recursive: true, mode: 0o700 });
   // Built in a private folder beside the final place, then renamed in: a reader never sees half a set.
   const work = await mkdtemp(join(tls.dir, '.new-'));
@@ -96,7 +105,8 @@ async function generate(tls: TlsSettings, names: string[], keepCa: boolean): Pro
     if (!keepCa) {
       await openssl(work, 'req', '-x509', ...ec, '-keyout', 'ca.key', '-out', 'ca.crt', '-days', String(CA_DAYS), '-sha256',
         '-subj', `/O=automagik-telemetry/CN=automagik-telemetry local CA ${randomBytes(4).toString('hex')}`,
-        '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign,cRLSign');
+        '-addext', 'basicConstraints=critical,CA:TRUE,pathlen:0', '-addext', 'keyUsage=critical,keyCertSign,cRLSign',
+        '-addext', `nameConstraints=critical,${names.map((n) => `permitted;${constraint(n)}`).join(',')}`);
     }
     const caDir = keepCa ? tls.dir : work;
     await openssl(work, 'req', '-new', ...ec, '-keyout', 'server.key', '-out', 'server.csr', '-subj', '/O=automagik-telemetry/CN=localhost');
@@ -109,7 +119,7 @@ async function generate(tls: TlsSettings, names: string[], keepCa: boolean): Pro
     for (const [file, mode] of moves) await chmod(join(work, file), mode);
     const ca = await readCertificate(join(caDir, 'ca.crt'));
     const server = await readCertificate(join(work, 'server.crt'));
-    const markerText = `${JSON.stringify({ ca: fingerprint(ca), server: fingerprint(server) } satisfies Marker, null, 2)}\n`;
+    const markerText = `${JSON.stringify({ ca: fingerprint(ca), server: fingerprint(server), caNames: keptCaNames ?? names } satisfies Marker, null, 2)}\n`;
     // The marker goes first: an interrupted renewal then leaves files that the next start regenerates.
     await writeFile(join(tls.dir, MARKER), markerText, { mode: 0o600 });
     for (const [file] of moves) await rename(join(work, file), join(tls.dir, file));
@@ -117,6 +127,13 @@ async function generate(tls: TlsSettings, names: string[], keepCa: boolean): Pro
   } finally {
     await rm(work, { recursive: true, force: true });
   }
+}
+
+/** One name as a nameConstraints subtree: a DNS name, or an address with a full-length mask. */
+function constraint(name: string): string {
+  if (isIP(name) === 4) return `IP:${name}/255.255.255.255`;
+  if (isIP(name) === 6) return `IP:${name}/ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff`;
+  return `DNS:${name}`;
 }
 
 function openssl(cwd: string, ...args: string[]): Promise<void> {
