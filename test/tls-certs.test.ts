@@ -193,3 +193,29 @@ describe.runIf(hasOpenssl)("start --tls with the user's certificates in <home>/c
     expect((await cli(['health'], home.env)).code).toBe(0);
   });
 });
+
+describe('which CA the SDK trusts', () => {
+  let home: TestHome;
+  beforeAll(async () => {
+    home = await makeTestHome();
+    await mkdir(join(home.home, 'run'), { recursive: true });
+  });
+  afterAll(async () => home.cleanup());
+
+  it('the ca option, then caFile, then AUTOMAGIK_TELEMETRY_CA_FILE, then a --tls home\'s certs/ca.crt; a plain home: the system\'s', async () => {
+    const { resolveSdkOptions } = await import('../src/sdk/options.js');
+    const env = { AUTOMAGIK_TELEMETRY_HOME: home.home };
+    const resolve = (options: Record<string, unknown>, extra: Record<string, string> = {}) => resolveSdkOptions({ projectName: 'p', ...options }, { ...env, ...extra });
+    expect(resolve({}).trust).toBeUndefined();
+    expect(resolve({}).endpoint).toBe('http://localhost:4318/v1/traces');
+    await writeFile(join(home.home, 'run', 'stack.json'), JSON.stringify({ tls: true }));
+    const fromHome = resolve({});
+    expect(fromHome.trust).toEqual({ caFile: join(home.home, 'certs', 'ca.crt') });
+    expect([fromHome.endpoint, fromHome.clickhouseEndpoint]).toEqual(['https://localhost:4318/v1/traces', 'https://localhost:8123']);
+    expect(resolve({}, { AUTOMAGIK_TELEMETRY_CA_FILE: '/etc/ca.pem' }).trust).toEqual({ caFile: '/etc/ca.pem' });
+    expect(resolve({ caFile: '/opt/ca.pem' }, { AUTOMAGIK_TELEMETRY_CA_FILE: '/etc/ca.pem' }).trust).toEqual({ caFile: '/opt/ca.pem' });
+    expect(resolve({ ca: 'PEM', caFile: '/opt/ca.pem' }).trust).toEqual({ ca: 'PEM' });
+    // An endpoint given explicitly keeps its own scheme.
+    expect(resolve({ endpoint: 'http://collector:4318/v1/traces' }).endpoint).toBe('http://collector:4318/v1/traces');
+  });
+});
