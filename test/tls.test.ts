@@ -253,6 +253,10 @@ t.shutdown(1)
     expect(sent.code).not.toBe(0);
     expect(sent.stderr).toContain(`the certificate of https://127.0.0.1:${port('OTLP')} is not signed by the CA file ${other}`);
     expect(sent.stderr).not.toMatch(/\n\s+at /);
+    const query = await cli(['query', 'SELECT 1'], { ...home.env, AUTOMAGIK_TELEMETRY_CA_FILE: other });
+    expect(query.code).toBe(1);
+    expect(query.stderr).toContain(`error the certificate of https://127.0.0.1:${port('CLICKHOUSE')} is not signed by the CA file ${other} (SELF_SIGNED_CERT_IN_CHAIN)`);
+    expect(query.stderr).toContain('<home>/certs/ca.crt');
   });
 
   it.runIf(hasChromium)('Chromium trusting the CA (its SPKI) opens the dashboard; without it, the certificate is refused', async () => {

@@ -73,7 +73,7 @@ export interface TlsSettings {
   readonly keyFile: string;
   /**
    * The CA clients trust: <home>/certs/ca.crt, or server.crt itself when the user provided a certificate without a
-   * ca.crt (a self-signed certificate is its own CA).
+   * ca.crt (a self-signed certificate is its own CA). AUTOMAGIK_TELEMETRY_CA_FILE overrides it for this process's clients.
    */
   readonly caFile: string;
 }
@@ -135,7 +135,8 @@ export async function loadConfig(options: LoadConfigOptions = {}): Promise<Confi
   if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(database.value)) throw invalid(database, 'a database name (letters, digits, _)');
 
   const tlsSetting = get(flags.tls === undefined ? undefined : String(flags.tls), '--tls', 'TLS', 'false');
-  const tls = await tlsSettings(home, yesNo(tlsSetting));
+  const caOverride = get(undefined, '', 'CA_FILE', '');
+  const tls = await tlsSettings(home, yesNo(tlsSetting), caOverride.value === '' ? undefined : resolve(cwd, caOverride.value));
 
   const maxBodyMb = positive(get(undefined, '', 'MAX_BODY_MB', DEFAULTS.maxBodyBytes / (1024 * 1024)));
   const startTimeoutMs = positive(get(undefined, '', 'START_TIMEOUT_MS', DEFAULTS.startTimeoutMs));
@@ -192,13 +193,13 @@ export function stackEndpoints(config: Pick<Config, 'host' | 'ports'> & { tls?: 
   };
 }
 
-/** Where a home keeps its certificates, and which CA its clients trust (see TlsSettings.caFile). */
-export async function tlsSettings(home: string, enabled: boolean): Promise<TlsSettings> {
+/** Where a home keeps its certificates, and which CA its clients trust (see TlsSettings.caFile; `caFile` overrides it). */
+export async function tlsSettings(home: string, enabled: boolean, caOverride?: string): Promise<TlsSettings> {
   const dir = join(home, 'certs');
   const exists = (file: string) => stat(file).then((s) => s.isFile(), () => false);
   const certFile = join(dir, 'server.crt');
   const ca = join(dir, 'ca.crt');
-  const caFile = !(await exists(ca)) && (await exists(certFile)) ? certFile : ca;
+  const caFile = caOverride ?? (!(await exists(ca)) && (await exists(certFile)) ? certFile : ca);
   return { enabled, dir, certFile, keyFile: join(dir, 'server.key'), caFile };
 }
 

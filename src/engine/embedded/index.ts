@@ -347,5 +347,7 @@ async function directorySize(dir: string): Promise<number> {
 function withoutCredentials(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
   const out = { ...env };
   for (const name of CREDENTIAL_VARIABLES) delete out[name];
+  // Likewise the CA: the engine's own clients (the dashboard's queries) trust its home's CA, whatever the shell says.
+  delete out.AUTOMAGIK_TELEMETRY_CA_FILE;
   return out;
 }
