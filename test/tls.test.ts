@@ -8,18 +8,17 @@ import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import * as grpc from '@grpc/grpc-js';
-import { createClient } from '@clickhouse/client';
+import { ClickHouseLogLevel, createClient } from '@clickhouse/client';
 import { OTLPTraceExporter as GrpcTraceExporter } from '@opentelemetry/exporter-trace-otlp-grpc';
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import { BasicTracerProvider, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spkiHash } from '../src/tls/certs.js';
-import { chromiumAvailable, CHROMIUM } from './helpers/browser.js';
+import { chromiumAvailable, launchChromium } from './helpers/browser.js';
 import { cli } from './helpers/cli.js';
 import { makeTestHome, type TestHome } from './helpers/home.js';
 import { makeAppFolder, PACKAGE_ROOT, type AppFolder } from './helpers/sdk-app.js';
 import { toolAvailable } from './helpers/tools.js';
-import { chromium } from 'playwright-core';
 
 const run = promisify(execFile);
 const hasCurl = toolAvailable('curl', 'curl');
@@ -36,6 +35,11 @@ async function curl(...args: string[]): Promise<{ code: number; out: string }> {
     const e = error as { code?: number; stdout?: string; stderr?: string };
     return { code: typeof e.code === 'number' ? e.code : -1, out: `${e.stdout ?? ''}${e.stderr ?? ''}` };
   }
+}
+
+/** A CA (certificate at `file`, key beside it) that signed nothing of the stack's. */
+function otherCa(file: string): void {
+  execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', `${file}.key`, '-out', file, '-days', '1', '-subj', '/CN=other CA'], { stdio: 'ignore' });
 }
 
 describe.runIf(hasCurl && hasOpenssl)('start --tls: every endpoint of the embedded engine over TLS', () => {
@@ -113,7 +117,8 @@ describe.runIf(hasCurl && hasOpenssl)('start --tls: every endpoint of the embedd
     } finally {
       await client.close();
     }
-    const untrusting = createClient({ url, ...credentials });
+    // Its own logger would print the expected failure as an ERROR: quiet here, the assertion reads it.
+    const untrusting = createClient({ url, ...credentials, log: { level: ClickHouseLogLevel.OFF } });
     try {
       await expect(untrusting.query({ query: 'SELECT 1' })).rejects.toThrow(/self.signed|unable to verify|certificate/i);
     } finally {
@@ -191,7 +196,7 @@ describe.runIf(hasCurl && hasOpenssl)('start --tls: every endpoint of the embedd
 
     it.each(['otlp', 'clickhouse'])('with the %s backend and a CA that did not sign the stack: E_TLS naming the endpoint and the CA file', async (backend) => {
       const other = join(app.dir, 'other-ca.crt');
-      execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', join(app.dir, 'other.key'), '-out', other, '-days', '1', '-subj', '/CN=other'], { stdio: 'ignore' });
+      otherCa(other);
       const result = await app.run(source(backend, `tls-wrong-${backend}`), { ...vars, AUTOMAGIK_TELEMETRY_CA_FILE: other });
       const out = last(result.stdout);
       expect(out.sent).toBe(0);
@@ -225,7 +230,7 @@ t.shutdown(1)
     expect(trusted).toEqual({ sent: 1, errors: [] });
     expect(await count(`SELECT count() FROM telemetry.traces WHERE project_name = 'tls-py-${backend}'`)).toBe(1);
     const other = join(home.home, `py-other-${backend}.crt`);
-    execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', `${other}.key`, '-out', other, '-days', '1', '-subj', '/CN=other'], { stdio: 'ignore' });
+    otherCa(other);
     const refused = JSON.parse((await py({ AUTOMAGIK_TELEMETRY_CA_FILE: other })).stdout.trim().split('\n')[0] ?? '{}') as { sent: number; errors: string[] };
     expect(refused.sent).toBe(0);
     const endpoint = backend === 'otlp' ? `https://localhost:${port('OTLP')}` : `https://localhost:${port('CLICKHOUSE')}`;
@@ -248,7 +253,7 @@ t.shutdown(1)
 
   it('the CLI with a CA that did not sign the stack says which endpoint and which CA file, not a raw stack', async () => {
     const other = join(home.home, 'other-ca.crt');
-    execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', join(home.home, 'other.key'), '-out', other, '-days', '1', '-subj', '/CN=other'], { stdio: 'ignore' });
+    otherCa(other);
     const sent = await cli(['send', '--project', 'tls-wrong', '--log', 'x'], { ...home.env, AUTOMAGIK_TELEMETRY_CA_FILE: other });
     expect(sent.code).not.toBe(0);
     expect(sent.stderr).toContain(`the certificate of https://127.0.0.1:${port('OTLP')} is not signed by the CA file ${other}`);
@@ -261,11 +266,7 @@ t.shutdown(1)
 
   it.runIf(hasChromium)('Chromium trusting the CA (its SPKI) opens the dashboard; without it, the certificate is refused', async () => {
     const base = `https://127.0.0.1:${port('DASHBOARD')}`;
-    const trusting = await chromium.launch({
-      executablePath: CHROMIUM,
-      headless: true,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run', `--ignore-certificate-errors-spki-list=${await spkiHash(ca)}`],
-    });
+    const trusting = await launchChromium([`--ignore-certificate-errors-spki-list=${await spkiHash(ca)}`]);
     try {
       const page = await trusting.newPage();
       const answer = await page.goto(`${base}/traces`);
@@ -281,7 +282,7 @@ t.shutdown(1)
     } finally {
       await trusting.close();
     }
-    const untrusting = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run'] });
+    const untrusting = await launchChromium();
     try {
       const page = await untrusting.newPage();
       await expect(page.goto(`${base}/traces`)).rejects.toThrow(/ERR_CERT_AUTHORITY_INVALID/);
