@@ -133,6 +133,19 @@ describe.runIf(hasOpenssl)('the certificates in <home>/certs', () => {
     await expect(ensureCertificates({ ...tls, keyFile: join(dir, 'user-ca.key') })).rejects.toMatchObject({ code: 'E_TLS', message: `${join(dir, 'user-ca.key')} is not the private key of ${tls.certFile}` });
   });
 
+  it('without the openssl command, start --tls stops with E_TLS saying so (and how to do without)', async () => {
+    const bare = await makeTestHome();
+    try {
+      const started = await cli(['start', '--tls'], { ...bare.env, PATH: join(bare.home, 'no-tools-here') });
+      expect(started.code).toBe(1);
+      expect(started.stderr).toContain('error cannot generate the TLS certificates: the openssl command is not installed');
+      expect(started.stderr).toContain('put your own server.crt and server.key in <home>/certs/');
+      expect(await readdir(bare.home)).not.toContain('run');
+    } finally {
+      await bare.cleanup();
+    }
+  });
+
   it('AUTOMAGIK_TELEMETRY_TLS takes 1/0, true/false; anything else is E_CONFIG naming the variable', async () => {
     expect((await loadConfig({ env: { ...home.env, AUTOMAGIK_TELEMETRY_TLS: '1' } })).tls.enabled).toBe(true);
     expect((await loadConfig({ env: { ...home.env, AUTOMAGIK_TELEMETRY_TLS: 'false' } })).tls.enabled).toBe(false);
