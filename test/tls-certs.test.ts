@@ -108,6 +108,12 @@ describe.runIf(hasOpenssl)('the certificates in <home>/certs', () => {
     ]);
     expect(await readFile(join(dir, 'server.crt'))).toEqual(before);
     expect(await readdir(dir)).not.toContain('generated.json');
+
+    // A ca.crt that did not sign it (say, left from a generated set): warned, still used as given.
+    const generated = await ensureCertificates(await tlsSettings(join(home.home, 'another'), true));
+    await writeFile(join(dir, 'ca.crt'), await readFile(generated.caFile));
+    const mismatched = await ensureCertificates({ ...tls, dir, certFile: join(dir, 'server.crt'), keyFile: join(dir, 'server.key'), caFile: join(dir, 'ca.crt') });
+    expect(mismatched.warnings.at(-1)).toBe(`${join(dir, 'server.crt')} is not signed by ${join(dir, 'ca.crt')}: clients that trust ${join(dir, 'ca.crt')} will refuse it; put the CA that signed it there, or remove ca.crt if it is self-signed`);
   });
 
   it('a certificate without its key, a CA without a certificate, or a file that is not PEM: E_TLS naming the file', async () => {

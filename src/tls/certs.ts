@@ -64,7 +64,13 @@ export async function ensureCertificates(tls: TlsSettings, extraNames: readonly 
     const ours = marker !== undefined && marker.server === fingerprint(cert);
     if (!ours) {
       await checkKeyMatches(tls.keyFile, tls.certFile, cert);
-      return { state: 'provided', certFile: tls.certFile, keyFile: tls.keyFile, caFile: hasCa ? caFile : tls.certFile, validTo: iso(cert.validTo), warnings: warningsFor(cert, tls.certFile, now) };
+      const warnings = warningsFor(cert, tls.certFile, now);
+      // A ca.crt left from a generated set (or another CA) that did not sign this certificate: clients would refuse it.
+      const single = ((await readFile(tls.certFile, 'utf8')).match(/-----BEGIN CERTIFICATE-----/g) ?? []).length === 1;
+      if (hasCa && single && !cert.checkIssued(await readCertificate(caFile))) {
+        warnings.push(`${tls.certFile} is not signed by ${caFile}: clients that trust ${caFile} will refuse it; put the CA that signed it there, or remove ca.crt if it is self-signed`);
+      }
+      return { state: 'provided', certFile: tls.certFile, keyFile: tls.keyFile, caFile: hasCa ? caFile : tls.certFile, validTo: iso(cert.validTo), warnings };
     }
     const ca = hasCa ? await readCertificate(caFile) : undefined;
     // The CA may only sign for the names it was made for: a new name means a new CA (clients trust it anew).
