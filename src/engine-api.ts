@@ -5,6 +5,8 @@ export { TelemetryError, isTelemetryError, type ErrorCode } from './errors.js';
 export { ClickHouseError } from './clickhouse/errors.js';
 export { ROLES, ROLE_SPECS, type Role } from './config/roles.js';
 export { connectionFor, basicAuthorization, type ClickHouseConnection } from './clickhouse/connection.js';
+export { ensureCertificates, spkiHash, type CertificateReport } from './tls/certs.js';
+export { trustedFetch, type Trust } from './tls/fetch.js';
 export { selectEngine } from './engine/index.js';
 export { DockerEngine } from './engine/docker/engine.js';
 export { EmbeddedEngine } from './engine/embedded/index.js';

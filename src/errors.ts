@@ -20,6 +20,8 @@ export type ErrorCode =
   | 'E_CONTAINER_EXITED'
   | 'E_REFUSED'
   | 'E_AUTH'
+  /** A TLS certificate was not trusted, not valid, or could not be made (see src/tls/). */
+  | 'E_TLS'
   | 'E_FILE'
   | 'E_BAD_REQUEST';
 

@@ -29,8 +29,10 @@ export function signalSenderFor(config: Config, env: NodeJS.ProcessEnv, projectN
   const password = env.AUTOMAGIK_TELEMETRY_CLICKHOUSE_PASSWORD ?? (config.auth.required ? ingest.password : undefined);
   const username = env.AUTOMAGIK_TELEMETRY_CLICKHOUSE_USERNAME ?? ingest.username;
   const authorization = password !== undefined ? basicAuthorization({ username, password }) : undefined;
+  const caFile = env.AUTOMAGIK_TELEMETRY_CA_FILE || (!override && config.tls.enabled ? config.tls.caFile : undefined);
   return new SignalSender({
     endpoint,
+    ...(caFile ? { trust: { caFile } } : {}),
     ...(authorization !== undefined ? { authorization } : {}),
     projectName,
     batchSize,

@@ -19,6 +19,8 @@ export interface StackOptions {
   dashboardPort?: string;
   otlpGrpcPort?: string;
   auth?: boolean;
+  /** start's --tls / --no-tls (other commands follow the remembered stack). */
+  tls?: boolean;
   json?: boolean;
   /** --docker-host: only picks where the Docker engine is reached (not part of Config). */
   dockerHost?: string;
@@ -99,6 +101,7 @@ export async function openStack(options: StackOptions, ui: Ui, settings: OpenOpt
     ...(options.dashboardPort !== undefined ? { dashboardPort: options.dashboardPort } : {}),
     ...(options.otlpGrpcPort !== undefined ? { otlpGrpcPort: options.otlpGrpcPort } : {}),
     ...(options.auth === false ? { auth: false } : {}),
+    ...(options.tls !== undefined ? { tls: options.tls } : {}),
   };
   const env = ui.io.env;
   let config = await loadConfig({ flags: given, env });

@@ -2,6 +2,7 @@
 
 import { stackEndpoints, type Config } from '../config/index.js';
 import { ROLE_SPECS, type Role } from '../config/roles.js';
+import type { Trust } from '../tls/fetch.js';
 
 export interface ClickHouseConnection {
   url: string;
@@ -12,6 +13,8 @@ export interface ClickHouseConnection {
   /** The role and where its password came from, for error messages (never the password itself). */
   role?: Role;
   credentialSource?: string;
+  /** The CA an https url is verified against (the stack's <home>/certs/ca.crt with TLS on). */
+  trust?: Trust;
 }
 
 export { basicAuthorization } from './auth-header.js';
@@ -27,7 +30,13 @@ export function connectionFor(config: Config, role: Role, timeoutMs = 60_000): C
     timeoutMs,
     role,
     credentialSource: credential.source,
+    ...(config.tls.enabled ? { trust: { caFile: config.tls.caFile } } : {}),
   };
+}
+
+/** The CA a client of this stack trusts: its <home>/certs CA with TLS on, nothing otherwise. */
+export function stackTrust(config: Config): Trust | undefined {
+  return config.tls.enabled ? { caFile: config.tls.caFile } : undefined;
 }
 
 /** Words for an authentication failure: which user, which role, and where its password came from. */

@@ -3,6 +3,7 @@
 import { basicAuthorization, type ClickHouseConnection } from './connection.js';
 import { ClickHouseError, parseClickHouseMessage } from './errors.js';
 import { escapeParam } from './sql-lexer.js';
+import { trustedFetch } from '../tls/fetch.js';
 
 export type { ClickHouseConnection } from './connection.js';
 
@@ -14,7 +15,7 @@ export async function queryRows<T>(connection: ClickHouseConnection, sql: string
   if (connection.database) url.searchParams.set('database', connection.database);
   for (const [name, value] of Object.entries(params)) url.searchParams.set(`param_${name}`, escapeParam(String(value)));
   const headers = authHeaders(connection);
-  const res = await fetch(url, { method: 'POST', body: sql, headers, signal: AbortSignal.timeout(connection.timeoutMs ?? 10_000) });
+  const res = await trustedFetch(url, { method: 'POST', body: sql, headers, signal: AbortSignal.timeout(connection.timeoutMs ?? 10_000) }, connection.trust);
   const text = await res.text();
   if (!res.ok) {
     const parsed = parseClickHouseMessage(text);
@@ -50,7 +51,7 @@ async function failure(res: Response, sql: string): Promise<ClickHouseError> {
 /** Runs one statement and returns the answer's text: the SqlRunner the schema needs, over HTTP. */
 export async function runStatement(connection: ClickHouseConnection, sql: string, options: StatementOptions = {}): Promise<string> {
   const { url, init } = request(connection, sql, options);
-  const res = await fetch(url, init);
+  const res = await trustedFetch(url, init, connection.trust);
   if (!res.ok) throw await failure(res, sql);
   return res.text();
 }
@@ -58,7 +59,7 @@ export async function runStatement(connection: ClickHouseConnection, sql: string
 /** Runs a query and yields its answer as it arrives, in chunks (for outputs too large to hold). */
 export async function* streamStatement(connection: ClickHouseConnection, sql: string, options: StatementOptions = {}): AsyncGenerator<Uint8Array> {
   const { url, init } = request(connection, sql, options);
-  const res = await fetch(url, { ...init, signal: null });
+  const res = await trustedFetch(url, { ...init, signal: null }, connection.trust);
   if (!res.ok) throw await failure(res, sql);
   if (!res.body) return;
   for await (const chunk of res.body) yield chunk as Uint8Array;

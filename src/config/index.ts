@@ -33,6 +33,8 @@ export interface ConfigFlags {
   database?: string;
   /** false only when the user said --no-auth. */
   auth?: boolean;
+  /** --tls / --no-tls on start; the remembered stack's choice arrives here as 'true' or 'false'. */
+  tls?: boolean | string;
 }
 
 export interface Config {
@@ -46,6 +48,8 @@ export interface Config {
     readonly roles: Readonly<Record<Role, RoleCredential>>;
   };
   readonly database: string;
+  /** Every endpoint over TLS (start --tls, AUTOMAGIK_TELEMETRY_TLS); the files live in <home>/certs/ (src/tls/certs.ts). */
+  readonly tls: TlsSettings;
   readonly maxBodyBytes: number;
   /** How the embedded engine batches small inserts (see README, "Many small writers"). */
   readonly ingest: { readonly waitMs: number; readonly maxBatchBytes: number; readonly maxQueuedBytes: number; readonly dedupWindow: number };
@@ -60,6 +64,18 @@ export interface Config {
     readonly logFile: string;
     readonly startupErrorFile: string;
   };
+}
+
+export interface TlsSettings {
+  readonly enabled: boolean;
+  readonly dir: string;
+  readonly certFile: string;
+  readonly keyFile: string;
+  /**
+   * The CA clients trust: <home>/certs/ca.crt, or server.crt itself when the user provided a certificate without a
+   * ca.crt (a self-signed certificate is its own CA). AUTOMAGIK_TELEMETRY_CA_FILE overrides it for this process's clients.
+   */
+  readonly caFile: string;
 }
 
 export interface LoadConfigOptions {
@@ -118,6 +134,10 @@ export async function loadConfig(options: LoadConfigOptions = {}): Promise<Confi
   const database = get(flags.database, 'the remembered database', 'CLICKHOUSE_DATABASE', DEFAULTS.database);
   if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(database.value)) throw invalid(database, 'a database name (letters, digits, _)');
 
+  const tlsSetting = get(flags.tls === undefined ? undefined : String(flags.tls), '--tls', 'TLS', 'false');
+  const caOverride = get(undefined, '', 'CA_FILE', '');
+  const tls = await tlsSettings(home, yesNo(tlsSetting), caOverride.value === '' ? undefined : resolve(cwd, caOverride.value));
+
   const maxBodyMb = positive(get(undefined, '', 'MAX_BODY_MB', DEFAULTS.maxBodyBytes / (1024 * 1024)));
   const startTimeoutMs = positive(get(undefined, '', 'START_TIMEOUT_MS', DEFAULTS.startTimeoutMs));
   const ingest = {
@@ -136,6 +156,7 @@ export async function loadConfig(options: LoadConfigOptions = {}): Promise<Confi
     ports,
     auth: { required: flags.auth !== false, roles },
     database: database.value,
+    tls,
     maxBodyBytes: Math.round(maxBodyMb * 1024 * 1024),
     ingest,
     startTimeoutMs,
@@ -158,16 +179,28 @@ export function connectHost(host: string): string {
   return host === '0.0.0.0' || host === '::' || host === '' ? '127.0.0.1' : host;
 }
 
-/** The stack's endpoints, as a client on this machine reaches them. */
-export function stackEndpoints(config: Config): { clickhouse: string; otlp: string; otlpTraces: string; otlpGrpc: string; dashboard: string } {
-  const host = connectHost(config.host);
+/** The stack's endpoints, as a client on this machine reaches them (https with TLS on). */
+export function stackEndpoints(config: Pick<Config, 'host' | 'ports'> & { tls?: Pick<TlsSettings, 'enabled'> }): { clickhouse: string; otlp: string; otlpTraces: string; otlpGrpc: string; dashboard: string } {
+  const raw = connectHost(config.host);
+  const host = raw.includes(':') ? `[${raw}]` : raw;
+  const scheme = config.tls?.enabled ? 'https' : 'http';
   return {
-    clickhouse: `http://${host}:${config.ports.clickhouse}`,
-    otlp: `http://${host}:${config.ports.otlp}`,
-    otlpTraces: `http://${host}:${config.ports.otlp}/v1/traces`,
-    otlpGrpc: `http://${host}:${config.ports.otlpGrpc}`,
-    dashboard: `http://${host}:${config.ports.dashboard}`,
+    clickhouse: `${scheme}://${host}:${config.ports.clickhouse}`,
+    otlp: `${scheme}://${host}:${config.ports.otlp}`,
+    otlpTraces: `${scheme}://${host}:${config.ports.otlp}/v1/traces`,
+    otlpGrpc: `${scheme}://${host}:${config.ports.otlpGrpc}`,
+    dashboard: `${scheme}://${host}:${config.ports.dashboard}`,
   };
+}
+
+/** Where a home keeps its certificates, and which CA its clients trust (see TlsSettings.caFile; `caFile` overrides it). */
+export async function tlsSettings(home: string, enabled: boolean, caOverride?: string): Promise<TlsSettings> {
+  const dir = join(home, 'certs');
+  const exists = (file: string) => stat(file).then((s) => s.isFile(), () => false);
+  const certFile = join(dir, 'server.crt');
+  const ca = join(dir, 'ca.crt');
+  const caFile = caOverride ?? (!(await exists(ca)) && (await exists(certFile)) ? certFile : ca);
+  return { enabled, dir, certFile, keyFile: join(dir, 'server.key'), caFile };
 }
 
 /** True when the bind address only accepts connections from this machine. */
@@ -271,6 +304,13 @@ function port(setting: Setting): number {
   const n = Number(setting.value);
   if (!/^\d+$/.test(setting.value) || n < 1 || n > 65535) throw invalid(setting, 'a port number from 1 to 65535');
   return n;
+}
+
+function yesNo(setting: Setting): boolean {
+  const value = setting.value.trim().toLowerCase();
+  if (['1', 'true', 'yes', 'on'].includes(value)) return true;
+  if (['0', 'false', 'no', 'off', ''].includes(value)) return false;
+  throw invalid(setting, '1 or 0 (true/false, yes/no, on/off)');
 }
 
 function nonNegative(setting: Setting): number {

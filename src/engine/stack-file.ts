@@ -13,6 +13,8 @@ export interface RememberedStack {
   ports: { clickhouse: number; otlp: number; dashboard: number; otlpGrpc?: number };
   database: string;
   authRequired: boolean;
+  /** Every endpoint over TLS (start --tls); absent in records written before TLS. */
+  tls?: boolean;
   /** When start recorded it (ISO-8601). */
   recordedAt: string;
 }
@@ -26,6 +28,7 @@ const SETTINGS = [
   { key: 'dashboardPort', flag: '--dashboard-port', variable: 'DASHBOARD_PORT', of: (s: RememberedStack) => String(s.ports.dashboard) },
   { key: 'otlpGrpcPort', flag: '--otlp-grpc-port', variable: 'OTLP_GRPC_PORT', of: (s: RememberedStack) => (s.ports.otlpGrpc === undefined ? undefined : String(s.ports.otlpGrpc)) },
   { key: 'database', flag: '', variable: 'CLICKHOUSE_DATABASE', of: (s: RememberedStack) => s.database },
+  { key: 'tls', flag: '--tls', variable: 'TLS', of: (s: RememberedStack) => (s.tls === undefined ? undefined : String(s.tls)) },
 ] as const;
 
 export function stackFilePath(home: string): string {
@@ -58,6 +61,7 @@ export async function readRememberedStack(home: string): Promise<RememberedStack
     typeof value.database === 'string' &&
     /^[A-Za-z_][A-Za-z0-9_]*$/.test(value.database) &&
     typeof value.authRequired === 'boolean' &&
+    (value.tls === undefined || typeof value.tls === 'boolean') &&
     ports !== undefined &&
     [ports.clickhouse, ports.otlp, ports.dashboard].every((p) => Number.isInteger(p) && p > 0 && p < 65536);
   if (!valid) {
@@ -77,6 +81,7 @@ export async function rememberStack(config: Config, engine: EngineName): Promise
     ports: { ...config.ports },
     database: config.database,
     authRequired: config.auth.required,
+    tls: config.tls.enabled,
     recordedAt: new Date().toISOString(),
   };
   const file = stackFilePath(config.home);
@@ -115,8 +120,9 @@ export function differences(stack: RememberedStack, config: Config, flags: Confi
     dashboardPort: String(config.ports.dashboard),
     otlpGrpcPort: String(config.ports.otlpGrpc),
     database: config.database,
+    tls: String(config.tls.enabled),
   };
-  const words: Record<string, string> = { engine: 'engine', host: 'host', clickhousePort: 'ClickHouse port', otlpPort: 'OTLP port', dashboardPort: 'dashboard port', otlpGrpcPort: 'OTLP/gRPC port', database: 'database' };
+  const words: Record<string, string> = { engine: 'engine', host: 'host', clickhousePort: 'ClickHouse port', otlpPort: 'OTLP port', dashboardPort: 'dashboard port', otlpGrpcPort: 'OTLP/gRPC port', database: 'database', tls: 'TLS' };
   const out: string[] = [];
   for (const s of SETTINGS) {
     const mine = now[s.key];

@@ -21,6 +21,8 @@ export interface EngineState {
   version: string;
   schemaVersion: number;
   authRequired: boolean;
+  /** Served over TLS; absent in state files written before TLS. */
+  tls?: boolean;
   dataDir: string;
 }
 

@@ -14,6 +14,8 @@ export function sdkOptionsForStack(config: Config, env: NodeJS.ProcessEnv): Auto
     ['clickhouseUsername', 'CLICKHOUSE_USERNAME', config.auth.roles.ingest.username],
     ['clickhousePassword', 'CLICKHOUSE_PASSWORD', config.auth.required ? config.auth.roles.ingest.password : undefined],
   ];
+  // A TLS stack's CA; with an endpoint of the environment's own, so is its CA (AUTOMAGIK_TELEMETRY_CA_FILE) or the system's.
+  if (config.tls.enabled && !env.AUTOMAGIK_TELEMETRY_ENDPOINT && !env.AUTOMAGIK_TELEMETRY_CLICKHOUSE_ENDPOINT) fromStack.push(['caFile', 'CA_FILE', config.tls.caFile]);
   const options: Record<string, string> = {};
   for (const [option, name, value] of fromStack) {
     if (value !== undefined && !env[`AUTOMAGIK_TELEMETRY_${name}`]) options[option] = value;

@@ -4,7 +4,8 @@ import { DEFAULTS, ENV_PREFIX } from '../config/defaults.js';
 import { ROLE_SPECS } from '../config/roles.js';
 import { TelemetryError } from '../errors.js';
 import { SCRUB_MODES, type ScrubMode } from './privacy/scrub.js';
-import { readStackCredential, stackHome } from './stack-credentials.js';
+import { readStackCredential, readStackTls, stackHome } from './stack-credentials.js';
+import type { Trust } from '../tls/fetch.js';
 
 export type BackendName = 'otlp' | 'clickhouse';
 export type { ScrubMode } from './privacy/scrub.js';
@@ -28,6 +29,13 @@ export interface AutomagikTelemetryOptions {
   headers?: Record<string, string>;
   /** ClickHouse HTTP URL. Env AUTOMAGIK_TELEMETRY_CLICKHOUSE_ENDPOINT. Default: the local stack's. */
   clickhouseEndpoint?: string;
+  /**
+   * PEM text of the CA that signed the store's certificate, for an https endpoint (either backend). Wins over caFile.
+   * Without either, a local stack started with --tls is trusted through its <home>/certs/ca.crt; otherwise the system's CAs.
+   */
+  ca?: string | Uint8Array;
+  /** Path of that CA's PEM file. Env AUTOMAGIK_TELEMETRY_CA_FILE. */
+  caFile?: string;
   /** Env AUTOMAGIK_TELEMETRY_CLICKHOUSE_DATABASE. Default telemetry. */
   clickhouseDatabase?: string;
   /** Env AUTOMAGIK_TELEMETRY_CLICKHOUSE_TABLE. Default traces. */
@@ -79,6 +87,8 @@ export interface ResolvedOptions {
   otlpProtocol: 'protobuf' | 'json';
   headers: Record<string, string>;
   clickhouseEndpoint: string;
+  /** The CA https endpoints are verified against; undefined: the system's. */
+  trust: Trust | undefined;
   clickhouseDatabase: string;
   clickhouseTable: string;
   clickhouseUsername: string;
@@ -178,10 +188,16 @@ export function resolveSdkOptions(options: AutomagikTelemetryOptions, env: NodeJ
   // The stack's own endpoints, from the same variables `start` reads, when no URL is given.
   const host = env[`${P}HOST`] || DEFAULTS.host;
   const connect = host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host;
+  // A home started with --tls serves https with its own CA: the default endpoints follow, trusting that CA.
+  const stackTls = readStackTls(env);
+  const scheme = stackTls ? 'https' : 'http';
   const stackUrl = (name: string, fallbackPort: number) => {
     const port = env[`${P}${name}`];
-    return port || env[`${P}HOST`] ? `http://${connect.includes(':') ? `[${connect}]` : connect}:${port || fallbackPort}` : undefined;
+    return port || env[`${P}HOST`] ? `${scheme}://${connect.includes(':') ? `[${connect}]` : connect}:${port || fallbackPort}` : undefined;
   };
+  const defaultUrl = (fallback: string) => (stackTls ? fallback.replace(/^http:/, 'https:') : fallback);
+  const caFile = str(options.caFile, 'CA_FILE');
+  const trust: Trust | undefined = options.ca !== undefined ? { ca: options.ca } : caFile !== undefined ? { caFile } : stackTls ? { caFile: stackTls.caFile } : undefined;
 
   return {
     projectName,
@@ -189,10 +205,11 @@ export function resolveSdkOptions(options: AutomagikTelemetryOptions, env: NodeJ
     environment: str(options.environment, 'ENVIRONMENT') ?? '',
     serviceName: options.serviceName ?? projectName,
     backend,
-    endpoint: url(str(options.endpoint, 'ENDPOINT') ?? withPath(stackUrl('OTLP_PORT', DEFAULTS.otlpPort), '/v1/traces') ?? SDK_DEFAULTS.endpoint, 'endpoint'),
+    endpoint: url(str(options.endpoint, 'ENDPOINT') ?? withPath(stackUrl('OTLP_PORT', DEFAULTS.otlpPort), '/v1/traces') ?? defaultUrl(SDK_DEFAULTS.endpoint), 'endpoint'),
     otlpProtocol,
     headers: { ...parseOtelHeaders(env.OTEL_EXPORTER_OTLP_HEADERS), ...(options.headers ?? {}) },
-    clickhouseEndpoint: url(str(options.clickhouseEndpoint, 'CLICKHOUSE_ENDPOINT') ?? stackUrl('CLICKHOUSE_PORT', DEFAULTS.clickhousePort) ?? SDK_DEFAULTS.clickhouseEndpoint, 'clickhouseEndpoint'),
+    clickhouseEndpoint: url(str(options.clickhouseEndpoint, 'CLICKHOUSE_ENDPOINT') ?? stackUrl('CLICKHOUSE_PORT', DEFAULTS.clickhousePort) ?? defaultUrl(SDK_DEFAULTS.clickhouseEndpoint), 'clickhouseEndpoint'),
+    trust,
     clickhouseDatabase: identifier(str(options.clickhouseDatabase, 'CLICKHOUSE_DATABASE') ?? SDK_DEFAULTS.clickhouseDatabase, 'clickhouseDatabase'),
     clickhouseTable: identifier(str(options.clickhouseTable, 'CLICKHOUSE_TABLE') ?? SDK_DEFAULTS.clickhouseTable, 'clickhouseTable'),
     clickhouseUsername: username ?? stackUsername ?? SDK_DEFAULTS.clickhouseUsername,

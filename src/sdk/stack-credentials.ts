@@ -1,6 +1,6 @@
 // Owns finding the local stack's ingest credential for an SDK given none: <home>/.env, as `send` and `env` read it.
 
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { DEFAULTS, ENV_PREFIX } from '../config/defaults.js';
 import { ROLE_SPECS } from '../config/roles.js';
@@ -42,4 +42,21 @@ export function readStackCredential(env: NodeJS.ProcessEnv): StackCredential | u
   const password = values[`${ENV_PREFIX}CLICKHOUSE_PASSWORD`] || values[admin.dotenvPassword];
   if (password) return { username: values[`${ENV_PREFIX}CLICKHOUSE_USERNAME`] || values[admin.dotenvUser] || admin.username, password, file };
   return undefined;
+}
+
+/**
+ * The local stack's TLS, when `start --tls` recorded it for the home (<home>/run/stack.json): the CA its clients
+ * trust, <home>/certs/ca.crt (server.crt when the user gave no CA). Undefined for a plain-http or unknown home.
+ */
+export function readStackTls(env: NodeJS.ProcessEnv): { caFile: string } | undefined {
+  const home = stackHome(env);
+  try {
+    const stack = JSON.parse(readFileSync(join(home, 'run', 'stack.json'), 'utf8')) as { tls?: unknown };
+    if (stack.tls !== true) return undefined;
+  } catch {
+    return undefined;
+  }
+  const ca = join(home, 'certs', 'ca.crt');
+  const server = join(home, 'certs', 'server.crt');
+  return { caFile: !existsSync(ca) && existsSync(server) ? server : ca };
 }

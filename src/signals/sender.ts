@@ -4,10 +4,13 @@
 import { decodeExportResponse, decodeStatus, encodeLogsRequest, encodeMetricsRequest } from '../otlp/protobuf.js';
 import type { OtlpLogRecord, OtlpMetric } from '../otlp/model.js';
 import type { Signal } from '../otlp/types.js';
+import { isTlsFailure, trustedFetch, type Trust } from '../tls/fetch.js';
 
 export interface SignalSenderOptions {
   /** The OTLP/HTTP base URL, e.g. http://127.0.0.1:4318 (paths /v1/logs and /v1/metrics are added). */
   endpoint: string;
+  /** The CA an https endpoint is verified against. */
+  trust?: Trust;
   /** The Authorization header value, when the stack wants one. */
   authorization?: string;
   /** Service name on the resource; the project stands in when absent. */
@@ -111,12 +114,16 @@ export class SignalSender {
     for (;;) {
       let problem: string;
       try {
-        const res = await fetch(url, {
-          method: 'POST',
-          body,
-          headers: { 'Content-Type': 'application/x-protobuf', ...(this.options.authorization ? { Authorization: this.options.authorization } : {}) },
-          signal: AbortSignal.timeout(this.options.timeoutMs ?? 30_000),
-        });
+        const res = await trustedFetch(
+          url,
+          {
+            method: 'POST',
+            body,
+            headers: { 'Content-Type': 'application/x-protobuf', ...(this.options.authorization ? { Authorization: this.options.authorization } : {}) },
+            signal: AbortSignal.timeout(this.options.timeoutMs ?? 30_000),
+          },
+          this.options.trust,
+        );
         const answer = new Uint8Array(await res.arrayBuffer());
         if (res.status === 200) {
           const partial = decodeExportResponse(signal, answer);
@@ -128,6 +135,8 @@ export class SignalSender {
         problem = `${url} answered ${res.status}: ${safeStatus(answer)}`;
         if (!RETRYABLE.has(res.status)) return this.fail(items, problem);
       } catch (error) {
+        // An untrusted certificate does not get better by waiting: say so now, in its own words.
+        if (isTlsFailure(error)) return this.fail(items, (error as Error).message);
         const cause = (error as { cause?: { code?: string } }).cause;
         problem = `cannot reach ${url}: ${cause?.code ?? (error as Error).message}`;
       }

@@ -54,6 +54,7 @@ class AutomagikTelemetry:
         headers: Optional[Mapping[str, str]] = None,
         scrub: Optional[str] = None,
         identify: Optional[str] = None,
+        ca_file: Optional[str] = None,
         exit_timeout: float = 2.0,
         on_error: Optional[Callable[[BaseException], None]] = None,
         env: Optional[Mapping[str, str]] = None,

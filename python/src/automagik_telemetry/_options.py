@@ -4,6 +4,7 @@ Precedence, as in the TypeScript SDK: arguments > environment > (credentials onl
 defaults.
 """
 
+import json
 import os
 import re
 from dataclasses import dataclass, field
@@ -63,6 +64,8 @@ class Options:
     scrub: str
     identify: Optional[str]
     headers: Dict[str, str] = field(default_factory=dict)
+    # The CA (PEM file) https endpoints are verified against; None: the system's.
+    ca_file: Optional[str] = None
 
     @property
     def otlp_base(self) -> str:
@@ -183,6 +186,10 @@ def resolve_options(args: Mapping[str, object], env: Mapping[str, str]) -> Optio
 
     # What is not given points at the local stack, as `automagik-telemetry send` finds it: its <home>/.env.
     stack = read_dotenv(os.path.join(default_home(env), ".env"))
+    # A home started with --tls serves https with its own CA: the default endpoints follow, trusting that CA.
+    stack_ca = stack_tls_ca(default_home(env))
+    scheme = "https" if stack_ca else "http"
+    ca_file = text("ca_file", "CA_FILE") or stack_ca
     username = text("clickhouse_username", "CLICKHOUSE_USERNAME")
     password = text("clickhouse_password", "CLICKHOUSE_PASSWORD")
     if password is None:
@@ -200,8 +207,8 @@ def resolve_options(args: Mapping[str, object], env: Mapping[str, str]) -> Optio
         environment=text("environment", "ENVIRONMENT") or "",
         service_name=str(args.get("service_name") or project_name),
         backend=backend,
-        endpoint=_url(text("endpoint", "ENDPOINT") or _stack_url(env, stack, "OTLP_PORT", "/v1/traces") or DEFAULTS["endpoint"], "endpoint"),
-        clickhouse_endpoint=_url(text("clickhouse_endpoint", "CLICKHOUSE_ENDPOINT") or _stack_url(env, stack, "CLICKHOUSE_PORT", "") or DEFAULTS["clickhouse_endpoint"], "clickhouse_endpoint"),
+        endpoint=_url(text("endpoint", "ENDPOINT") or _stack_url(env, stack, "OTLP_PORT", "/v1/traces", scheme) or _scheme(DEFAULTS["endpoint"], scheme), "endpoint"),
+        clickhouse_endpoint=_url(text("clickhouse_endpoint", "CLICKHOUSE_ENDPOINT") or _stack_url(env, stack, "CLICKHOUSE_PORT", "", scheme) or _scheme(DEFAULTS["clickhouse_endpoint"], scheme), "clickhouse_endpoint"),
         clickhouse_database=_identifier(text("clickhouse_database", "CLICKHOUSE_DATABASE") or DEFAULTS["clickhouse_database"], "clickhouse_database"),
         clickhouse_table=_identifier(text("clickhouse_table", "CLICKHOUSE_TABLE") or DEFAULTS["clickhouse_table"], "clickhouse_table"),
         clickhouse_username=username or DEFAULTS["clickhouse_username"],
@@ -216,10 +223,28 @@ def resolve_options(args: Mapping[str, object], env: Mapping[str, str]) -> Optio
         scrub=scrub,
         identify=identify,
         headers=headers,
+        ca_file=ca_file,
     )
 
 
-def _stack_url(env: Mapping[str, str], stack: Mapping[str, str], port_name: str, path: str) -> Optional[str]:
+def stack_tls_ca(home: str) -> Optional[str]:
+    """The CA of a home that `start --tls` recorded (<home>/run/stack.json): certs/ca.crt, else the user's server.crt."""
+    try:
+        with open(os.path.join(home, "run", "stack.json"), encoding="utf-8") as f:
+            if json.load(f).get("tls") is not True:
+                return None
+    except (OSError, ValueError, AttributeError):
+        return None
+    ca = os.path.join(home, "certs", "ca.crt")
+    server = os.path.join(home, "certs", "server.crt")
+    return server if not os.path.isfile(ca) and os.path.isfile(server) else ca
+
+
+def _scheme(url: str, scheme: str) -> str:
+    return re.sub(r"^http:", scheme + ":", url)
+
+
+def _stack_url(env: Mapping[str, str], stack: Mapping[str, str], port_name: str, path: str, scheme: str = "http") -> Optional[str]:
     """The stack's endpoint when its host or port was moved from the default (by variable or in <home>/.env)."""
     port = env.get(PREFIX + port_name) or stack.get(PREFIX + port_name)
     host = env.get(PREFIX + "HOST") or stack.get(PREFIX + "HOST")
@@ -230,7 +255,7 @@ def _stack_url(env: Mapping[str, str], stack: Mapping[str, str], port_name: str,
     if ":" in host and not host.startswith("["):
         host = "[%s]" % host
     default_port = "4318" if port_name == "OTLP_PORT" else "8123"
-    return "http://%s:%s%s" % (host, port or default_port, path)
+    return "%s://%s:%s%s" % (scheme, host, port or default_port, path)
 
 
 def _enabled(value: object, raw: Optional[str]) -> bool:

@@ -10,6 +10,7 @@ import gzip
 import json
 import random
 import socket
+import ssl
 import time
 import urllib.error
 import urllib.request
@@ -63,13 +64,15 @@ def basic_auth(username: str, password: str) -> str:
     return "Basic " + base64.b64encode(("%s:%s" % (username, password)).encode("utf-8")).decode("ascii")
 
 
-def post(url: str, body: bytes, headers: Dict[str, str], timeout: float, compress: bool) -> Tuple[int, bytes, Optional[str]]:
-    """One POST; returns (status, body, Retry-After). Raises OSError subclasses on network failure."""
+def post(url: str, body: bytes, headers: Dict[str, str], timeout: float, compress: bool, ca_file: Optional[str] = None) -> Tuple[int, bytes, Optional[str]]:
+    """One POST; returns (status, body, Retry-After). Raises OSError subclasses on network failure.
+    An https `url` is verified against `ca_file` when given (the stack's own CA), else the system's CAs."""
     if compress:
         body = gzip.compress(body, compresslevel=6)
         headers = dict(headers, **{"Content-Encoding": "gzip"})
     request = urllib.request.Request(url, data=body, headers=headers, method="POST")
-    opener = _DIRECT if _loopback(urlsplit(url).hostname or "") else _DEFAULT
+    direct = _loopback(urlsplit(url).hostname or "")
+    opener = _trusting(ca_file, direct) if ca_file and url.startswith("https:") else _DIRECT if direct else _DEFAULT
     try:
         with opener.open(request, timeout=timeout) as response:
             return response.status, response.read(), response.headers.get("Retry-After")
@@ -87,6 +90,26 @@ _DIRECT = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 _DEFAULT = urllib.request.build_opener()
 
 
+_TRUSTING: Dict[Tuple[str, bool], urllib.request.OpenerDirector] = {}
+
+
+def _trusting(ca_file: str, direct: bool) -> urllib.request.OpenerDirector:
+    """An opener whose https connections trust `ca_file` (read once per process and file)."""
+    key = (ca_file, direct)
+    if key not in _TRUSTING:
+        handlers = [urllib.request.HTTPSHandler(context=ssl.create_default_context(cafile=ca_file))]
+        if direct:
+            handlers.append(urllib.request.ProxyHandler({}))
+        _TRUSTING[key] = urllib.request.build_opener(*handlers)
+    return _TRUSTING[key]
+
+
+def _untrusted(error: BaseException) -> Optional[ssl.SSLCertVerificationError]:
+    """The certificate verification failure inside a urllib error, if that is what it is."""
+    reason = getattr(error, "reason", error)
+    return reason if isinstance(reason, ssl.SSLCertVerificationError) else None
+
+
 def _loopback(host: str) -> bool:
     return host == "localhost" or host == "::1" or host.startswith("127.")
 
@@ -99,6 +122,11 @@ def _partial_success(payload: bytes) -> Tuple[int, str]:
         return int(rejected), str(partial.get("errorMessage", ""))
     except (ValueError, AttributeError, TypeError):
         return 0, ""
+
+
+def _origin(url: str) -> str:
+    parts = urlsplit(url)
+    return "%s://%s" % (parts.scheme, parts.netloc)
 
 
 def _where(url: str) -> str:
@@ -145,11 +173,16 @@ class Sender:
         if self.backend == "clickhouse":
             url = "%s&insert_deduplication_token=%s" % (url, quote(batch_id, safe=""))
         try:
-            status, payload, retry_after = post(url, body, self.headers, o.timeout, o.compression_enabled)
+            status, payload, retry_after = post(url, body, self.headers, o.timeout, o.compression_enabled, o.ca_file)
         except ValueError as error:
             # Refused before leaving this process (an invalid header or URL): trying again cannot help.
             return SendResult(False, False, None, "cannot send to %s: %s" % (_where(url), error))
         except (OSError, socket.timeout) as error:
+            untrusted = _untrusted(error)
+            if untrusted is not None:
+                # Waiting does not make a certificate trusted: say which endpoint and which CA, once.
+                ca = "the CA file %s" % o.ca_file if o.ca_file else "the system's trusted CAs"
+                return SendResult(False, False, None, "the certificate of %s is not signed by %s (%s)" % (_origin(url), ca, untrusted.verify_message or untrusted.reason))
             reason = "no answer within %g s" % o.timeout if isinstance(error, socket.timeout) or "timed out" in str(error) else str(getattr(error, "reason", error))
             return SendResult(False, True, None, "cannot reach %s: %s" % (_where(url), reason))
         if status == 200:

@@ -31,6 +31,12 @@ export function sdkEnvironment(config: Config, role: Role = 'ingest'): Record<st
   const authorization = basicAuthorization(credential);
   // OTEL_EXPORTER_OTLP_HEADERS values are URL-encoded (OpenTelemetry SDK environment variable specification).
   if (authorization) vars.OTEL_EXPORTER_OTLP_HEADERS = `Authorization=${encodeURIComponent(authorization)}`;
+  if (config.tls.enabled) {
+    // The stack's own CA: our SDK, OpenTelemetry's exporters (spec: OTEL_EXPORTER_OTLP_CERTIFICATE) and any Node client.
+    vars.AUTOMAGIK_TELEMETRY_CA_FILE = config.tls.caFile;
+    vars.OTEL_EXPORTER_OTLP_CERTIFICATE = config.tls.caFile;
+    vars.NODE_EXTRA_CA_CERTS = config.tls.caFile;
+  }
   return vars;
 }
 

@@ -1,7 +1,8 @@
 // Owns start, stop, restart, status, health, clean and reset: parse, call the engine, render.
 
 import type { Command } from 'commander';
-import { ensureCredentials, isLoopback, type Config } from '../../config/index.js';
+import { connectHost, ensureCredentials, isLoopback, type Config } from '../../config/index.js';
+import { ensureCertificates } from '../../tls/certs.js';
 import { TelemetryError } from '../../errors.js';
 import { rememberStack } from '../../engine/stack-file.js';
 import { EXIT } from '../errors.js';
@@ -21,6 +22,8 @@ export function register(program: Command, cli: Cli): void {
       .description('start the telemetry stack and wait until it is healthy (Docker: ClickHouse, collector, Grafana; embedded: chDB with ClickHouse HTTP + OTLP)')
       .option('--foreground', 'embedded engine: stay attached and serve from this process until Ctrl-C (logs on stderr)')
       .option('--no-auth', 'embedded engine: accept requests without credentials (only for throwaway local stacks)')
+      .option('--tls', 'serve every endpoint over TLS with <home>/certs/ (generated when absent; env AUTOMAGIK_TELEMETRY_TLS=1); remembered for the home')
+      .option('--no-tls', 'serve plain http again on a home that was started with --tls')
       .option('--json', 'print the resulting status as JSON')
       .addHelpText(
         'after',
@@ -30,6 +33,8 @@ with the Docker engine. Run \`automagik-telemetry env\` to print the variables t
 start records its engine, host, ports and database in <home>/run/stack.json: every later command with the same
 home uses them, unless a flag or variable says otherwise.
 A second start reuses what runs; with Docker, a changed setting recreates only the affected container.
+With --tls, the certificates come from <home>/certs/ (server.crt, server.key, optional ca.crt), or a local CA and a
+server certificate are generated there and renewed by a later start before they expire; \`env\` prints the CA to trust.
 
 Examples:
   $ automagik-telemetry start
@@ -80,12 +85,16 @@ export async function start(stack: Stack, options: Json & { foreground?: boolean
   const { ui } = stack;
   warnAboutExposure(ui, stack.config);
   const config = await credentialsFor(ui, stack.config);
+  await certificatesFor(ui, config);
   const engine = await stack.engine(config);
   if (options.foreground && engine.name !== 'embedded') throw new TelemetryError('E_CONFIG', '--foreground is for the embedded engine (add --engine embedded)');
   const result = await withProgress(ui, `starting the ${engine.name} engine`, 'the stack did not start', (update) =>
     engine.start({ foreground: options.foreground === true, onProgress: update, onLogLine: (line) => ui.io.stderr.write(line) }),
   );
   const pid = result.value.status.pid ? ` (pid ${result.value.status.pid})` : '';
+  if (result.value.alreadyRunning && result.value.status.endpoints.clickhouse.startsWith('https:') !== config.tls.enabled) {
+    ui.err(ui.ce.yellow(`warning: the running stack serves ${config.tls.enabled ? 'plain http' : 'https'}: stop it, then start with ${config.tls.enabled ? '--tls' : '--no-tls'}`));
+  }
   result.progress.succeed(result.value.alreadyRunning ? `already running${pid}` : `healthy${pid}`);
   // What runs is what later commands should reach: a stack started before homes remembered theirs is recorded as it runs.
   if (!result.value.alreadyRunning) await rememberStack(config, engine.name);
@@ -121,6 +130,7 @@ export async function restart(stack: Stack, options: Json, service?: string): Pr
   const stopped = await engine.stop();
   if (!options.json) ui.err(stopped.wasRunning ? `stopped${stopped.pid ? ` (pid ${stopped.pid})` : ''}` : 'was not running');
   const config = await credentialsFor(ui, stack.config);
+  await certificatesFor(ui, config);
   const again = await stack.engine(config);
   const result = await withProgress(ui, `starting the ${again.name} engine`, 'the stack did not start', (update) => again.start({ onProgress: update }));
   result.progress.succeed(`healthy${result.value.status.pid ? ` (pid ${result.value.status.pid})` : ''}`);
@@ -182,6 +192,16 @@ function warnAboutExposure(ui: Ui, config: Config): void {
     ui.err(ui.ce.yellow(`warning: binding to ${config.host}: the stack will be reachable from other machines`));
   }
   if (!config.auth.required) ui.err(ui.ce.yellow('warning: --no-auth: anyone who can reach the ports can read and write telemetry'));
+}
+
+/** With TLS on: the home's certificates, generated or renewed when needed; what was done and any doubt about the user's, said on stderr. */
+async function certificatesFor(ui: Ui, config: Config): Promise<void> {
+  if (!config.tls.enabled) return;
+  const report = await ensureCertificates(config.tls, [connectHost(config.host)]);
+  const until = report.validTo.slice(0, 10);
+  if (report.state === 'generated') ui.err(`generated a local CA and a server certificate in ${config.tls.dir} (valid until ${until}); clients trust ${report.caFile}`);
+  if (report.state === 'renewed') ui.err(`renewed the server certificate in ${config.tls.dir} (valid until ${until}), signed by the same CA`);
+  for (const warning of report.warnings) ui.err(ui.ce.yellow(`warning: ${warning}`));
 }
 
 /** The config with a password for every role, generating the missing ones into <home>/.env (auth off: unchanged). */

@@ -5,6 +5,9 @@ import { access, cp, mkdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type Docker from 'dockerode';
 import { connectHost, ensureSecret, stackEndpoints, ROLE_SPECS, type Config } from '../../config/index.js';
+import { stackTrust } from '../../clickhouse/connection.js';
+import { trustedFetch } from '../../tls/fetch.js';
+import { CLICKHOUSE_HTTPS_PORT, prepareDockerTls, withTls } from './tls.js';
 import { DOTENV_GRAFANA_PASSWORD } from '../../config/defaults.js';
 import { readDotenv } from '../../config/dotenv.js';
 import { basicAuthorization } from '../../clickhouse/connection.js';
@@ -112,7 +115,7 @@ export class DockerEngine implements Engine {
     // Before the first start nothing is installed yet: read the packaged template (only start creates containers).
     const installed = join(this.stackDir, 'docker-compose.yml');
     const file = (await access(installed).then(() => true, () => false)) ? installed : templatePath('docker-compose.yml');
-    return loadStack(file, vars);
+    return withTls(await loadStack(file, vars), this.config);
   }
 
   async start(options: StartOptions = {}): Promise<StartResult> {
@@ -120,6 +123,7 @@ export class DockerEngine implements Engine {
     await ping(this.options.target, PING_TIMEOUT_MS);
     await ensureSecret(this.config, DOTENV_GRAFANA_PASSWORD);
     await this.installTemplates();
+    if (this.config.tls.enabled) await prepareDockerTls(this.config);
     const stack = await this.definition();
     const before = await this.containers();
     const allRunningAndCurrent = stack.services.every((s) => {
@@ -491,14 +495,14 @@ export class DockerEngine implements Engine {
   private probeUrl(service: ServiceDefinition, probe: ServiceDefinition['wait'][number]): string {
     const binding = service.ports.find((p) => p.containerPort === probe.containerPort);
     if (!binding) throw new TelemetryError('E_CONFIG', `docker-compose.yml: ${service.name} waits on port ${probe.containerPort}, which it does not publish`);
-    return `http://${connectHost(binding.hostIp)}:${binding.hostPort}${probe.path}`;
+    return `${probe.tls ? 'https' : 'http'}://${connectHost(binding.hostIp)}:${binding.hostPort}${probe.path}`;
   }
 
   private async probe(service: ServiceDefinition, probe: ServiceDefinition['wait'][number]): Promise<{ ok: boolean; detail: string }> {
     const headers: Record<string, string> = {};
     const authorization = probe.auth ? basicAuthorization(this.config.auth.roles.admin) : undefined;
     if (authorization) headers.Authorization = authorization;
-    const res = await fetch(this.probeUrl(service, probe), { headers, signal: AbortSignal.timeout(3_000) });
+    const res = await trustedFetch(this.probeUrl(service, probe), { headers, signal: AbortSignal.timeout(3_000) }, stackTrust(this.config));
     const body = await res.text();
     const ok = res.ok && body.includes(probe.expect);
     return { ok, detail: ok ? `HTTP ${res.status}, answered ${JSON.stringify(probe.expect)}` : `HTTP ${res.status}: ${body.trim().slice(0, 120)}` };
@@ -562,10 +566,11 @@ export class DockerEngine implements Engine {
 
   private clickhouseConnection(stack: StackDefinition) {
     const ch = stack.services.find((s) => s.name === 'clickhouse');
-    const binding = ch?.ports.find((p) => p.containerPort === 8123);
+    const tls = this.config.tls.enabled;
+    const binding = ch?.ports.find((p) => p.containerPort === (tls ? CLICKHOUSE_HTTPS_PORT : 8123));
     const host = connectHost(binding?.hostIp ?? this.config.host);
     const admin = this.config.auth.roles.admin;
-    return { url: `http://${host}:${binding?.hostPort ?? this.config.ports.clickhouse}`, username: admin.username, password: admin.password };
+    return { url: `${tls ? 'https' : 'http'}://${host}:${binding?.hostPort ?? this.config.ports.clickhouse}`, username: admin.username, password: admin.password, ...(tls ? { trust: { caFile: this.config.tls.caFile } } : {}) };
   }
 }
 

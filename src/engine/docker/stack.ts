@@ -25,6 +25,8 @@ export interface WaitProbe {
   path: string;
   expect: string;
   auth: boolean;
+  /** Over https, trusting the stack's CA (set for TLS stacks by src/engine/docker/tls.ts). */
+  tls?: boolean;
 }
 
 export interface ServiceDefinition {

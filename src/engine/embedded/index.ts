@@ -6,7 +6,8 @@ import { access, mkdir, open, readFile, readdir, rm, stat } from 'node:fs/promis
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { CREDENTIAL_VARIABLES, ROLES, connectHost, stackEndpoints, type Config, type ConfigFlags } from '../../config/index.js';
-import { connectionFor } from '../../clickhouse/connection.js';
+import { connectionFor, stackTrust } from '../../clickhouse/connection.js';
+import { trustedFetch } from '../../tls/fetch.js';
 import { checkSchemaTables } from '../../schema/check.js';
 import { queryRows } from '../../clickhouse/http-client.js';
 import { TelemetryError } from '../../errors.js';
@@ -79,7 +80,8 @@ export class EmbeddedEngine implements Engine {
 
     progress('waiting for the ClickHouse and OTLP endpoints to answer');
     try {
-      await waitFor(allOf(httpOk(`${this.endpoints.clickhouse}/ping`, {}, 'ClickHouse HTTP /ping'), httpOk(`${this.endpoints.otlp}/health`, {}, 'OTLP /health')), {
+      const trust = stackTrust(this.config);
+      await waitFor(allOf(httpOk(`${this.endpoints.clickhouse}/ping`, {}, 'ClickHouse HTTP /ping', trust), httpOk(`${this.endpoints.otlp}/health`, {}, 'OTLP /health', trust)), {
         timeoutMs: this.config.startTimeoutMs,
         abort: async () => (exited === undefined ? undefined : await this.startupFailure(exited)),
       });
@@ -121,7 +123,8 @@ export class EmbeddedEngine implements Engine {
       otlpGrpc: state?.ports.otlpGrpc ?? this.config.ports.otlpGrpc,
       dashboard: state?.ports.dashboard ?? this.config.ports.dashboard,
     };
-    const { clickhouse, otlp, otlpGrpc, dashboard } = stackEndpoints({ ...this.config, host, ports });
+    const tls = { enabled: state?.tls ?? this.config.tls.enabled };
+    const { clickhouse, otlp, otlpGrpc, dashboard } = stackEndpoints({ host, ports, tls });
     const hasLog = await stat(this.config.paths.logFile).then((s) => s.isFile()).catch(() => false);
     const base: EngineStatus = {
       engine: 'embedded',
@@ -152,7 +155,7 @@ export class EmbeddedEngine implements Engine {
   async health(): Promise<HealthReport> {
     const checks = await Promise.all([
       timed('clickhouse.ping', `${this.endpoints.clickhouse}/ping`, async () => {
-        const res = await fetch(`${this.endpoints.clickhouse}/ping`, { signal: AbortSignal.timeout(3_000) });
+        const res = await trustedFetch(`${this.endpoints.clickhouse}/ping`, { signal: AbortSignal.timeout(3_000) }, stackTrust(this.config));
         const text = await res.text();
         return res.ok && text === 'Ok.\n' ? 'Ok.' : fail(`HTTP ${res.status}: ${text.trim().slice(0, 120)}`);
       }),
@@ -165,12 +168,18 @@ export class EmbeddedEngine implements Engine {
           fail(error instanceof TelemetryError && error.code === 'E_SCHEMA' ? `${error.message}; ${error.hint ?? ''}` : String(error)),
         ),
       ),
-      healthEndpoint('otlp.health', `${this.endpoints.otlp}/health`, 'OTLP receiver answers'),
+      healthEndpoint('otlp.health', `${this.endpoints.otlp}/health`, 'OTLP receiver answers', this.config),
       timed('otlp-grpc.export', `${this.endpoints.otlpGrpc}`, async () =>
         // Loaded here only: the CLI's other commands never need grpc-js.
-        (await import('./otlp-grpc.js')).probeGrpc(connectHost(this.config.host), this.config.ports.otlpGrpc, this.config.auth.required && this.config.auth.roles.ingest.password !== undefined ? { username: this.config.auth.roles.ingest.username, password: this.config.auth.roles.ingest.password } : undefined),
+        (await import('./otlp-grpc.js')).probeGrpc(
+          connectHost(this.config.host),
+          this.config.ports.otlpGrpc,
+          this.config.auth.required && this.config.auth.roles.ingest.password !== undefined ? { username: this.config.auth.roles.ingest.username, password: this.config.auth.roles.ingest.password } : undefined,
+          3_000,
+          this.config.tls.enabled ? await readFile(this.config.tls.caFile) : undefined,
+        ),
       ),
-      healthEndpoint('dashboard.health', `${this.endpoints.dashboard}/health`, 'dashboard answers'),
+      healthEndpoint('dashboard.health', `${this.endpoints.dashboard}/health`, 'dashboard answers', this.config),
     ]);
     return { healthy: checks.every((c) => c.ok), checks };
   }
@@ -291,9 +300,9 @@ function fail(detail: string): never {
 }
 
 /** A check that passes when `url` answers 2xx. */
-function healthEndpoint(name: string, url: string, detail: string): Promise<HealthCheck> {
+function healthEndpoint(name: string, url: string, detail: string, config: Config): Promise<HealthCheck> {
   return timed(name, url, async () => {
-    const res = await fetch(url, { signal: AbortSignal.timeout(3_000) });
+    const res = await trustedFetch(url, { signal: AbortSignal.timeout(3_000) }, stackTrust(config));
     await res.arrayBuffer();
     return res.ok ? detail : fail(`HTTP ${res.status}`);
   });
@@ -338,5 +347,7 @@ async function directorySize(dir: string): Promise<number> {
 function withoutCredentials(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
   const out = { ...env };
   for (const name of CREDENTIAL_VARIABLES) delete out[name];
+  // Likewise the CA: the engine's own clients (the dashboard's queries) trust its home's CA, whatever the shell says.
+  delete out.AUTOMAGIK_TELEMETRY_CA_FILE;
   return out;
 }

@@ -3,6 +3,7 @@
 // permanent failures. Messages are handled as raw bytes and decoded by our own protobufjs codecs.
 
 import type { IncomingMessage } from 'node:http';
+import { isIP } from 'node:net';
 import * as grpc from '@grpc/grpc-js';
 import { describeError, TelemetryError } from '../../errors.js';
 import { OtlpDecodeError, SIGNAL_INFO, SIGNALS, encodeExportResponse, grpcExportPath, type Signal } from '../../otlp/types.js';
@@ -91,9 +92,10 @@ export function createGrpcReceiver(options: GrpcReceiverOptions): grpc.Server {
 }
 
 /** Binds the receiver; a taken port is reported like the HTTP servers' (E_PORT_IN_USE naming the holder). */
-export function bindGrpc(server: grpc.Server, host: string, port: number): Promise<void> {
+export function bindGrpc(server: grpc.Server, host: string, port: number, tls?: { key: Buffer; cert: Buffer }): Promise<void> {
+  const credentials = tls ? grpc.ServerCredentials.createSsl(null, [{ private_key: tls.key, cert_chain: tls.cert }], false) : grpc.ServerCredentials.createInsecure();
   return new Promise((resolve, reject) => {
-    server.bindAsync(`${host.includes(':') ? `[${host}]` : host}:${port}`, grpc.ServerCredentials.createInsecure(), (error) => {
+    server.bindAsync(`${host.includes(':') ? `[${host}]` : host}:${port}`, credentials, (error) => {
       if (!error) return resolve();
       if (/EADDRINUSE|address already in use/i.test(error.message)) {
         void portInUse('OTLP/gRPC', port, host, error).then(reject);
@@ -119,8 +121,11 @@ export function closeGrpc(server: grpc.Server, graceMs = 5_000): Promise<void> {
 }
 
 /** Health probe: an empty logs Export over gRPC, answered OK by a receiver that takes these credentials. */
-export function probeGrpc(host: string, port: number, credentials: Credentials | undefined, timeoutMs = 3_000): Promise<string> {
-  const client = new grpc.Client(`${host}:${port}`, grpc.credentials.createInsecure());
+export function probeGrpc(host: string, port: number, credentials: Credentials | undefined, timeoutMs = 3_000, ca?: Buffer): Promise<string> {
+  // With TLS, the channel trusts the stack's CA only (ca given) and checks the name "localhost" or the address.
+  // An address is no TLS server name (RFC 6066): the certificate is checked for "localhost", which every one we generate lists.
+  const named = ca && isIP(host) ? { 'grpc.ssl_target_name_override': 'localhost' } : {};
+  const client = new grpc.Client(`${host.includes(':') ? `[${host}]` : host}:${port}`, ca ? grpc.credentials.createSsl(ca) : grpc.credentials.createInsecure(), named);
   const metadata = new grpc.Metadata();
   if (credentials) metadata.set('authorization', basicAuthorization(credentials));
   return new Promise<string>((resolve, reject) => {

@@ -38,6 +38,7 @@ export async function hostEngine(config: Config, log: LogFn): Promise<HostedEngi
     version: packageVersion(),
     schemaVersion: server.schemaVersion,
     authRequired: config.auth.required,
+    tls: config.tls.enabled,
     dataDir: config.paths.dataDir,
   };
   await writeFile(config.paths.pidFile, `${process.pid}\n`);

@@ -1,6 +1,7 @@
 // Owns one running embedded engine in this process: the chDB database, the schema, the HTTP servers and the OTLP/gRPC receiver.
 
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createTlsServer } from 'node:https';
 import { join } from 'node:path';
 import { connectionFor } from '../../clickhouse/connection.js';
 import { ROLES, type Config } from '../../config/index.js';
@@ -18,6 +19,7 @@ import { lockDataDir } from './lock.js';
 import { bindGrpc, closeGrpc, createGrpcReceiver } from './otlp-grpc.js';
 import { TableWriter } from './table-writer.js';
 import { RollupKeeper, type RollupKeeperStats } from './rollup-keeper.js';
+import { readServerMaterial } from '../../tls/certs.js';
 
 export interface RunningEmbeddedServer {
   readonly schemaVersion: number;
@@ -33,6 +35,8 @@ type Handler = (req: IncomingMessage, res: ServerResponse) => Promise<void>;
 
 export async function startEmbeddedServer(config: Config, log: LogFn = () => undefined): Promise<RunningEmbeddedServer> {
   const users = config.auth.required ? engineUsers(config) : undefined;
+  // With TLS on, every port presents <home>/certs/server.crt (its chain with ca.crt).
+  const tls = config.tls.enabled ? await readServerMaterial(config.tls) : undefined;
 
   const lock = await lockDataDir(join(config.paths.runDir, 'data.lock'), config.paths.dataDir);
   let db: EmbeddedDatabase | undefined;
@@ -61,13 +65,13 @@ export async function startEmbeddedServer(config: Config, log: LogFn = () => und
       void work.finally(() => inFlight.delete(work));
     };
     const common = { users, maxBodyBytes: config.maxBodyBytes, log };
-    servers.push(await listen(track(createClickHouseHandler({ ...common, db, gate })), config.host, config.ports.clickhouse, 'ClickHouse HTTP'));
-    servers.push(await listen(track(createOtlpHandler({ ...common, writer })), config.host, config.ports.otlp, 'OTLP/HTTP'));
+    servers.push(await listen(track(createClickHouseHandler({ ...common, db, gate })), config.host, config.ports.clickhouse, 'ClickHouse HTTP', tls));
+    servers.push(await listen(track(createOtlpHandler({ ...common, writer })), config.host, config.ports.otlp, 'OTLP/HTTP', tls));
     grpcServer = createGrpcReceiver({ ...common, writer });
-    await bindGrpc(grpcServer, config.host, config.ports.otlpGrpc);
+    await bindGrpc(grpcServer, config.host, config.ports.otlpGrpc, tls);
     const connection = connectionFor(config, 'reader', 30_000);
-    servers.push(await listen(track(createDashboardHandler({ connection, database: config.database, users, log })), config.host, config.ports.dashboard, 'dashboard'));
-    log({ level: 'info', msg: 'listening', host: config.host, clickhousePort: config.ports.clickhouse, otlpPort: config.ports.otlp, otlpGrpcPort: config.ports.otlpGrpc, dashboardPort: config.ports.dashboard });
+    servers.push(await listen(track(createDashboardHandler({ connection, database: config.database, users, log })), config.host, config.ports.dashboard, 'dashboard', tls));
+    log({ level: 'info', msg: 'listening', host: config.host, clickhousePort: config.ports.clickhouse, otlpPort: config.ports.otlp, otlpGrpcPort: config.ports.otlpGrpc, dashboardPort: config.ports.dashboard, tls: config.tls.enabled });
 
     const database = db;
     const rollups = keeper;
@@ -112,9 +116,11 @@ function engineUsers(config: Config): Users {
   });
 }
 
-function listen(handler: (req: IncomingMessage, res: ServerResponse) => void, host: string, port: number, service: string): Promise<Server> {
+function listen(handler: (req: IncomingMessage, res: ServerResponse) => void, host: string, port: number, service: string, tls?: { key: Buffer; cert: Buffer }): Promise<Server> {
   return new Promise((resolve, reject) => {
-    const server = createServer({ keepAliveTimeout: 5_000, requestTimeout: 300_000 }, handler);
+    const options = { keepAliveTimeout: 5_000, requestTimeout: 300_000 };
+    // An https.Server is an http.Server over TLS sockets: the same close and idle-connection handling applies.
+    const server = tls ? (createTlsServer({ ...options, ...tls }, handler) as unknown as Server) : createServer(options, handler);
     server.once('error', (error: NodeJS.ErrnoException) => {
       if (error.code === 'EADDRINUSE') {
         // Taken between start's check and this listen.

@@ -11,7 +11,7 @@ export async function loadExport(options: ResolvedOptions, authHint: string, onR
     options.backend === 'clickhouse'
       ? new (await import('./clickhouse.js')).ClickHouseBackend(options, authHint)
       : new (await import('./otlp.js')).OtlpBackend(options, authHint);
-  return retrying(httpExport(backend, { timeoutMs: options.timeoutMs, compression: options.compression }), { ...DEFAULT_RETRY, maxRetries: options.maxRetries }, (result, retry, delay) =>
+  return retrying(httpExport(backend, { timeoutMs: options.timeoutMs, compression: options.compression, ...(options.trust ? { trust: options.trust } : {}) }), { ...DEFAULT_RETRY, maxRetries: options.maxRetries }, (result, retry, delay) =>
     onRetry(retry, delay, result.error.message),
   );
 }

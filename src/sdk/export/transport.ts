@@ -3,6 +3,7 @@
 import { promisify } from 'node:util';
 import { gzip } from 'node:zlib';
 import { TelemetryError } from '../../errors.js';
+import { isTlsFailure, trustedFetch, type Trust } from '../../tls/fetch.js';
 import { parseRetryAfter } from './retrying.js';
 import type { Backend, Batch, Export, ExportResult, HttpAnswer } from './types.js';
 
@@ -11,6 +12,8 @@ const gzipAsync = promisify(gzip);
 export interface TransportOptions {
   timeoutMs: number;
   compression: boolean;
+  /** The CA an https endpoint is verified against (the SDK's ca / caFile, or the local stack's). */
+  trust?: Trust;
 }
 
 /** POSTs `body`; a network failure (refused, reset, timeout) comes back as a string, never thrown. */
@@ -28,13 +31,19 @@ export async function post(url: string, body: Uint8Array, headers: Record<string
   try {
     let res: Response;
     try {
-      res = await fetch(url, {
-        method: 'POST',
-        body: payload,
-        headers: { ...headers, ...(options.compression ? { 'Content-Encoding': 'gzip' } : {}) },
-        signal: controller.signal,
-      });
+      res = await trustedFetch(
+        url,
+        {
+          method: 'POST',
+          body: payload,
+          headers: { ...headers, ...(options.compression ? { 'Content-Encoding': 'gzip' } : {}) },
+          signal: controller.signal,
+        },
+        options.trust,
+      );
     } catch (error) {
+      // An untrusted certificate: its own words (endpoint and CA file); sending again cannot help.
+      if (isTlsFailure(error)) throw error;
       const cause = (error as { cause?: { code?: string; message?: string } }).cause;
       const reason = timedOut ? `no answer within ${options.timeoutMs} ms` : (cause?.code ?? cause?.message ?? (error as Error).message);
       return `cannot reach ${where(url)}: ${reason}`;
@@ -59,7 +68,13 @@ export function httpExport(backend: Backend, options: TransportOptions): Export 
     } catch (error) {
       return { code: 'failed', error: new TelemetryError(backend.name === 'otlp' ? 'E_OTLP' : 'E_CLICKHOUSE', `cannot encode a batch: ${(error as Error).message}`, { cause: error }) };
     }
-    const answer = await post(request.url, request.body, request.headers, options);
+    let answer;
+    try {
+      answer = await post(request.url, request.body, request.headers, options);
+    } catch (error) {
+      if (isTlsFailure(error)) return { code: 'failed', error: error as TelemetryError };
+      throw error;
+    }
     if (typeof answer === 'string') return { code: 'retryable', error: new TelemetryError(backend.name === 'otlp' ? 'E_OTLP' : 'E_CLICKHOUSE', answer) };
     return backend.interpret(answer, batch);
   };

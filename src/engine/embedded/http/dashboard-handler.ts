@@ -97,7 +97,9 @@ export function createDashboardHandler(options: DashboardHandlerOptions) {
         }
         throttle.succeeded(address);
         const token = sessions.create();
-        res.writeHead(303, { Location: '/', 'Set-Cookie': `${SESSION_COOKIE}=${token}; HttpOnly; SameSite=Strict; Path=/; Max-Age=${SESSION_MS / 1000}` }).end();
+        // Over TLS the browser must never send the session in clear text (to a plain-http port on the same host).
+        const secure = (req.socket as { encrypted?: boolean }).encrypted === true ? '; Secure' : '';
+        res.writeHead(303, { Location: '/', 'Set-Cookie': `${SESSION_COOKIE}=${token}; HttpOnly; SameSite=Strict; Path=/; Max-Age=${SESSION_MS / 1000}${secure}` }).end();
         return;
       }
       if (url.pathname === '/logout' && req.method === 'POST') {
