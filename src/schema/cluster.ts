@@ -54,7 +54,8 @@ export async function clusterStatements(cluster: string, database: string): Prom
       // The local tables hold the data; the Distributed table over them must show the same columns.
       const [, dbName, name, change] = alter as unknown as [string, string, string, string];
       out.push(`ALTER TABLE ${dbName}.${name}_local ${on}${change}`);
-      out.push(`ALTER TABLE ${dbName}.${name} ${on}${change}`);
+      // Skip indexes live with the data; a Distributed table has none (ClickHouse refuses ADD INDEX on it).
+      if (!/^\s*(?:ADD|MATERIALIZE|DROP) INDEX\b/i.test(change)) out.push(`ALTER TABLE ${dbName}.${name} ${on}${change}`);
       continue;
     }
     throw new TelemetryError('E_SCHEMA', `cannot turn this statement of the schema into cluster DDL: ${statement.slice(0, 80)}`);

@@ -1,0 +1,13 @@
+-- automagik-telemetry schema, version 3: a bloom-filter skip index on traces.trace_id.
+-- The table is ordered by (project_name, timestamp, span_name), so "every span of one trace" (/api/traces/<id>, the
+-- trace page) read every part of the time range; with the index ClickHouse skips each granule whose filter says the
+-- id is not there. Applied once; existing parts get the index by a background mutation, new parts as they are written.
+-- `telemetry` is replaced by the configured database name when the CLI applies this file.
+-- schema-version: 3
+
+ALTER TABLE telemetry.traces ADD INDEX IF NOT EXISTS trace_id_index trace_id TYPE bloom_filter(0.01) GRANULARITY 1;
+
+ALTER TABLE telemetry.traces MATERIALIZE INDEX trace_id_index;
+
+-- Schema 2 creates logs with the same index; a logs table made before it had one gets it here.
+ALTER TABLE telemetry.logs ADD INDEX IF NOT EXISTS trace_id_index trace_id TYPE bloom_filter(0.01) GRANULARITY 1;
