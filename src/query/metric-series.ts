@@ -40,7 +40,10 @@ export interface MetricSeriesResult {
   type: string;
   kind: MetricKind;
   unit: string;
+  description: string;
   monotonic: boolean;
+  /** The attribute keys the metric's points carry in the window (what it can be split by). */
+  attribute_keys: string[];
   source: 'metrics' | 'metric_points_hourly';
   step_ms: number;
   by?: string;
@@ -50,6 +53,7 @@ export interface MetricSeriesResult {
 }
 
 const MAX_NAMES = 500;
+const MAX_KEYS = 100;
 /** Windows longer than this may read the hourly rollup (it holds whole hours, no attributes, no buckets). */
 const ROLLUP_FROM_MS = 6 * 3_600_000;
 const QUANTILES: ReadonlyArray<[string, number]> = [['p50', 0.5], ['p95', 0.95], ['p99', 0.99]];
@@ -103,16 +107,19 @@ export async function metricSeries(connection: ClickHouseConnection, database: s
   params.name = query.name;
   params.step = step;
   const window = ["timestamp >= {from:DateTime64(3, 'UTC')}", "timestamp <= {to:DateTime64(3, 'UTC')}"];
-  const [shape] = await queryRows<{ type: string; unit: string; monotonic: number; description: string }>(
-    connection,
-    `SELECT metric_type AS type, any(unit) AS unit, toUInt8(max(is_monotonic)) AS monotonic, any(description) AS description
-     FROM ${database}.metrics WHERE ${[...window, ...clauses].join(' AND ')} GROUP BY type ORDER BY count() DESC LIMIT 1`,
-    params,
-  );
+  const [[shape], keys] = await Promise.all([
+    queryRows<{ type: string; unit: string; monotonic: number; description: string }>(
+      connection,
+      `SELECT metric_type AS type, any(unit) AS unit, toUInt8(max(is_monotonic)) AS monotonic, any(description) AS description
+       FROM ${database}.metrics WHERE ${[...window, ...clauses].join(' AND ')} GROUP BY type ORDER BY count() DESC LIMIT 1`,
+      params,
+    ),
+    queryRows<{ k: string }>(connection, `SELECT DISTINCT arrayJoin(mapKeys(attributes)) AS k FROM ${database}.metrics WHERE ${[...window, ...clauses].join(' AND ')} ORDER BY k LIMIT ${MAX_KEYS}`, params),
+  ]);
   const type = shape?.type ?? '';
   const monotonic = shape?.monotonic === 1;
   const kind: MetricKind = type === 'histogram' ? 'quantiles' : type === 'sum' && monotonic ? 'rate' : type === 'gauge' || type === 'sum' || type === '' ? 'value' : 'mean';
-  const base = { from: query.from, to: query.to, name: query.name, type, kind, unit: shape?.unit ?? '', monotonic, step_ms: step, ...(query.by !== undefined ? { by: query.by } : {}) };
+  const base = { from: query.from, to: query.to, name: query.name, type, kind, unit: shape?.unit ?? '', description: shape?.description ?? '', monotonic, attribute_keys: keys.map((k) => k.k), step_ms: step, ...(query.by !== undefined ? { by: query.by } : {}) };
   if (type === '') return { ...base, source: 'metrics', series: [], other_groups: 0 };
   clauses.push('metric_type = {type:String}');
   params.type = type;
