@@ -1,3 +1,6 @@
+import { OTLPMetricExporter } from '@opentelemetry/exporter-metrics-otlp-http';
+import { resourceFromAttributes } from '@opentelemetry/resources';
+import { MeterProvider, PeriodicExportingMetricReader } from '@opentelemetry/sdk-metrics';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bucketQuantile } from '../src/query/histogram-quantile.js';
 import { HISTOGRAM_BOUNDS, HISTOGRAM_COUNTS, logsRequest, postOtlp, SEEDED_LOGS, seedSignals } from './helpers/signal-fixture.js';
@@ -199,11 +202,64 @@ describe('GET /api/metrics: a script charts a metric', () => {
     expect(body.parameter).toBe(parameter);
   });
 
+  it("charts what the official OpenTelemetry SDK sends (cumulative): a counter's rate and a histogram's quantiles", async () => {
+    const exporter = new OTLPMetricExporter({ url: `http://127.0.0.1:${stack.home.env.AUTOMAGIK_TELEMETRY_OTLP_PORT}/v1/metrics`, headers: { Authorization: stack.auth('ingest') } });
+    const reader = new PeriodicExportingMetricReader({ exporter, exportIntervalMillis: 3_600_000 });
+    const provider = new MeterProvider({ resource: resourceFromAttributes({ 'service.name': 'sdk-app', 'project.name': 'sdk-app' }), readers: [reader] });
+    const meter = provider.getMeter('explorer-test');
+    const orders = meter.createCounter('sdk.orders');
+    const latency = meter.createHistogram('sdk.latency', { unit: 'ms' });
+    orders.add(10);
+    for (let i = 0; i < 50; i++) latency.record(5);
+    for (let i = 0; i < 50; i++) latency.record(300);
+    await reader.forceFlush();
+    const first = Date.now();
+    await new Promise((r) => setTimeout(r, 2_000));
+    orders.add(30);
+    await reader.forceFlush();
+    const elapsed = (Date.now() - first) / 1000;
+    await provider.shutdown();
+
+    const rate = await series('name=sdk.orders&project=sdk-app&range=15m');
+    expect(rate).toMatchObject({ kind: 'rate', type: 'sum' });
+    // The first export starts the series (10 since the provider started); the second adds 30 over ~2 s.
+    const values = rate.series[0]?.points.map((p) => p[1]) ?? [];
+    expect(values.length).toBeGreaterThanOrEqual(1);
+    const last = values[values.length - 1] as number;
+    // Shutting down exports once more (no increase, a few ms later): the bucket's rate is its increase over its time.
+    expect(last).toBeGreaterThan((30 / elapsed) * 0.8);
+    expect(last).toBeLessThan((30 / (elapsed - 0.3)) * 1.2);
+    const histogram = await series('name=sdk.latency&project=sdk-app&range=15m');
+    expect(histogram).toMatchObject({ kind: 'quantiles', unit: 'ms' });
+    // The SDK's default bounds (0, 5, 10, 25, 50, 75, 100, 250, 500, …): 50 in (0, 5], 50 in (250, 500], max 300.
+    const stats = Object.fromEntries(histogram.series.map((s) => [s.stat, s.points.map((p) => p[1])]));
+    expect(stats.p50?.[0]).toBe(5);
+    expect(stats.p95?.[0]).toBe(300);
+  });
+
+  it('splits by attribute values with quotes and backslashes', async () => {
+    const body = metricsRequestWith([{ queue: "o'brien" }, { queue: 'back\\slash' }, { queue: '' }]);
+    await postOtlp(stack, 'metrics', body);
+    const result = await series('name=odd.depth&by=queue');
+    expect(result.series.map((s) => [s.group, s.points.length])).toEqual([['', 1], ['back\\slash', 1], ["o'brien", 1]]);
+  });
+
   it('answers an unknown metric with no series, and hostile names as plain text', async () => {
     expect(await series('name=nope')).toMatchObject({ type: '', series: [] });
     expect(await series(`name=${encodeURIComponent("x' OR 1=1 --")}&by=${encodeURIComponent("'\\")}`)).toMatchObject({ type: '', series: [] });
   });
 });
+
+/** A gauge `odd.depth` with one point per attribute set, a minute ago. */
+function metricsRequestWith(sets: Array<Record<string, string>>): unknown {
+  const at = `${BigInt(Date.now() - 60_000) * 1_000_000n}`;
+  return {
+    resourceMetrics: [{
+      resource: { attributes: [{ key: 'service.name', value: { stringValue: 'shop' } }] },
+      scopeMetrics: [{ metrics: [{ name: 'odd.depth', gauge: { dataPoints: sets.map((a) => ({ timeUnixNano: at, asDouble: 1, attributes: Object.entries(a).map(([key, value]) => ({ key, value: { stringValue: value } })) })) } }] }],
+    }],
+  };
+}
 
 describe('bucketQuantile: quantiles from explicit bucket counts', () => {
   it('interpolates inside the bucket the rank falls in', () => {

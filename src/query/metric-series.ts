@@ -152,9 +152,11 @@ export async function metricSeries(connection: ClickHouseConnection, database: s
     );
     groups = ranked.slice(0, query.top).map((r) => r.g);
     other = ranked.length - groups.length;
-    params.groups = `[${groups.map((g) => `'${g.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`).join(',')}]`;
+    groups.forEach((g, i) => {
+      params[`g${i}`] = g;
+    });
   }
-  const inGroups = query.by !== undefined ? [`${groupExpr} IN {groups:Array(String)}`] : [];
+  const inGroups = query.by !== undefined ? [`${groupExpr} IN (${groups.map((_, i) => `{g${i}:String}`).join(', ') || "''"})`] : [];
   const bucket = 'intDiv(toInt64(toUnixTimestamp64Milli(timestamp)), {step:Int64}) * {step:Int64}';
   // Cumulative series need the point before the window to know the first increase: read one step earlier.
   const widened = ["timestamp >= {from:DateTime64(3, 'UTC')} - toIntervalMillisecond({step:Int64})", "timestamp <= {to:DateTime64(3, 'UTC')}", ...clauses, ...inGroups];
@@ -174,20 +176,19 @@ export async function metricSeries(connection: ClickHouseConnection, database: s
     out = groups.map((g) => ({ group: g, stat: kind, points: rows.filter((r) => r.g === g && r.v !== null).map((r) => [Number(r.t), Number(r.v)] as [number, number]) }));
   } else if (kind === 'rate') {
     // Each point's increase over the time since the series' previous point (cumulative) or since its start time
-    // (delta); per series the bucket's mean rate, per group the series' sum. Delta points with no start time are
+    // (delta); per series the bucket's increases over their time, per group the series' sum. Delta points with no start time are
     // increments: their sum over the bucket's width.
     const rows = await queryRows<{ t: number; g: string; v: number }>(
       connection,
       `SELECT t, g, sum(sr) AS v FROM (
-         SELECT t, g, sid, if(count(r) > 0, avg(r), sum(inc) / ({step:Int64} / 1000)) AS sr FROM (
+         SELECT t, g, sid, if(countIf(dt_ms > 0) > 0, sumIf(inc, dt_ms > 0) / (sumIf(dt_ms, dt_ms > 0) / 1000), sum(inc) / ({step:Int64} / 1000)) AS sr FROM (
            SELECT ${bucket} AS t, ${groupExpr} AS g, cityHash64(service_name, project_name, environment, toString(attributes)) AS sid,
              lagInFrame(toNullable(value)) OVER (${series}) AS prev,
              lagInFrame(toNullable(timestamp)) OVER (${series}) AS prev_ts,
              multiIf(temporality != 'cumulative', value, prev IS NULL, if(${started}, value, 0), value >= prev, value - prev, value) AS inc,
              multiIf(temporality = 'cumulative' AND prev_ts IS NOT NULL, toUnixTimestamp64Milli(timestamp) - toUnixTimestamp64Milli(prev_ts),
                      temporality != 'cumulative' AND start_timestamp > toDateTime64(0, 9, 'UTC') AND timestamp > start_timestamp, toUnixTimestamp64Milli(timestamp) - toUnixTimestamp64Milli(start_timestamp),
-                     NULL) AS dt_ms,
-             if(dt_ms IS NULL OR dt_ms <= 0, NULL, inc / (dt_ms / 1000)) AS r
+                     NULL) AS dt_ms
            FROM ${database}.metrics WHERE ${widened.join(' AND ')})
          WHERE ${inWindow} GROUP BY t, g, sid)
        GROUP BY t, g ORDER BY t`,
