@@ -248,7 +248,7 @@ describe('schema', () => {
     const result = await cli(['schema', 'print', '--cluster', 'telemetry_cluster'], {});
     expect(result.code).toBe(0);
     const statements = result.stdout.split(/;\n\n|;\n?$/).map((s) => s.trim()).filter(Boolean);
-    expect(statements.length).toBe(19);
+    expect(statements.length).toBe(22);
     for (const statement of statements) {
       const [parsed] = await stack.rows<{ f: string }>('SELECT formatQuery({q:String}) AS f', { q: statement });
       expect(parsed?.f.length, statement.slice(0, 60)).toBeGreaterThan(0);
@@ -265,5 +265,8 @@ describe('schema', () => {
     expect(result.stdout).toMatch(/TO telemetry\.metric_points_hourly_state_local AS[\s\S]*FROM telemetry\.metrics_local/);
     expect(result.stdout).toContain('ALTER TABLE telemetry.traces_local ON CLUSTER telemetry_cluster\n    ADD COLUMN IF NOT EXISTS events Nested');
     expect(result.stdout).toContain('ALTER TABLE telemetry.traces ON CLUSTER telemetry_cluster\n    ADD COLUMN IF NOT EXISTS events Nested');
+    // Version 3: the trace_id skip index on the local tables only (a Distributed table has no indexes).
+    expect(result.stdout).toContain('ALTER TABLE telemetry.traces_local ON CLUSTER telemetry_cluster ADD INDEX IF NOT EXISTS trace_id_index');
+    expect(result.stdout).not.toContain('ALTER TABLE telemetry.traces ON CLUSTER telemetry_cluster ADD INDEX');
   });
 });
