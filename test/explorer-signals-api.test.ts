@@ -106,6 +106,8 @@ describe('GET /api/logs: a script reads log records', () => {
     ['page=0', 'page'],
     ['tail=not-a-cursor', 'tail'],
     [`tail=${Buffer.from('["x","y","z"]').toString('base64url')}`, 'tail'],
+    [`tail=${Buffer.from('["9999-99-99 99:99:99","1970-01-01 00:00:00","1"]').toString('base64url')}`, 'tail'],
+    [`tail=${Buffer.from('{"ci":1}').toString('base64url')}`, 'tail'],
     ['from=yesterday', 'from'],
     ['colour=red', 'colour'],
     ['service=a&service=b', 'service'],

@@ -248,7 +248,7 @@ describe('schema', () => {
     const result = await cli(['schema', 'print', '--cluster', 'telemetry_cluster'], {});
     expect(result.code).toBe(0);
     const statements = result.stdout.split(/;\n\n|;\n?$/).map((s) => s.trim()).filter(Boolean);
-    expect(statements.length).toBe(22);
+    expect(statements.length).toBe(26);
     for (const statement of statements) {
       const [parsed] = await stack.rows<{ f: string }>('SELECT formatQuery({q:String}) AS f', { q: statement });
       expect(parsed?.f.length, statement.slice(0, 60)).toBeGreaterThan(0);

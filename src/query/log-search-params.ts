@@ -41,6 +41,7 @@ function decodeCursor(value: string): TailCursor {
   const [ci, ct, ck] = parsed as unknown[];
   const time = /^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}(\.\d{1,9})?$/;
   if (typeof ci !== 'string' || typeof ct !== 'string' || typeof ck !== 'string' || !time.test(ci) || !time.test(ct) || !/^\d{0,20}$/.test(ck)) throw wrong();
+  for (const t of [ci, ct]) if (!Number.isFinite(Date.parse(`${t.replace(' ', 'T')}Z`))) throw wrong();
   return { ci, ct, ck };
 }
 
