@@ -239,6 +239,21 @@ describe('GET /api/metrics: a script charts a metric', () => {
     expect(stats.p95?.[0]).toBe(300);
   });
 
+  it('charts a summary and an exponential histogram as their mean observation', async () => {
+    const at = (ago: number) => `${BigInt(Date.now() - ago) * 1_000_000n}`;
+    await postOtlp(stack, 'metrics', {
+      resourceMetrics: [{
+        resource: { attributes: [{ key: 'service.name', value: { stringValue: 'shop' } }] },
+        scopeMetrics: [{ metrics: [
+          { name: 'rpc.summary', unit: 's', summary: { dataPoints: [{ timeUnixNano: at(120_000), count: '4', sum: 100, quantileValues: [{ quantile: 0.5, value: 20 }] }] } },
+          { name: 'rpc.exp', exponentialHistogram: { aggregationTemporality: 1, dataPoints: [{ timeUnixNano: at(120_000), count: '5', sum: 40, scale: 0, zeroCount: '0', positive: { offset: 0, bucketCounts: ['5'] } }] } },
+        ] }],
+      }],
+    });
+    expect(await series('name=rpc.summary')).toMatchObject({ kind: 'mean', type: 'summary', unit: 's', series: [{ stat: 'mean', points: [[expect.any(Number), 25]] }] });
+    expect(await series('name=rpc.exp')).toMatchObject({ kind: 'mean', type: 'exponential_histogram', series: [{ stat: 'mean', points: [[expect.any(Number), 8]] }] });
+  });
+
   it('splits by attribute values with quotes and backslashes', async () => {
     const body = metricsRequestWith([{ queue: "o'brien" }, { queue: 'back\\slash' }, { queue: '' }]);
     await postOtlp(stack, 'metrics', body);
