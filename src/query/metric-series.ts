@@ -125,13 +125,13 @@ export async function metricSeries(connection: ClickHouseConnection, database: s
   params.type = type;
 
   if (kind === 'value' && query.by === undefined && query.service === undefined && query.environment === undefined && step >= 3_600_000) {
-    // Whole hours, one series: the hourly rollup holds each hour's sum and count of values.
-    const rollupWhere = clauses.filter((c) => c.startsWith('project_name') || c.startsWith('metric_name') || c.startsWith('metric_type'));
+    // Whole hours, one series: the hourly rollup holds each hour's sum and count of values per project, name and kind
+    // (the only filters left here).
     const rows = await queryRows<{ t: number; v: number }>(
       connection,
       `SELECT intDiv(toInt64(toUnixTimestamp(hour)) * 1000, {step:Int64}) * {step:Int64} AS t, sum(value_sum) / sum(points) AS v
        FROM ${database}.metric_points_hourly_state
-       WHERE ${["hour >= toStartOfHour(toDateTime({from:DateTime64(3, 'UTC')}))", "hour <= {to:DateTime64(3, 'UTC')}", ...rollupWhere].join(' AND ')}
+       WHERE ${["hour >= toStartOfHour(toDateTime({from:DateTime64(3, 'UTC')}))", "hour <= {to:DateTime64(3, 'UTC')}", ...clauses].join(' AND ')}
        GROUP BY t HAVING sum(points) > 0 ORDER BY t`,
       params,
     );
