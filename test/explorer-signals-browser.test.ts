@@ -224,6 +224,32 @@ describe.skipIf(!browserReady)('the log and metric explorers in a real browser',
       await page.screenshot({ path: join(ARTIFACTS, 'metrics-histogram.png'), fullPage: true });
     });
 
+    it('zooms by dragging across the chart, and Back undoes it', async () => {
+      await page.goto(`${base}/metrics?range=1h&name=queue.depth`);
+      await drawn();
+      const box = await page.locator('#chart .u-over').boundingBox();
+      const from = Number(await page.getAttribute('#chart', 'data-from'));
+      const to = Number(await page.getAttribute('#chart', 'data-to'));
+      if (!box) throw new Error('no chart');
+      const x = (ms: number) => box.x + ((ms - from) / (to - from)) * box.width;
+      await page.mouse.move(x(now - 7.5 * 60_000), box.y + box.height / 2);
+      await page.mouse.down();
+      await page.mouse.move(x(now - 2.5 * 60_000), box.y + box.height / 2, { steps: 8 });
+      await page.mouse.up();
+      await page.waitForURL(/from=/);
+      await drawn();
+      expect(query().has('range')).toBe(false);
+      expect(Number(query().get('from'))).toBeGreaterThan(now - 8 * 60_000);
+      expect(Number(query().get('to'))).toBeLessThan(now - 2 * 60_000);
+      // The points 7 to 3 minutes back are left (means 8 … 12 of the two queues); the legend shows the latest.
+      expect(await legend()).toEqual([['queue.depth', '12 {job}']]);
+      expect(await page.inputValue('#from')).not.toBe('');
+      await page.goBack();
+      await drawn();
+      expect(query().get('range')).toBe('1h');
+      expect(await legend()).toEqual([['queue.depth', '14 {job}']]);
+    });
+
     it('keeps metric, split and range in the URL: reload and Back', async () => {
       await page.goto(`${base}/metrics?range=15m&name=queue.depth&by=queue`);
       await drawn();

@@ -83,6 +83,8 @@
     chart = null;
     holder.textContent = '';
     holder.dataset.series = String(result.series.length);
+    holder.dataset.from = String(result.from);
+    holder.dataset.to = String(result.to);
     if (result.series.every((s) => s.points.length === 0)) {
       holder.appendChild(el('p', { class: 'muted', text: 'No data points of this metric in the range.' }));
       return;
