@@ -1,4 +1,7 @@
+import { context, trace, TraceFlags } from '@opentelemetry/api';
+import { OTLPLogExporter } from '@opentelemetry/exporter-logs-otlp-proto';
 import { OTLPMetricExporter } from '@opentelemetry/exporter-metrics-otlp-http';
+import { LoggerProvider, SimpleLogRecordProcessor } from '@opentelemetry/sdk-logs';
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import { MeterProvider, PeriodicExportingMetricReader } from '@opentelemetry/sdk-metrics';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -95,6 +98,22 @@ describe('GET /api/logs: a script reads log records', () => {
     // The tail honours the filters: severity=error sees only the error.
     const errors = await api(`/api/logs?service=tailer&severity=error&tail=${listed.body.cursor}`);
     expect(errors.body.logs.map((l: { body: string }) => l.body)).toEqual(['tail two']);
+  });
+
+  it("finds what the official OpenTelemetry logs SDK sends (protobuf), by an attribute's value and by its trace", async () => {
+    const exporter = new OTLPLogExporter({ url: `http://127.0.0.1:${stack.home.env.AUTOMAGIK_TELEMETRY_OTLP_PORT}/v1/logs`, headers: { Authorization: stack.auth('ingest') } });
+    const provider = new LoggerProvider({ resource: resourceFromAttributes({ 'service.name': 'otel-app', 'deployment.environment': 'qa' }), processors: [new SimpleLogRecordProcessor({ exporter })] });
+    const traceId = '5b8efff798038103d269b633813fc60c';
+    const inTrace = trace.setSpanContext(context.active(), { traceId, spanId: 'eee19b7ec3c1b174', traceFlags: TraceFlags.SAMPLED });
+    provider.getLogger('checkout').emit({ body: 'refund issued', severityNumber: 13, severityText: 'WARN', attributes: { 'refund.id': 'rf-991', amount: 12.5 }, context: inTrace });
+    await provider.forceFlush();
+    await provider.shutdown();
+    await settle();
+    const { body } = await api('/api/logs?q=rf-991');
+    expect(body.logs).toEqual([
+      expect.objectContaining({ body: 'refund issued', severity_text: 'WARN', severity_number: 13, service: 'otel-app', project: 'otel-app', environment: 'qa', trace_id: traceId, span_id: 'eee19b7ec3c1b174', attributes: { 'refund.id': 'rf-991', amount: '12.5' } }),
+    ]);
+    expect(await bodies(`trace_id=${traceId}&environment=qa&severity=warn`)).toEqual(['refund issued']);
   });
 
   it.each([
