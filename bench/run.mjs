@@ -412,6 +412,36 @@ try {
   const detailMs = await timed(`/api/traces/${traceId}`);
   results.trace_outline_vs_detail_10k = Number((outlineMs / detailMs).toFixed(2));
   say(`trace_outline_vs_detail  ${results.trace_outline_vs_detail_10k} (outline ${outlineMs.toFixed(0)} ms vs detail ${detailMs.toFixed(0)} ms for 10,000 spans; target <= 0.5)`);
+  // 9b. One trace's spans by trace_id with schema 4's bloom-filter index, against the same rows in a copy without it;
+  // each lookup is a different trace (a first look, as when a link opens one): rows read and time, medians of 11.
+  {
+    await runStatement(connection, 'CREATE TABLE bench_traces_noidx AS traces');
+    await runStatement(connection, 'ALTER TABLE bench_traces_noidx DROP INDEX trace_id_index');
+    await runStatement(connection, 'INSERT INTO bench_traces_noidx SELECT * FROM traces');
+    const headers = { Authorization: `Basic ${Buffer.from(`telemetry:${connection.password}`).toString('base64')}` };
+    const stats = async (sql) => {
+      const began = performance.now();
+      const res = await fetch(`${connection.url}/?database=telemetry`, { method: 'POST', body: `${sql} FORMAT JSON`, headers });
+      const body = await res.json();
+      if (!res.ok) throw new Error(`${sql}: ${JSON.stringify(body)}`);
+      return { ms: performance.now() - began, rows: Number(body.statistics?.rows_read ?? Number.NaN) };
+    };
+    const traceIds = [];
+    for (const row of (await (await fetch(`${connection.url}/?database=telemetry`, { method: 'POST', body: 'SELECT DISTINCT trace_id FROM traces ORDER BY cityHash64(trace_id) LIMIT 22 FORMAT JSONEachRow', headers })).text()).trim().split('\n')) traceIds.push(JSON.parse(row).trace_id);
+    if (traceIds.length < 10) throw new Error(`expected 22 trace ids, got ${traceIds.length}`);
+    const indexed = [];
+    const plain = [];
+    for (let i = 0; i + 1 < traceIds.length; i += 2) {
+      indexed.push(await stats(`SELECT * FROM traces WHERE trace_id = '${traceIds[i]}'`));
+      plain.push(await stats(`SELECT * FROM bench_traces_noidx WHERE trace_id = '${traceIds[i + 1]}'`));
+    }
+    await runStatement(connection, 'DROP TABLE bench_traces_noidx');
+    const rowsIndexed = median(indexed.map((s) => s.rows));
+    const rowsPlain = median(plain.map((s) => s.rows));
+    results.trace_lookup_rows_vs_unindexed = Number((rowsIndexed / rowsPlain).toFixed(4));
+    results.trace_lookup_ms_vs_unindexed = Number((median(indexed.map((s) => s.ms)) / median(plain.map((s) => s.ms))).toFixed(2));
+    say(`trace_lookup_vs_unindexed rows ${results.trace_lookup_rows_vs_unindexed} (${fmt(rowsIndexed)} vs ${fmt(rowsPlain)} read), time ${results.trace_lookup_ms_vs_unindexed} (${median(indexed.map((s) => s.ms)).toFixed(1)} vs ${median(plain.map((s) => s.ms)).toFixed(1)} ms), one trace by id with the trace_id index vs a copy without it (target rows <= 0.05)`);
+  }
   try {
     const { chromium } = await import('playwright-core');
     const browser = await chromium.launch({ executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium', args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run'] });

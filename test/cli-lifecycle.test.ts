@@ -81,7 +81,7 @@ describe('a user starting the embedded engine from the command line', () => {
       engine: 'embedded',
       running: true,
       ports: { clickhouse: Number(home.env.AUTOMAGIK_TELEMETRY_CLICKHOUSE_PORT), otlp: Number(home.env.AUTOMAGIK_TELEMETRY_OTLP_PORT), otlpGrpc: Number(home.env.AUTOMAGIK_TELEMETRY_OTLP_GRPC_PORT) },
-      schemaVersion: 2,
+      schemaVersion: 4,
     });
     expect(status.pid).toEqual(expect.any(Number));
     expect(status.diskBytes).toBeGreaterThan(0);

@@ -37,11 +37,11 @@ afterAll(async () => {
 });
 
 describe('a store written by version 1, started by this version', () => {
-  it('is upgraded to the current schema version (3) on start, with every span and its rollup kept', async () => {
+  it('is upgraded to the current schema version (4) on start, with every span and its rollup kept', async () => {
     const started = await cli(['start'], home.env);
     expect(started.code, started.stderr).toBe(0);
     const status = JSON.parse((await cli(['status', '--json'], home.env)).stdout) as { schemaVersion?: number };
-    expect(status.schemaVersion).toBe(3);
+    expect(status.schemaVersion).toBe(4);
 
     // Read back as the admin role (the app credential `env` prints only inserts).
     const vars = JSON.parse((await cli(['env', '--role', 'admin', '--json'], home.env)).stdout) as Record<string, string>;
@@ -53,7 +53,7 @@ describe('a store written by version 1, started by this version', () => {
       { span_id: 's1', 'events.name': [], 'links.span_id': [] },
       { span_id: 's2', 'events.name': [], 'links.span_id': [] },
     ]);
-    expect(await queryRows(connection, 'SELECT version FROM telemetry.schema_versions FINAL ORDER BY version')).toEqual([{ version: 1 }, { version: 2 }, { version: 3 }]);
+    expect(await queryRows(connection, 'SELECT version FROM telemetry.schema_versions FINAL ORDER BY version')).toEqual([{ version: 1 }, { version: 2 }, { version: 3 }, { version: 4 }]);
 
     // A second start of the upgraded store applies nothing and loses nothing.
     expect((await cli(['stop'], home.env)).code).toBe(0);

@@ -27,10 +27,10 @@ async function rows<T>(sql: string): Promise<T[]> {
 }
 
 describe('the schema applied to a real engine', () => {
-  it('applies once, records versions 1, 2 and 3, and applies again as a no-op', async () => {
-    expect(await applySchema(db, 'telemetry')).toEqual({ version: 3, applied: [1, 2, 3] });
-    expect(await applySchema(db, 'telemetry')).toEqual({ version: 3, applied: [] });
-    expect(await rows<{ version: number }>('SELECT version FROM telemetry.schema_versions FINAL ORDER BY version')).toEqual([{ version: 1 }, { version: 2 }, { version: 3 }]);
+  it('applies once, records versions 1 to 4, and applies again as a no-op', async () => {
+    expect(await applySchema(db, 'telemetry')).toEqual({ version: 4, applied: [1, 2, 3, 4] });
+    expect(await applySchema(db, 'telemetry')).toEqual({ version: 4, applied: [] });
+    expect(await rows<{ version: number }>('SELECT version FROM telemetry.schema_versions FINAL ORDER BY version')).toEqual([{ version: 1 }, { version: 2 }, { version: 3 }, { version: 4 }]);
   });
 
   it('gives logs and metrics the documented columns, orderings and TTL, and traces events and links', async () => {
@@ -161,9 +161,9 @@ describe('the schema applied to a real engine', () => {
     const templates = join(dir, 'templates');
     await mkdir(join(templates, 'migrations'), { recursive: true });
     await copyFile(templatePath('init-db.sql'), join(templates, 'init-db.sql'));
-    await writeFile(join(templates, 'migrations', '004-add-host.sql'), '-- schema-version: 4\nALTER TABLE telemetry.traces ADD COLUMN IF NOT EXISTS host String DEFAULT \'\';\n');
-    expect(await applySchema(db, 'telemetry', templates)).toEqual({ version: 4, applied: [4] });
-    expect(await applySchema(db, 'telemetry', templates)).toEqual({ version: 4, applied: [] });
+    await writeFile(join(templates, 'migrations', '900-add-host.sql'), '-- schema-version: 900\nALTER TABLE telemetry.traces ADD COLUMN IF NOT EXISTS host String DEFAULT \'\';\n');
+    expect(await applySchema(db, 'telemetry', templates)).toEqual({ version: 900, applied: [900] });
+    expect(await applySchema(db, 'telemetry', templates)).toEqual({ version: 900, applied: [] });
     expect(await rows("SELECT name FROM system.columns WHERE database = 'telemetry' AND table = 'traces' AND name = 'host'")).toEqual([{ name: 'host' }]);
   });
 

@@ -69,6 +69,8 @@
     const head = el('tr', {}, columns.map((c) => el('th', { text: c, title: c, class: typeof panel.rows[0][c] === 'number' ? 'num' : '' })));
     const body = rows.map((r) => el('tr', {}, columns.map((c) => cell(panel, c, r))));
     const nodes = [el('table', { class: 'fixed', 'data-testid': `table-${panel.id}` }, [el('thead', {}, [head]), el('tbody', {}, body)])];
+    // Errors in spans often have log records beside them: the same range and project's error logs.
+    if (panel.id === 'recent_errors') nodes.push(el('a', { class: 'more', 'data-testid': 'error-logs', href: `/logs?${new URLSearchParams({ range: state.range, severity: 'error', ...(state.project ? { project: state.project } : {}) })}`, text: 'error logs in Logs ›' }));
     if (panel.id === 'top_events' && panel.rows.length > TOP_ROWS) nodes.push(el('a', { class: 'more', href: explore({}), text: 'more in Traces ›' }));
     else if (panel.id === 'top_events') nodes.push(el('a', { class: 'more', href: explore({}), text: 'all in Traces ›' }));
     return nodes;
@@ -176,6 +178,7 @@
     if (state.project) params.set('project', state.project);
     if (`?${params}` !== location.search) history[push ? 'pushState' : 'replaceState'](null, '', `/?${params}`);
     document.querySelectorAll('[data-range]').forEach((b) => b.classList.toggle('active', b.dataset.range === state.range));
+    window.AMT.navLinks(params);
     const nav = document.getElementById('nav-traces');
     if (nav) nav.href = explore({});
   }

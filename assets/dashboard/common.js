@@ -64,5 +64,38 @@
     box.hidden = !message;
   }
 
-  window.AMT = { el, duration, time, api, colour, showError };
+  /** datetime-local text (local time) <-> epoch ms, for the custom range inputs. */
+  function toLocalInput(ms) {
+    const d = new Date(Number(ms) - new Date(Number(ms)).getTimezoneOffset() * 60_000);
+    return d.toISOString().slice(0, 19);
+  }
+  function fromLocalInput(value) {
+    const ms = new Date(value).getTime();
+    return Number.isFinite(ms) ? ms : undefined;
+  }
+
+  /** Points the header's Overview, Traces, Logs and Metrics links at the same range and project as this page. */
+  function navLinks(params) {
+    const keep = new URLSearchParams();
+    for (const key of ['range', 'from', 'to', 'project']) if (params.get(key)) keep.set(key, params.get(key));
+    const overview = new URLSearchParams({ range: ['15m', '1h', '24h', '7d'].includes(params.get('range')) ? params.get('range') : '1h' });
+    if (params.get('project')) overview.set('project', params.get('project'));
+    const links = { 'nav-overview': `/?${overview}`, 'nav-traces': `/traces?${keep}`, 'nav-logs': `/logs?${keep}`, 'nav-metrics': `/metrics?${keep}` };
+    for (const [id, href] of Object.entries(links)) {
+      const a = document.getElementById(id);
+      if (a) a.href = href.replace(/\?$/, '');
+    }
+  }
+
+  /** One log record as a row: time, severity, body (whole text as a tooltip), and a link to its trace and span. */
+  function logRow(l) {
+    return el('div', { class: `log sev-${String(l.severity_text).replace(/[^A-Za-z]/g, '').toLowerCase()}`, 'data-testid': 'log' }, [
+      el('span', { class: 'muted', title: new Date(l.time_ms).toISOString() }, [el('span', { class: 'date', text: time(l.time_ms).slice(0, 11) }), time(l.time_ms).slice(11)]),
+      el('span', { class: 'severity', text: l.severity_text || String(l.severity_number) }),
+      el('span', { class: 'body', text: l.body, title: l.body }),
+      l.trace_id ? el('a', { href: `/traces/${l.trace_id}${l.span_id ? `?span=${l.span_id}` : ''}`, class: 'trace-link', 'data-testid': 'log-trace-link', text: 'trace ›' }) : null,
+    ]);
+  }
+
+  window.AMT = { el, duration, time, api, colour, showError, logRow, toLocalInput, fromLocalInput, navLinks };
 })();

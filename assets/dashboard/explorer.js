@@ -2,7 +2,7 @@
 // results are drawn from it, and every change pushes a new URL so Back and shared links work.
 (function () {
   'use strict';
-  const { el, duration, time, api, colour, showError } = window.AMT;
+  const { el, duration, time, api, colour, showError, toLocalInput, fromLocalInput, navLinks } = window.AMT;
   const FIELDS = ['service', 'project', 'environment', 'name', 'status', 'min_ms', 'max_ms', 'q'];
   const form = document.getElementById('search');
   const tbody = document.querySelector('#results tbody');
@@ -11,16 +11,6 @@
 
   function current() {
     return new URLSearchParams(location.search);
-  }
-
-  /** datetime-local text (local time) <-> epoch ms. */
-  function toLocalInput(ms) {
-    const d = new Date(Number(ms) - new Date(Number(ms)).getTimezoneOffset() * 60_000);
-    return d.toISOString().slice(0, 19);
-  }
-  function fromLocalInput(value) {
-    const ms = new Date(value).getTime();
-    return Number.isFinite(ms) ? ms : undefined;
   }
 
   /** Puts the URL's state into the form. */
@@ -178,7 +168,7 @@
     } catch (error) {
       showError(`Could not search: ${error.message}`);
     }
-    document.getElementById('nav-overview').href = `/?${new URLSearchParams({ range: params.get('range') || '1h', ...(params.get('project') ? { project: params.get('project') } : {}) })}`;
+    navLinks(params);
     document.body.setAttribute('data-loaded', params.toString());
   }
 

@@ -2,7 +2,7 @@
 // trace), links to other traces, and its logs.
 (function () {
   'use strict';
-  const { el, duration, time } = window.AMT;
+  const { el, duration, time, logRow } = window.AMT;
 
   function section(title, children) {
     return el('section', { class: 'detail-section' }, [el('h3', { text: title }), ...children]);
@@ -24,15 +24,6 @@
       ]);
     }
     return el('div', { class: 'event' }, [el('strong', { text: e.name }), el('div', { class: 'muted', text: e.timestamp }), keyValues(a)]);
-  }
-
-  function logRow(l) {
-    return el('div', { class: `log sev-${String(l.severity_text).toLowerCase()}`, 'data-testid': 'log' }, [
-      el('span', { class: 'muted', text: time(l.time_ms) }),
-      el('span', { class: 'severity', text: l.severity_text || String(l.severity_number) }),
-      el('span', { class: 'body', text: l.body, title: l.body }),
-      l.trace_id ? el('a', { href: `/traces/${l.trace_id}${l.span_id ? `?span=${l.span_id}` : ''}`, class: 'trace-link', 'data-testid': 'log-trace-link', text: 'trace ›' }) : null,
-    ]);
   }
 
   /** Draws `span` into `container`; `context` gives its parent, the trace's start, the store's features and its logs. */
@@ -64,5 +55,5 @@
     }
   }
 
-  Object.assign(window.AMT, { spanPanel, logRow });
+  Object.assign(window.AMT, { spanPanel });
 })();

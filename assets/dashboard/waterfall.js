@@ -241,6 +241,10 @@
     if (state.logsError) holder.appendChild(el('p', { class: 'error', 'data-testid': 'logs-error', text: `The logs could not be read: ${state.logsError}` }));
     else if (state.logs.length === 0) holder.appendChild(el('p', { class: 'muted', text: 'No logs carry this trace id.' }));
     for (const l of state.logs) holder.appendChild(logRow(l));
+    // The log explorer, filtered to this trace, an hour either side of it.
+    const open = document.getElementById('logs-open');
+    const id = location.pathname.slice('/traces/'.length);
+    if (open && Number.isFinite(state.start)) open.href = `/logs?${new URLSearchParams({ trace_id: id, from: String(state.start - 3_600_000), to: String(state.start + state.total + 3_600_000) })}`;
   }
 
   viewport.addEventListener('scroll', () => requestAnimationFrame(() => draw(false)));

@@ -1,6 +1,7 @@
 // Owns the provisioned Grafana dashboard as a typed object (Grafana's own schema types), written to templates/.
 
 import type { Dashboard, Panel } from '@grafana/schema';
+import { exploreLinks } from './grafana-explore.js';
 import { grafanaSql, PANELS } from './panels.js';
 
 export const DATASOURCE = { type: 'grafana-clickhouse-datasource', uid: 'automagik-clickhouse' };
@@ -50,6 +51,7 @@ export function overviewDashboard(database = 'telemetry'): Dashboard {
     time: { from: 'now-24h', to: 'now' },
     refresh: '30s',
     templating: { list: [variable('project', 'Project', 'project_name'), variable('environment', 'Environment', 'environment')] },
+    links: exploreLinks(database, DATASOURCE),
     panels,
   };
 }

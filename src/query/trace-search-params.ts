@@ -1,14 +1,8 @@
 // Owns reading a trace search from a query string: every filter checked, bounded and named when it is wrong.
-import { TelemetryError } from '../errors.js';
+import { badParameter, MAX_TEXT, oneOf, onlyKnown, text, timeWindow, whole } from './search-params.js';
 
-export const SEARCH_RANGES: Readonly<Record<string, number>> = Object.freeze({
-  '15m': 15 * 60_000,
-  '1h': 3_600_000,
-  '6h': 6 * 3_600_000,
-  '24h': 86_400_000,
-  '7d': 7 * 86_400_000,
-  '30d': 30 * 86_400_000,
-});
+export { badParameter, MAX_RANGE_MS, SEARCH_RANGES } from './search-params.js';
+
 export const SORT_KEYS = ['start', 'duration', 'spans', 'errors', 'root', 'service'] as const;
 export type SortKey = (typeof SORT_KEYS)[number];
 
@@ -42,60 +36,13 @@ export interface TraceSearch {
 }
 
 export const MAX_LIMIT = 200;
-/** The widest window a search may span (the store keeps 90 days). */
-export const MAX_RANGE_MS = 400 * 86_400_000;
 export const MAX_OFFSET = 100_000;
 export const MAX_ATTRIBUTE_FILTERS = 10;
-const MAX_TEXT = 200;
 const KNOWN = new Set(['range', 'from', 'to', 'service', 'project', 'environment', 'name', 'status', 'min_ms', 'max_ms', 'attr', 'q', 'sort', 'order', 'limit', 'page']);
 
-/** A 400 for the API: the parameter and what it accepts. */
-export function badParameter(parameter: string, message: string): TelemetryError {
-  return new TelemetryError('E_BAD_REQUEST', `${parameter}: ${message}`, { details: { parameter } });
-}
-
-function text(params: URLSearchParams, name: string): string | undefined {
-  const all = params.getAll(name);
-  if (all.length > 1) throw badParameter(name, 'give it once');
-  const value = all[0];
-  if (value === undefined || value === '') return undefined;
-  if (value.length > MAX_TEXT) throw badParameter(name, `at most ${MAX_TEXT} characters`);
-  return value;
-}
-
-function whole(params: URLSearchParams, name: string, min: number, max: number): number | undefined {
-  const value = text(params, name);
-  if (value === undefined) return undefined;
-  if (!/^\d+$/.test(value) || Number(value) < min || Number(value) > max) throw badParameter(name, `a whole number from ${min} to ${max}, got ${JSON.stringify(value)}`);
-  return Number(value);
-}
-
-/** Epoch milliseconds or an ISO 8601 date-time. */
-function moment(params: URLSearchParams, name: string): number | undefined {
-  const value = text(params, name);
-  if (value === undefined) return undefined;
-  const at = /^\d{1,15}$/.test(value) ? Number(value) : /^\d{4}-\d{2}-\d{2}/.test(value) ? Date.parse(value) : Number.NaN;
-  if (!Number.isFinite(at)) throw badParameter(name, `epoch milliseconds or an ISO 8601 date-time, got ${JSON.stringify(value)}`);
-  return at;
-}
-
-function oneOf<T extends string>(params: URLSearchParams, name: string, allowed: readonly T[]): T | undefined {
-  const value = text(params, name);
-  if (value === undefined) return undefined;
-  if (!(allowed as readonly string[]).includes(value)) throw badParameter(name, `one of ${allowed.join(', ')}, got ${JSON.stringify(value)}`);
-  return value as T;
-}
-
 export function parseTraceSearch(params: URLSearchParams, now = Date.now()): TraceSearch {
-  for (const key of params.keys()) if (!KNOWN.has(key)) throw badParameter(key, `unknown parameter; known: ${[...KNOWN].join(', ')}`);
-  const range = oneOf(params, 'range', Object.keys(SEARCH_RANGES)) ?? '1h';
-  let from = moment(params, 'from');
-  let to = moment(params, 'to');
-  const custom = from !== undefined || to !== undefined;
-  to ??= now;
-  from ??= to - (SEARCH_RANGES[range] as number);
-  if (from > to) throw badParameter('from', 'must be before to');
-  if (to - from > MAX_RANGE_MS) throw badParameter('from', `the range can span at most ${MAX_RANGE_MS / 86_400_000} days`);
+  onlyKnown(params, KNOWN);
+  const { from, to, range } = timeWindow(params, now);
   const attributes: AttributeFilter[] = [];
   const attrs = params.getAll('attr').filter((a) => a !== '');
   if (attrs.length > MAX_ATTRIBUTE_FILTERS) throw badParameter('attr', `at most ${MAX_ATTRIBUTE_FILTERS} attribute filters`);
@@ -113,7 +60,7 @@ export function parseTraceSearch(params: URLSearchParams, now = Date.now()): Tra
   const search: TraceSearch = {
     from,
     to,
-    range: custom ? 'custom' : range,
+    range,
     attributes,
     sort: oneOf(params, 'sort', SORT_KEYS) ?? 'start',
     order: oneOf(params, 'order', ['asc', 'desc'] as const) ?? 'desc',

@@ -1,5 +1,5 @@
 // Owns the embedded engine's web dashboard: a login form and session cookie, static assets and pages, and the panels' JSON
-// (the trace explorer's JSON is explorer-api.ts; the login's defences are login-guard.ts).
+// (the explorer's JSON for traces, logs and metrics is explorer-api.ts; the login's defences are login-guard.ts).
 
 import { readFile } from 'node:fs/promises';
 import type { IncomingMessage, ServerResponse } from 'node:http';
@@ -52,6 +52,8 @@ export function createDashboardHandler(options: DashboardHandlerOptions) {
     '/assets/app.css': join(packageRoot(), 'assets', 'dashboard', 'app.css'),
     '/assets/common.js': join(packageRoot(), 'assets', 'dashboard', 'common.js'),
     '/assets/explorer.js': join(packageRoot(), 'assets', 'dashboard', 'explorer.js'),
+    '/assets/logs.js': join(packageRoot(), 'assets', 'dashboard', 'logs.js'),
+    '/assets/metrics.js': join(packageRoot(), 'assets', 'dashboard', 'metrics.js'),
     '/assets/span-panel.js': join(packageRoot(), 'assets', 'dashboard', 'span-panel.js'),
     '/assets/waterfall.js': join(packageRoot(), 'assets', 'dashboard', 'waterfall.js'),
     '/assets/uPlot.iife.min.js': join(uplotDir, 'uPlot.iife.min.js'),
@@ -122,6 +124,9 @@ export function createDashboardHandler(options: DashboardHandlerOptions) {
         // The browser starts loading the trace's outline with the page, not after its scripts.
         const preload: Record<string, string> = TRACE_ID.test(id) ? { Link: `</api/traces/${id}?fields=outline>; rel=preload; as=fetch; crossorigin` } : {};
         return await send(res, 200, { ...security, ...preload, 'Content-Type': TYPES['.html'] as string, 'Cache-Control': 'no-store' }, await readFile(page(file)));
+      }
+      if (req.method === 'GET' && (url.pathname === '/logs' || url.pathname === '/metrics')) {
+        return await send(res, 200, { ...security, 'Content-Type': TYPES['.html'] as string, 'Cache-Control': 'no-store' }, await readFile(page(`${url.pathname.slice(1)}.html`)));
       }
       if (await explorer(url, req.method ?? 'GET', res, acceptsGzip(req))) return;
       if (url.pathname === '/api/panels' && req.method === 'GET') {

@@ -1,10 +1,15 @@
-// Owns the trace explorer's JSON API behind the dashboard login: GET /api/traces (search) and /api/traces/<id>.
+// Owns the explorer's JSON API behind the dashboard login: GET /api/traces (search), /api/traces/<id>, /api/logs and
+// /api/metrics.
 import type { ServerResponse } from 'node:http';
 import type { ClickHouseConnection } from '../../../clickhouse/http-client.js';
 import { isTelemetryError } from '../../../errors.js';
 import { storeFeatures } from '../../../query/store-features.js';
 import { TRACE_ID, traceDetailJson, traceOutlineJson } from '../../../query/trace-detail.js';
 import { badParameter, parseTraceSearch } from '../../../query/trace-search-params.js';
+import { parseLogSearch } from '../../../query/log-search-params.js';
+import { searchLogs, tailLogs } from '../../../query/log-search.js';
+import { parseMetricQuery } from '../../../query/metric-series-params.js';
+import { metricNames, metricSeries } from '../../../query/metric-series.js';
 import { searchTraces } from '../../../query/trace-search.js';
 import { send } from './respond.js';
 
@@ -23,12 +28,25 @@ export function createExplorerApi(connection: ClickHouseConnection, database: st
   const table = `${database}.traces`;
   /** Answers the request if it is one of the explorer's; false otherwise. */
   return async function route(url: URL, method: string, res: ServerResponse, gzip: boolean): Promise<boolean> {
-    if (url.pathname !== '/api/traces' && !url.pathname.startsWith('/api/traces/')) return false;
+    const signal = url.pathname === '/api/logs' || url.pathname === '/api/metrics';
+    if (!signal && url.pathname !== '/api/traces' && !url.pathname.startsWith('/api/traces/')) return false;
     if (method !== 'GET') {
       await send(res, 405, { ...JSON_HEADERS, Allow: 'GET' }, '{"error":"only GET"}\n');
       return true;
     }
     try {
+      if (url.pathname === '/api/logs') {
+        const search = parseLogSearch(url.searchParams);
+        const result = search.tail ? await tailLogs(connection, database, search, search.tail) : await searchLogs(connection, database, search);
+        await send(res, 200, JSON_HEADERS, JSON.stringify(result), gzip);
+        return true;
+      }
+      if (url.pathname === '/api/metrics') {
+        const query = parseMetricQuery(url.searchParams);
+        const result = query.name === undefined ? await metricNames(connection, database, query) : await metricSeries(connection, database, { ...query, name: query.name });
+        await send(res, 200, JSON_HEADERS, JSON.stringify(result), gzip);
+        return true;
+      }
       if (url.pathname === '/api/traces') {
         const result = await searchTraces(connection, table, parseTraceSearch(url.searchParams));
         await send(res, 200, JSON_HEADERS, JSON.stringify(result), gzip);
