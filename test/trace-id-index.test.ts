@@ -109,7 +109,7 @@ describe('the trace_id and inserted_at skip indexes (schema versions 3 and 4)', 
   it('the cluster DDL adds the index to the local tables only (a Distributed table has no indexes)', async () => {
     const ddl = await clusterStatements('telemetry_cluster', 'telemetry');
     const index = ddl.filter((s) => s.startsWith('ALTER') && /(trace_id|inserted_at)_index/.test(s));
-    expect(index.length).toBe(7);
-    expect(index.every((s) => /^ALTER TABLE telemetry\.(traces|logs)_local ON CLUSTER/.test(s))).toBe(true);
+    expect(index.length).toBe(9);
+    expect(index.every((s) => /^ALTER TABLE telemetry\.(traces|logs|metrics)_local ON CLUSTER/.test(s))).toBe(true);
   });
 });
