@@ -19,6 +19,8 @@ export interface StackOptions {
   dashboardPort?: string;
   otlpGrpcPort?: string;
   auth?: boolean;
+  /** start only: --max-disk-mb. */
+  maxDiskMb?: string;
   json?: boolean;
   /** --docker-host: only picks where the Docker engine is reached (not part of Config). */
   dockerHost?: string;
@@ -99,6 +101,7 @@ export async function openStack(options: StackOptions, ui: Ui, settings: OpenOpt
     ...(options.dashboardPort !== undefined ? { dashboardPort: options.dashboardPort } : {}),
     ...(options.otlpGrpcPort !== undefined ? { otlpGrpcPort: options.otlpGrpcPort } : {}),
     ...(options.auth === false ? { auth: false } : {}),
+    ...(options.maxDiskMb !== undefined ? { maxDiskMb: options.maxDiskMb } : {}),
   };
   const env = ui.io.env;
   let config = await loadConfig({ flags: given, env });

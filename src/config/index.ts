@@ -33,6 +33,10 @@ export interface ConfigFlags {
   database?: string;
   /** false only when the user said --no-auth. */
   auth?: boolean;
+  /** --max-disk-mb on start; later commands get the remembered one (src/engine/stack-file.ts). */
+  maxDiskMb?: string | number;
+  /** No flag of its own: where a remembered maxDiskMb was first chosen (e.g. "--max-disk-mb at start"). */
+  maxDiskSource?: string;
 }
 
 export interface Config {
@@ -51,6 +55,8 @@ export interface Config {
   readonly ingest: { readonly waitMs: number; readonly maxBatchBytes: number; readonly maxQueuedBytes: number; readonly dedupWindow: number };
   readonly startTimeoutMs: number;
   readonly dockerStartTimeoutMs: number;
+  /** The size cap and the disk checks (README, "When the disk fills"). */
+  readonly disk: DiskSettings;
   readonly paths: {
     readonly envFile: string;
     readonly dataDir: string;
@@ -60,6 +66,18 @@ export interface Config {
     readonly logFile: string;
     readonly startupErrorFile: string;
   };
+}
+
+export interface DiskSettings {
+  /**
+   * The most the stored data may take, in MiB; past it the oldest partitions are dropped. 0: no cap. undefined: not
+   * chosen yet (the first start computes the default from the free space, see src/engine/disk/space.ts).
+   */
+  readonly maxDiskMb: number | undefined;
+  /** Where maxDiskMb came from: --max-disk-mb, the variable, .env, or the remembered stack. */
+  readonly maxDiskSource: string;
+  /** How often the embedded engine measures the data against the cap, in seconds. */
+  readonly checkSeconds: number;
 }
 
 export interface LoadConfigOptions {
@@ -127,6 +145,12 @@ export async function loadConfig(options: LoadConfigOptions = {}): Promise<Confi
     dedupWindow: Math.round(positive(get(undefined, '', 'DEDUP_WINDOW', DEFAULTS.dedupWindow))),
   };
   const dockerStartTimeoutMs = positive(get(undefined, '', 'DOCKER_START_TIMEOUT_MS', DEFAULTS.dockerStartTimeoutMs));
+  const maxDisk = get(flags.maxDiskMb, '--max-disk-mb', 'MAX_DISK_MB', '');
+  const disk: DiskSettings = {
+    maxDiskMb: maxDisk.value === '' ? undefined : nonNegative(maxDisk),
+    maxDiskSource: maxDisk.source === 'flag' ? (flags.maxDiskSource ?? maxDisk.name) : maxDisk.source === '.env' ? `${maxDisk.name} in <home>/.env` : maxDisk.name,
+    checkSeconds: positive(get(undefined, '', 'DISK_CHECK_SECONDS', DEFAULTS.diskCheckSeconds)),
+  };
 
   const runDir = join(home, 'run');
   const config: Config = {
@@ -140,6 +164,7 @@ export async function loadConfig(options: LoadConfigOptions = {}): Promise<Confi
     ingest,
     startTimeoutMs,
     dockerStartTimeoutMs,
+    disk,
     paths: {
       envFile,
       dataDir: join(home, 'data'),

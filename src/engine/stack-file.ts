@@ -13,6 +13,9 @@ export interface RememberedStack {
   ports: { clickhouse: number; otlp: number; dashboard: number; otlpGrpc?: number };
   database: string;
   authRequired: boolean;
+  /** The size cap in MiB (0: none), absent in records written before the cap; with where it was chosen. */
+  maxDiskMb?: number;
+  maxDiskSource?: string;
   /** When start recorded it (ISO-8601). */
   recordedAt: string;
 }
@@ -26,6 +29,7 @@ const SETTINGS = [
   { key: 'dashboardPort', flag: '--dashboard-port', variable: 'DASHBOARD_PORT', of: (s: RememberedStack) => String(s.ports.dashboard) },
   { key: 'otlpGrpcPort', flag: '--otlp-grpc-port', variable: 'OTLP_GRPC_PORT', of: (s: RememberedStack) => (s.ports.otlpGrpc === undefined ? undefined : String(s.ports.otlpGrpc)) },
   { key: 'database', flag: '', variable: 'CLICKHOUSE_DATABASE', of: (s: RememberedStack) => s.database },
+  { key: 'maxDiskMb', flag: '--max-disk-mb', variable: 'MAX_DISK_MB', of: (s: RememberedStack) => (s.maxDiskMb === undefined ? undefined : String(s.maxDiskMb)) },
 ] as const;
 
 export function stackFilePath(home: string): string {
@@ -58,6 +62,7 @@ export async function readRememberedStack(home: string): Promise<RememberedStack
     typeof value.database === 'string' &&
     /^[A-Za-z_][A-Za-z0-9_]*$/.test(value.database) &&
     typeof value.authRequired === 'boolean' &&
+    (value.maxDiskMb === undefined || (typeof value.maxDiskMb === 'number' && Number.isFinite(value.maxDiskMb) && value.maxDiskMb >= 0)) &&
     ports !== undefined &&
     [ports.clickhouse, ports.otlp, ports.dashboard].every((p) => Number.isInteger(p) && p > 0 && p < 65536);
   if (!valid) {
@@ -77,6 +82,7 @@ export async function rememberStack(config: Config, engine: EngineName): Promise
     ports: { ...config.ports },
     database: config.database,
     authRequired: config.auth.required,
+    ...(config.disk.maxDiskMb !== undefined ? { maxDiskMb: config.disk.maxDiskMb, maxDiskSource: config.disk.maxDiskSource } : {}),
     recordedAt: new Date().toISOString(),
   };
   const file = stackFilePath(config.home);
@@ -100,6 +106,7 @@ export function rememberedFlags(stack: RememberedStack, flags: ConfigFlags, env:
     if (value !== undefined) out[s.key] = value;
   }
   if (options.auth && flags.auth === undefined && !stack.authRequired) out.auth = false;
+  if (out.maxDiskMb !== undefined) out.maxDiskSource = stack.maxDiskSource ?? 'the remembered stack';
   return { ...out, ...flags } as ConfigFlags;
 }
 
@@ -115,8 +122,9 @@ export function differences(stack: RememberedStack, config: Config, flags: Confi
     dashboardPort: String(config.ports.dashboard),
     otlpGrpcPort: String(config.ports.otlpGrpc),
     database: config.database,
+    maxDiskMb: config.disk.maxDiskMb === undefined ? '' : String(config.disk.maxDiskMb),
   };
-  const words: Record<string, string> = { engine: 'engine', host: 'host', clickhousePort: 'ClickHouse port', otlpPort: 'OTLP port', dashboardPort: 'dashboard port', otlpGrpcPort: 'OTLP/gRPC port', database: 'database' };
+  const words: Record<string, string> = { engine: 'engine', host: 'host', clickhousePort: 'ClickHouse port', otlpPort: 'OTLP port', dashboardPort: 'dashboard port', otlpGrpcPort: 'OTLP/gRPC port', database: 'database', maxDiskMb: 'size cap (MiB)' };
   const out: string[] = [];
   for (const s of SETTINGS) {
     const mine = now[s.key];

@@ -3,6 +3,7 @@
 import type { Command } from 'commander';
 import { ensureCredentials, isLoopback, type Config } from '../../config/index.js';
 import { TelemetryError } from '../../errors.js';
+import { withDiskCap } from '../../engine/disk/space.js';
 import { rememberStack } from '../../engine/stack-file.js';
 import { EXIT } from '../errors.js';
 import { stackCommand, type Cli, type Stack } from '../stack.js';
@@ -21,13 +22,14 @@ export function register(program: Command, cli: Cli): void {
       .description('start the telemetry stack and wait until it is healthy (Docker: ClickHouse, collector, Grafana; embedded: chDB with ClickHouse HTTP + OTLP)')
       .option('--foreground', 'embedded engine: stay attached and serve from this process until Ctrl-C (logs on stderr)')
       .option('--no-auth', 'embedded engine: accept requests without credentials (only for throwaway local stacks)')
+      .option('--max-disk-mb <mb>', 'the most the stored data may take; past it the oldest days are dropped; 0: no cap (env AUTOMAGIK_TELEMETRY_MAX_DISK_MB; default: 10% of the free space at the first start, at most 10 GiB, then remembered)')
       .option('--json', 'print the resulting status as JSON')
       .addHelpText(
         'after',
         `
 The first start generates a password for user "telemetry" into <home>/.env (mode 0600), and for Grafana's admin
 with the Docker engine. Run \`automagik-telemetry env\` to print the variables that point an app at the stack.
-start records its engine, host, ports and database in <home>/run/stack.json: every later command with the same
+start records its engine, host, ports, database and size cap in <home>/run/stack.json: every later command with the same
 home uses them, unless a flag or variable says otherwise.
 A second start reuses what runs; with Docker, a changed setting recreates only the affected container.
 
@@ -79,7 +81,7 @@ Examples:
 export async function start(stack: Stack, options: Json & { foreground?: boolean }): Promise<number> {
   const { ui } = stack;
   warnAboutExposure(ui, stack.config);
-  const config = await credentialsFor(ui, stack.config);
+  const config = await withDiskCap(await credentialsFor(ui, stack.config));
   const engine = await stack.engine(config);
   if (options.foreground && engine.name !== 'embedded') throw new TelemetryError('E_CONFIG', '--foreground is for the embedded engine (add --engine embedded)');
   const result = await withProgress(ui, `starting the ${engine.name} engine`, 'the stack did not start', (update) =>
@@ -120,7 +122,7 @@ export async function restart(stack: Stack, options: Json, service?: string): Pr
   }
   const stopped = await engine.stop();
   if (!options.json) ui.err(stopped.wasRunning ? `stopped${stopped.pid ? ` (pid ${stopped.pid})` : ''}` : 'was not running');
-  const config = await credentialsFor(ui, stack.config);
+  const config = await withDiskCap(await credentialsFor(ui, stack.config));
   const again = await stack.engine(config);
   const result = await withProgress(ui, `starting the ${again.name} engine`, 'the stack did not start', (update) => again.start({ onProgress: update }));
   result.progress.succeed(`healthy${result.value.status.pid ? ` (pid ${result.value.status.pid})` : ''}`);

@@ -17,6 +17,7 @@ import { portInUse } from '../ports.js';
 import { lockDataDir } from './lock.js';
 import { bindGrpc, closeGrpc, createGrpcReceiver } from './otlp-grpc.js';
 import { TableWriter } from './table-writer.js';
+import { DiskWatch } from './disk-watch.js';
 
 export interface RunningEmbeddedServer {
   readonly schemaVersion: number;
@@ -33,6 +34,7 @@ export async function startEmbeddedServer(config: Config, log: LogFn = () => und
 
   const lock = await lockDataDir(join(config.paths.runDir, 'data.lock'), config.paths.dataDir);
   let db: EmbeddedDatabase | undefined;
+  let watch: DiskWatch | undefined;
   const servers: Server[] = [];
   let grpcServer: ReturnType<typeof createGrpcReceiver> | undefined;
   const inFlight = new Set<Promise<void>>();
@@ -42,6 +44,7 @@ export async function startEmbeddedServer(config: Config, log: LogFn = () => und
     log({ level: 'info', msg: 'schema ready', version: schema.version, applied: schema.applied });
     const recovered = await db.batchInserts(join(config.paths.dataDir, 'ingest-journal'), config.ingest, config.ingest.dedupWindow);
     if (recovered > 0) log({ level: 'info', msg: 'stored the batches a crash had left in the journal', batches: recovered });
+    watch = await DiskWatch.start(db, config, log);
 
     const writer = new TableWriter({ db, database: config.database });
     const gate = new AccessGate(db, config.database);
@@ -63,6 +66,7 @@ export async function startEmbeddedServer(config: Config, log: LogFn = () => und
     log({ level: 'info', msg: 'listening', host: config.host, clickhousePort: config.ports.clickhouse, otlpPort: config.ports.otlp, otlpGrpcPort: config.ports.otlpGrpc, dashboardPort: config.ports.dashboard });
 
     const database = db;
+    const diskWatch = watch;
     const grpcReceiver = grpcServer;
     let closing: Promise<void> | undefined;
     return {
@@ -74,6 +78,7 @@ export async function startEmbeddedServer(config: Config, log: LogFn = () => und
           await Promise.allSettled([...inFlight]);
           await writer.drain();
           await gate.close();
+          await diskWatch.close();
           await database.close();
           await lock.release();
           log({ level: 'info', msg: 'stopped' });
@@ -82,6 +87,7 @@ export async function startEmbeddedServer(config: Config, log: LogFn = () => und
   } catch (error) {
     await Promise.all(servers.map(closeServer));
     if (grpcServer) grpcServer.forceShutdown();
+    await watch?.close();
     await db?.close();
     await lock.release();
     throw error;
