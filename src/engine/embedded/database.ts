@@ -119,7 +119,17 @@ export class EmbeddedDatabase implements SqlRunner {
 
   /** Inserts rows; with batching on, resolves once the batch holding them is stored. */
   insert(request: InsertRequest): Promise<InsertOutcome> {
-    return this.coalescer ? this.coalescer.insert(request) : this.insertNow(request);
+    const inserted = this.coalescer ? this.coalescer.insert(request) : this.insertNow(request);
+    const observer = this.writeObserver;
+    if (!observer) return inserted;
+    return inserted.then(
+      (outcome) => (observer(undefined), outcome),
+      (error: unknown) => {
+        const failure = toClickHouseError(error);
+        observer(failure);
+        throw failure;
+      },
+    );
   }
 
   /** One insert statement now, on the lane. */
@@ -134,12 +144,9 @@ export class EmbeddedDatabase implements SqlRunner {
           ...(request.columns ? { columns: request.columns } : {}),
           ...(request.settings && Object.keys(request.settings).length > 0 ? { settings: request.settings } : {}),
         });
-        this.writeObserver?.(undefined);
         return { rowsWritten: summary.rowsWritten, bytesWritten: summary.bytesWritten, elapsedSeconds: summary.elapsed };
       } catch (error) {
-        const failure = toClickHouseError(error, `INSERT INTO ${request.table} FORMAT ${request.format}`);
-        this.writeObserver?.(failure);
-        throw failure;
+        throw toClickHouseError(error, `INSERT INTO ${request.table} FORMAT ${request.format}`);
       }
     });
   }
