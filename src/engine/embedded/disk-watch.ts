@@ -95,8 +95,13 @@ export class DiskWatch {
   private noteWrite(failure: ClickHouseError | undefined): void {
     const now = new Date().toISOString();
     if (failure === undefined) {
+      const recovering = this.ledger.lastSpaceFailure !== undefined && (this.ledger.lastWriteAt ?? '') <= this.ledger.lastSpaceFailure.at;
       this.ledger.lastWriteAt = now;
-      if (this.ledger.lastSpaceFailure !== undefined) this.saveSoon();
+      if (recovering) {
+        // The first write since the disk was full: health should see it at once, not after the throttle.
+        this.log({ level: 'info', msg: 'the store writes again' });
+        void this.save().catch(() => undefined);
+      }
       return;
     }
     if (failure.serverName !== 'NOT_ENOUGH_SPACE') return;
