@@ -108,19 +108,21 @@ async function runSoak(minutes, rate) {
           `(SELECT count() FROM telemetry.logs WHERE project_name = '${project}' OR service_name = '${project}') AS logs, ` +
           `(SELECT count() FROM telemetry.metrics WHERE project_name = '${project}' OR service_name = '${project}') AS metrics`);
       const stored = { traces: Number(row.traces), logs: Number(row.logs), metrics: Number(row.metrics) };
-      const diff = ['traces', 'logs', 'metrics'].map((k) => stored[k] - report.acked[k]);
-      lost += diff.filter((d) => d !== 0).length;
+      const storedTotal = stored.traces + stored.logs + stored.metrics;
+      const diff = report.acked.total !== undefined ? [storedTotal - report.acked.total] : ['traces', 'logs', 'metrics'].map((k) => stored[k] - report.acked[k]);
+      lost += diff.filter((d) => d !== 0).length + (report.failed > 0 ? 1 : 0);
+      const acked = report.acked.total !== undefined ? `${report.acked.total} items` : `${report.acked.traces} / ${report.acked.logs} / ${report.acked.metrics}`;
       console.log(
-        `  ${report.kind.padEnd(15)} acked traces ${report.acked.traces} logs ${report.acked.logs} metrics ${report.acked.metrics}; ` +
-          `stored ${stored.traces} / ${stored.logs} / ${stored.metrics} (difference ${diff.join(' / ')}); ` +
-          `failed ${report.failed}; ack latency p50 ${report.p50} ms, p99 ${report.p99} ms, max ${report.max} ms`,
+        `  ${report.kind.padEnd(15)} sent ${report.tracked ?? '-'} items, acknowledged ${acked}; stored ${stored.traces} / ${stored.logs} / ${stored.metrics} ` +
+          `(traces / logs / metrics; difference ${diff.join(' / ')}); failed or dropped ${report.failed}; ` +
+          `ack latency p50 ${report.p50} ms, p99 ${report.p99} ms, max ${report.max} ms`,
       );
     }
     const first = samples[1] ?? samples[0];
     const last = samples[samples.length - 1];
     console.log(`\nengine RSS: ${first.engine} MiB at t=${first.at} s, ${last.engine} MiB at t=${last.at} s (peak ${Math.max(...samples.map((s) => s.engine ?? 0))} MiB)`);
     console.log(`dashboard queries: ${queryLatencies.length}, p99 ${percentile(queryLatencies, 0.99).toFixed(0)} ms`);
-    console.log(lost === 0 ? 'nothing lost, nothing doubled' : `MISMATCH in ${lost} count(s)`);
+    console.log(lost === 0 ? 'nothing lost, nothing doubled, nothing dropped' : `MISMATCH or loss in ${lost} count(s)`);
     const engineLog = await readFile(join(home, 'run', 'engine.log'), 'utf8').catch(() => '');
     const errors = engineLog.split('\n').filter((l) => l.includes('"level":"error"')).length;
     console.log(`engine log: ${errors} error line(s)`);
@@ -136,6 +138,7 @@ async function runSoak(minutes, rate) {
 async function runSender(kind, rate, seconds) {
   const latencies = [];
   const acked = { traces: 0, logs: 0, metrics: 0 };
+  let tracked = 0;
   let failed = 0;
   const project = `soak-${kind}`;
   const tickMs = 100;
@@ -145,7 +148,9 @@ async function runSender(kind, rate, seconds) {
   if (kind.startsWith('sdk-')) {
     const { AutomagikTelemetry } = await import(join(ROOT, 'dist', 'src', 'index.js'));
     const spoolDir = await mkdtemp(join(tmpdir(), 'amt-soak-spool-'));
-    const client = new AutomagikTelemetry({ projectName: project, backend: kind === 'sdk-otlp' ? 'otlp' : 'clickhouse', flushIntervalMs: 60_000, spoolDir, onError: () => undefined });
+    // Batches of 1,000 (a busy app's setting; the default 100 is for apps that send little).
+    const client = new AutomagikTelemetry({ projectName: project, backend: kind === 'sdk-otlp' ? 'otlp' : 'clickhouse', batchSize: 1_000, flushIntervalMs: 1_000, spoolDir, onError: () => undefined });
+    let flushing = false;
     let tick = 0;
     while (Date.now() < deadline) {
       for (let i = 0; i < perTick; i++) {
@@ -153,19 +158,24 @@ async function runSender(kind, rate, seconds) {
         client.trackLog(`soak line ${tick}.${i}`, { severity: i % 10 === 0 ? 'warn' : 'info' });
         client.trackMetric('soak.value', i, { unit: 'ms' });
       }
+      tracked += perTick * 3;
       tick++;
-      // Each second a flush, not awaited (the rate stays steady): it resolves once the store acknowledged what was
-      // tracked before it, which is the acknowledgement latency.
-      if (tick % 10 === 0) {
+      // Each second a flush, not awaited (the rate stays steady) and never two at once: it resolves once the store
+      // acknowledged what was tracked before it, which is the acknowledgement latency.
+      if (tick % 10 === 0 && !flushing) {
         const t0 = performance.now();
-        void client.flush().then(() => latencies.push(performance.now() - t0));
+        flushing = true;
+        void client.flush().then(() => {
+          latencies.push(performance.now() - t0);
+          flushing = false;
+        });
       }
       await sleep(tickMs);
     }
     await client.shutdown();
     const stats = client.stats();
-    // The SDK counts items alike; it sent as many of each signal (one of each per step).
-    acked.traces = acked.logs = acked.metrics = stats.sent / 3;
+    // The SDK counts events, log lines and metric points alike: its total is compared with the store's total.
+    acked.total = stats.sent;
     failed = stats.failed + stats.dropped;
     await rm(spoolDir, { recursive: true, force: true });
   } else {
@@ -227,6 +237,7 @@ async function runSender(kind, rate, seconds) {
         histogram.record(i, { series: String(i % 20) });
         counter.add(1, { series: String(i % 20) });
       }
+      tracked += perTick * 2;
       tick++;
       await sleep(tickMs);
     }
@@ -235,7 +246,7 @@ async function runSender(kind, rate, seconds) {
     await meters.forceFlush();
     await Promise.all([tracer.shutdown(), loggers.shutdown(), meters.shutdown()]);
   }
-  const report = { kind, acked, failed, p50: Math.round(percentile(latencies, 0.5)), p99: Math.round(percentile(latencies, 0.99)), max: Math.round(Math.max(0, ...latencies)) };
+  const report = { kind, tracked, acked, failed, p50: Math.round(percentile(latencies, 0.5)), p99: Math.round(percentile(latencies, 0.99)), max: Math.round(Math.max(0, ...latencies)) };
   process.stdout.write(`${JSON.stringify(report)}\n`);
 }
 

@@ -93,3 +93,34 @@ export async function tablesOf(sql: CapSql, database: string): Promise<Set<strin
 function literal(value: string): string {
   return `'${value.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
 }
+
+export interface CapOutcome {
+  plan: CapPlan;
+  /** The partitions dropped, in order (all of plan.drops unless one failed, which then throws). */
+  dropped: PartitionSize[];
+}
+
+/**
+ * One pass of the cap over `database`: measure, drop what the plan says, oldest first. `onDrop` hears of each drop as
+ * it is done (so that a failure midway still leaves the drops before it counted). capBytes 0 means no cap.
+ */
+export async function enforceCap(sql: CapSql, database: string, capBytes: number, now: Date, onDrop: (drop: PartitionSize) => void = () => undefined): Promise<CapOutcome> {
+  const plan = planDrops(await measurePartitions(sql, database), capBytes > 0 ? capBytes : Number.POSITIVE_INFINITY, partitionOfDay(now));
+  const dropped: PartitionSize[] = [];
+  if (plan.drops.length > 0) {
+    const tables = await tablesOf(sql, database);
+    for (const drop of plan.drops) {
+      await dropPartition(sql, database, drop, tables);
+      dropped.push(drop);
+      onDrop(drop);
+    }
+  }
+  return { plan, dropped };
+}
+
+/** The words for data still over the cap once every older day is gone (the newest day is kept). */
+export function overCapWords(plan: CapPlan, capBytes: number): string | undefined {
+  if (!plan.stillOver || capBytes <= 0) return undefined;
+  const mib = (n: number) => Math.round(n / (1024 * 1024));
+  return `the newest day alone holds ${mib(plan.afterBytes)} MiB, over the ${mib(capBytes)} MiB cap; it is kept`;
+}

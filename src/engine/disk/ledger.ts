@@ -34,6 +34,16 @@ export function ledgerPath(runDir: string): string {
   return join(runDir, 'disk.json');
 }
 
+/** The ledger with one more partition dropped (now). */
+export function recordDrop(ledger: DiskLedger, drop: Omit<DroppedPartition, 'at'>): DiskLedger {
+  const at = new Date().toISOString();
+  return {
+    ...ledger,
+    dropped: { partitions: ledger.dropped.partitions + 1, rows: ledger.dropped.rows + drop.rows, bytes: ledger.dropped.bytes + drop.bytes },
+    recent: [...ledger.recent, { at, table: drop.table, partition: drop.partition, rows: drop.rows, bytes: drop.bytes }].slice(-RECENT_DROPS),
+  };
+}
+
 export async function readLedger(runDir: string): Promise<DiskLedger | undefined> {
   const text = await readFile(ledgerPath(runDir), 'utf8').catch(() => undefined);
   if (text === undefined) return undefined;

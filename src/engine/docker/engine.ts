@@ -19,6 +19,7 @@ import { ping, type DockerConnection, type DockerTarget } from './connect.js';
 import { refusedUlimit, sameImage, stoppedWhileStarting } from './runtime.js';
 import { podmanNetworkHasDns, runPodmanHealthcheck } from './podman.js';
 import { loadStack, type ServiceDefinition, type StackDefinition } from './stack.js';
+import { startKeeper, stopKeeper } from '../disk/keeper.js';
 
 export const LABEL_PROJECT = 'com.automagik-telemetry.project';
 export const LABEL_SERVICE = 'com.automagik-telemetry.service';
@@ -158,6 +159,8 @@ export class DockerEngine implements Engine {
     }
     await mkdir(this.config.paths.runDir, { recursive: true });
     await writeFile(this.config.paths.stateFile, `${JSON.stringify({ engine: 'docker', project: this.project, startedAt: new Date().toISOString() }, null, 2)}\n`);
+    // The size cap: ClickHouse has no size-based policy, so a keeper process applies it (src/engine/disk/keeper.ts).
+    await startKeeper(this.config);
     return { alreadyRunning: allRunningAndCurrent, status: await this.status() };
   }
 
@@ -211,6 +214,7 @@ export class DockerEngine implements Engine {
     const running = [...containers.values()].filter((c) => c.State === 'running');
     // Reverse dependency order: Grafana and the collector before ClickHouse.
     for (const c of running.reverse()) await this.docker.getContainer(c.Id).stop({ t: 20 });
+    await stopKeeper(this.config);
     await rm(this.config.paths.stateFile, { force: true });
     return { wasRunning: running.length > 0, killed: false };
   }

@@ -4,13 +4,14 @@
 
 import type { ClickHouseError } from '../../clickhouse/errors.js';
 import type { Config } from '../../config/index.js';
-import { dropPartition, measurePartitions, partitionOfDay, planDrops, tablesOf, type CapSql } from '../disk/cap.js';
-import { RECENT_DROPS, readLedger, writeLedger, type DiskLedger } from '../disk/ledger.js';
+import { enforceCap, overCapWords, type CapSql } from '../disk/cap.js';
+import { readLedger, recordDrop, writeLedger, type DiskLedger } from '../disk/ledger.js';
 import { defaultCapMb, filesystemSpace } from '../disk/space.js';
 import type { EmbeddedDatabase } from './database.js';
 import type { LogFn } from './http/respond.js';
 
 const MIB = 1024 * 1024;
+
 /** A space failure is written to the ledger at most this often (a full disk refuses many requests a second). */
 const LEDGER_THROTTLE_MS = 1_000;
 
@@ -69,21 +70,11 @@ export class DiskWatch {
 
   private async checkOnce(): Promise<void> {
     if (this.closed) return;
-    const sql = this.sql();
-    const database = this.config.database;
-    const partitions = await measurePartitions(sql, database);
-    const plan = planDrops(partitions, this.capBytes > 0 ? this.capBytes : Number.POSITIVE_INFINITY, partitionOfDay(new Date()));
-    if (plan.drops.length > 0) {
-      const tables = await tablesOf(sql, database);
-      for (const drop of plan.drops) {
-        await dropPartition(sql, database, drop, tables);
-        const at = new Date().toISOString();
-        this.ledger.dropped = { partitions: this.ledger.dropped.partitions + 1, rows: this.ledger.dropped.rows + drop.rows, bytes: this.ledger.dropped.bytes + drop.bytes };
-        this.ledger.recent = [...this.ledger.recent, { at, ...drop }].slice(-RECENT_DROPS);
-        this.log({ level: 'warn', msg: 'size cap: dropped the oldest partition', table: drop.table, partition: drop.partition, rows: drop.rows, bytes: drop.bytes, capBytes: this.capBytes });
-      }
-    }
-    const overCap = plan.stillOver ? `the newest day alone holds ${Math.round(plan.afterBytes / MIB)} MiB, over the ${Math.round(this.capBytes / MIB)} MiB cap; it is kept` : undefined;
+    const { plan } = await enforceCap(this.sql(), this.config.database, this.capBytes, new Date(), (drop) => {
+      this.ledger = recordDrop(this.ledger, drop);
+      this.log({ level: 'warn', msg: 'size cap: dropped the oldest partition', table: drop.table, partition: drop.partition, rows: drop.rows, bytes: drop.bytes, capBytes: this.capBytes });
+    });
+    const overCap = overCapWords(plan, this.capBytes);
     if (overCap && overCap !== this.ledger.overCap) this.log({ level: 'warn', msg: `size cap: ${overCap}` });
     this.ledger = { ...this.ledger, dataBytes: plan.afterBytes, checkedAt: new Date().toISOString() };
     if (overCap) this.ledger.overCap = overCap;
