@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import type { Config } from '../../config/index.js';
 import type { DiskStatus, HealthCheck } from '../types.js';
 import { readLedger, type DiskLedger } from './ledger.js';
-import { filesystemSpace } from './space.js';
+import { filesystemSpace, type FilesystemSpace } from './space.js';
 
 /** A refusal for lack of space counts as "cannot write" for this long after it, unless a write succeeded since. */
 export const SPACE_FAILURE_WINDOW_MS = 60_000;
@@ -16,8 +16,9 @@ export const FREE_WARN_SHARE = 0.1;
 const PROBE_BYTES = 64 * 1024;
 const MIB = 1024 * 1024;
 
-export async function diskStatus(config: Config, now = Date.now()): Promise<DiskStatus> {
-  const [space, ledger] = await Promise.all([filesystemSpace(config.paths.dataDir), readLedger(config.paths.runDir)]);
+/** The disk as status shows it; `measured` is the store's own free space when it is not the home's (Docker volumes). */
+export async function diskStatus(config: Config, now = Date.now(), measured?: FilesystemSpace): Promise<DiskStatus> {
+  const [space, ledger] = await Promise.all([measured ?? filesystemSpace(config.paths.dataDir), readLedger(config.paths.runDir)]);
   const capMb = config.disk.maxDiskMb;
   const last = ledger?.recent[ledger.recent.length - 1];
   const refused = cannotWrite(ledger, now);
