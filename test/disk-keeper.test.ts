@@ -5,6 +5,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../src/config/index.js';
 import { planDrops, type PartitionSize } from '../src/engine/disk/cap.js';
 import { keepOnce } from '../src/engine/disk/keeper.js';
+import { spaceWarning } from '../src/engine/disk/status.js';
+import { defaultCapMb } from '../src/engine/disk/space.js';
 import { cli } from './helpers/cli.js';
 import { startStack, type RunningStack } from './helpers/stack.js';
 
@@ -29,6 +31,20 @@ describe('the plan: which partitions go', () => {
     expect(quiet.stillOver).toBe(true);
     // Under the cap: nothing to do.
     expect(planDrops([p('traces', '20261101', 1)], 10 * MIB, '20261126')).toMatchObject({ drops: [], stillOver: false });
+  });
+});
+
+describe('the default cap and the space warning', () => {
+  it('defaults to a tenth of the free space, at least 1 MiB, at most 10 GiB', () => {
+    expect(defaultCapMb(50 * 1024 * MIB)).toBe(5 * 1024);
+    expect(defaultCapMb(500 * 1024 * MIB)).toBe(10 * 1024);
+    expect(defaultCapMb(3 * MIB)).toBe(1);
+  });
+
+  it('warns under 10% free, and when the disk would fill before the cap acts; not otherwise', () => {
+    expect(spaceWarning({ freeBytes: 5 * MIB, totalBytes: 100 * MIB, capBytes: 0, dataBytes: 0 })).toMatch(/only 5\.0 MiB free \(under 10% of 100 MiB\)/);
+    expect(spaceWarning({ freeBytes: 50 * MIB, totalBytes: 100 * MIB, capBytes: 80 * MIB, dataBytes: 10 * MIB })).toMatch(/the disk fills before the cap: 50 MiB free, the cap allows 70 MiB more/);
+    expect(spaceWarning({ freeBytes: 50 * MIB, totalBytes: 100 * MIB, capBytes: 40 * MIB, dataBytes: 10 * MIB })).toBeUndefined();
   });
 });
 

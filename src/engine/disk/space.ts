@@ -1,6 +1,7 @@
 // Owns measuring the filesystem that holds the data (free and total bytes) and the default size cap drawn from it.
 
-import { mkdir, statfs } from 'node:fs/promises';
+import { statfs } from 'node:fs/promises';
+import { dirname } from 'node:path';
 import { DEFAULTS } from '../../config/defaults.js';
 import type { Config } from '../../config/index.js';
 
@@ -12,11 +13,19 @@ export interface FilesystemSpace {
 
 const MIB = 1024 * 1024;
 
-/** Free and total bytes of the filesystem holding `dir` (created when missing, so a first start can measure it). */
+/**
+ * Free and total bytes of the filesystem that holds (or will hold) `dir`: its nearest existing folder is measured,
+ * so that status and a first start can tell before the folder exists, without creating it.
+ */
 export async function filesystemSpace(dir: string): Promise<FilesystemSpace> {
-  await mkdir(dir, { recursive: true });
-  const s = await statfs(dir);
-  return { freeBytes: s.bavail * s.bsize, totalBytes: s.blocks * s.bsize };
+  for (let at = dir; ; at = dirname(at)) {
+    try {
+      const s = await statfs(at);
+      return { freeBytes: s.bavail * s.bsize, totalBytes: s.blocks * s.bsize };
+    } catch (error) {
+      if (dirname(at) === at || (error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+    }
+  }
 }
 
 /**

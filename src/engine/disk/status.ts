@@ -1,7 +1,7 @@
 // Owns the disk as status and health tell it for the embedded engine: free space, the cap, what the cap dropped
 // (from <home>/run/disk.json), a write probe, and the verdicts "little space left" and "the store cannot write".
 
-import { open, rm } from 'node:fs/promises';
+import { open, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Config } from '../../config/index.js';
 import type { DiskStatus, HealthCheck } from '../types.js';
@@ -83,6 +83,8 @@ export function spaceWarning(status: Pick<DiskStatus, 'freeBytes' | 'totalBytes'
 
 /** undefined when a small file can be written and synced next to the data; else why not, naming it. */
 async function writeProbe(dir: string): Promise<string | undefined> {
+  // No data folder yet (never started): nothing to probe; the other checks say the stack does not run.
+  if (!(await stat(dir).then((s) => s.isDirectory(), () => false))) return undefined;
   const file = join(dir, `.write-probe-${process.pid}`);
   try {
     const handle = await open(file, 'w');
