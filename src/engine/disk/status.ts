@@ -24,7 +24,7 @@ export async function diskStatus(config: Config, now = Date.now(), measured?: Fi
   const refused = cannotWrite(ledger, now);
   return {
     capBytes: ledger?.capBytes ?? Math.round((capMb ?? 0) * MIB),
-    capSource: capMb === undefined ? 'not chosen yet (the first start picks the default)' : config.disk.maxDiskSource,
+    capSource: capMb === undefined ? 'the first start picks the default' : config.disk.maxDiskSource,
     ...(ledger ? { dataBytes: ledger.dataBytes, checkedAt: ledger.checkedAt } : {}),
     freeBytes: space.freeBytes,
     totalBytes: space.totalBytes,
@@ -59,13 +59,15 @@ export async function diskChecks(config: Config): Promise<HealthCheck[]> {
 
   const probeStarted = performance.now();
   const probe = await writeProbe(config.paths.dataDir);
-  const failed = probe ?? (status.cannotWrite ? `the store refused a write for lack of space ${Math.round((Date.now() - Date.parse(status.cannotWrite.at)) / 1000)} s ago: ${status.cannotWrite.message}` : undefined);
+  const failed = probe === 'no data folder' ? undefined : probe ?? (status.cannotWrite ? `the store refused a write for lack of space ${Math.round((Date.now() - Date.parse(status.cannotWrite.at)) / 1000)} s ago: ${status.cannotWrite.message}` : undefined);
   const writeCheck: HealthCheck = {
     name: 'disk.write',
     target: config.paths.dataDir,
     ok: failed === undefined,
     latencyMs: Math.round(performance.now() - probeStarted),
-    detail: failed ?? `a ${PROBE_BYTES / 1024} KiB write succeeded${status.dropped.partitions > 0 ? `; the cap dropped ${status.dropped.partitions} partition(s) so far` : ''}`,
+    detail:
+      failed ??
+      (probe === 'no data folder' ? `no data folder yet (${config.paths.dataDir})` : `a ${PROBE_BYTES / 1024} KiB write succeeded${status.dropped.partitions > 0 ? `; the cap dropped ${status.dropped.partitions} partition(s) so far` : ''}`),
   };
   return [spaceCheck, writeCheck];
 }
@@ -81,10 +83,10 @@ export function spaceWarning(status: Pick<DiskStatus, 'freeBytes' | 'totalBytes'
   return undefined;
 }
 
-/** undefined when a small file can be written and synced next to the data; else why not, naming it. */
+/** undefined when a small file can be written and synced next to the data; 'no data folder' before the first start; else why not. */
 async function writeProbe(dir: string): Promise<string | undefined> {
-  // No data folder yet (never started): nothing to probe; the other checks say the stack does not run.
-  if (!(await stat(dir).then((s) => s.isDirectory(), () => false))) return undefined;
+  // Never started: nothing to probe; the other checks say the stack does not run.
+  if (!(await stat(dir).then((s) => s.isDirectory(), () => false))) return 'no data folder';
   const file = join(dir, `.write-probe-${process.pid}`);
   try {
     const handle = await open(file, 'w');
@@ -104,5 +106,6 @@ async function writeProbe(dir: string): Promise<string | undefined> {
 }
 
 function mib(bytes: number): string {
+  if (bytes >= 10 * 1024 * MIB) return `${(bytes / (1024 * MIB)).toFixed(1)} GiB`;
   return `${(bytes / MIB).toFixed(bytes < 10 * MIB ? 1 : 0)} MiB`;
 }
