@@ -21,6 +21,7 @@ import { podmanNetworkHasDns, runPodmanHealthcheck } from './podman.js';
 import { loadStack, type ServiceDefinition, type StackDefinition } from './stack.js';
 import { startKeeper, stopKeeper } from '../disk/keeper.js';
 import { diskStatus } from '../disk/status.js';
+import { ledgerPath } from '../disk/ledger.js';
 
 export const LABEL_PROJECT = 'com.automagik-telemetry.project';
 export const LABEL_SERVICE = 'com.automagik-telemetry.service';
@@ -231,12 +232,15 @@ export class DockerEngine implements Engine {
       await this.docker.getNetwork(n.Id).remove();
       removed.push({ kind: 'network', name: n.Name });
     }
+    await stopKeeper(this.config);
     await rm(this.config.paths.stateFile, { force: true });
     return { removed };
   }
 
   async reset(): Promise<CleanResult> {
     const { removed } = await this.clean();
+    // What the cap dropped was of the data deleted now.
+    await rm(ledgerPath(this.config.paths.runDir), { force: true });
     const { Volumes } = await this.docker.listVolumes({ filters: { label: [`${LABEL_PROJECT}=${this.project}`] } });
     for (const v of Volumes ?? []) {
       await this.docker.getVolume(v.Name).remove();

@@ -16,6 +16,7 @@ import type { CleanResult, Engine, EngineState, Removed, EngineStatus, HealthChe
 import { allOf, httpOk, waitFor } from '../wait.js';
 import { chdbMissing } from './chdb.js';
 import { diskChecks, diskStatus } from '../disk/status.js';
+import { ledgerPath } from '../disk/ledger.js';
 import { currentPlatform, embeddedUnsupported } from './platform.js';
 import { isAlive } from './lock.js';
 import { hostEngine, jsonLineLogger } from './process.js';
@@ -219,6 +220,8 @@ export class EmbeddedEngine implements Engine {
     const cleaned = await this.clean();
     const hadData = await stat(this.config.paths.dataDir).then(() => true, () => false);
     await rm(this.config.paths.dataDir, { recursive: true, force: true });
+    // What the cap dropped was of the data deleted now.
+    await rm(ledgerPath(this.config.paths.runDir), { force: true });
     return { removed: [...cleaned.removed, ...(hadData ? [{ kind: 'folder' as const, name: this.config.paths.dataDir }] : [])] };
   }
 
