@@ -57,8 +57,8 @@ Examples:
       .option('--json', 'print the resulting status as JSON'),
     restart,
   );
-  stackCommand(cli, program.command('status').description('show whether the stack runs: engine, services, ports, uptime, row counts, disk use (exit 3 when stopped)').option('--json', 'print the status as JSON'), status);
-  stackCommand(cli, program.command('health').description('check every endpoint (ClickHouse ping and an authenticated query, OTLP, dashboard); exit 1 when one fails, 3 when nothing runs').option('--json', 'print the checks as JSON'), health);
+  stackCommand(cli, program.command('status').description('show whether the stack runs: engine, services, ports, uptime, row counts, disk use, free space and the size cap (exit 3 when stopped)').option('--json', 'print the status as JSON'), status);
+  stackCommand(cli, program.command('health').description('check every endpoint (ClickHouse ping and an authenticated query, OTLP, dashboard) and the disk (free space, warned when low; whether the store can write); exit 1 when one fails, 3 when nothing runs').option('--json', 'print the checks as JSON'), health);
   stackCommand(
     cli,
     program
