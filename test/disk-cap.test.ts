@@ -60,6 +60,11 @@ describe('the size cap, as a user sets it', () => {
     const result = await cli(['start', '--max-disk-mb', 'lots'], stack.home.env);
     expect(result.code).not.toBe(0);
     expect(result.stderr).toContain('--max-disk-mb="lots" (from flag) is not valid: expected a number, 0 or more');
+    const negative = await cli(['start', '--max-disk-mb', '-5'], stack.home.env);
+    expect(negative.stderr).toContain('--max-disk-mb="-5" (from flag) is not valid: expected a number, 0 or more');
+    const tooOften = await cli(['status'], { ...stack.home.env, AUTOMAGIK_TELEMETRY_DISK_CHECK_SECONDS: '0.01' });
+    expect(tooOften.code).toBe(2);
+    expect(tooOften.stderr).toContain('AUTOMAGIK_TELEMETRY_DISK_CHECK_SECONDS="0.01" (from environment) is not valid: expected a number of seconds, 1 or more');
   });
 });
 

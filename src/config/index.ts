@@ -149,7 +149,7 @@ export async function loadConfig(options: LoadConfigOptions = {}): Promise<Confi
   const disk: DiskSettings = {
     maxDiskMb: maxDisk.value === '' ? undefined : nonNegative(maxDisk),
     maxDiskSource: maxDisk.source === 'flag' ? (flags.maxDiskSource ?? maxDisk.name) : maxDisk.source === '.env' ? `${maxDisk.name} in <home>/.env` : maxDisk.name,
-    checkSeconds: positive(get(undefined, '', 'DISK_CHECK_SECONDS', DEFAULTS.diskCheckSeconds)),
+    checkSeconds: atLeastOne(get(undefined, '', 'DISK_CHECK_SECONDS', DEFAULTS.diskCheckSeconds)),
   };
 
   const runDir = join(home, 'run');
@@ -301,6 +301,12 @@ function port(setting: Setting): number {
 function nonNegative(setting: Setting): number {
   const n = Number(setting.value);
   if (setting.value.trim() === '' || !Number.isFinite(n) || n < 0) throw invalid(setting, 'a number, 0 or more');
+  return n;
+}
+
+function atLeastOne(setting: Setting): number {
+  const n = Number(setting.value);
+  if (!Number.isFinite(n) || n < 1) throw invalid(setting, 'a number of seconds, 1 or more');
   return n;
 }
 

@@ -63,6 +63,7 @@ export async function readRememberedStack(home: string): Promise<RememberedStack
     /^[A-Za-z_][A-Za-z0-9_]*$/.test(value.database) &&
     typeof value.authRequired === 'boolean' &&
     (value.maxDiskMb === undefined || (typeof value.maxDiskMb === 'number' && Number.isFinite(value.maxDiskMb) && value.maxDiskMb >= 0)) &&
+    (value.maxDiskSource === undefined || (typeof value.maxDiskSource === 'string' && value.maxDiskSource.length < 200)) &&
     ports !== undefined &&
     [ports.clickhouse, ports.otlp, ports.dashboard].every((p) => Number.isInteger(p) && p > 0 && p < 65536);
   if (!valid) {
