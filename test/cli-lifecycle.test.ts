@@ -98,6 +98,8 @@ describe('a user starting the embedded engine from the command line', () => {
       ['otlp.health', true],
       ['otlp-grpc.export', true],
       ['dashboard.health', true],
+      ['disk.space', true],
+      ['disk.write', true],
     ]);
   });
 

@@ -21,6 +21,8 @@ export interface StackOptions {
   auth?: boolean;
   /** start's --tls / --no-tls (other commands follow the remembered stack). */
   tls?: boolean;
+  /** start only: --max-disk-mb. */
+  maxDiskMb?: string;
   json?: boolean;
   /** --docker-host: only picks where the Docker engine is reached (not part of Config). */
   dockerHost?: string;
@@ -102,6 +104,7 @@ export async function openStack(options: StackOptions, ui: Ui, settings: OpenOpt
     ...(options.otlpGrpcPort !== undefined ? { otlpGrpcPort: options.otlpGrpcPort } : {}),
     ...(options.auth === false ? { auth: false } : {}),
     ...(options.tls !== undefined ? { tls: options.tls } : {}),
+    ...(options.maxDiskMb !== undefined ? { maxDiskMb: options.maxDiskMb } : {}),
   };
   const env = ui.io.env;
   let config = await loadConfig({ flags: given, env });

@@ -48,6 +48,8 @@ export const CH = Object.freeze({
   SESSION_IS_LOCKED: { code: 373, name: 'SESSION_IS_LOCKED' },
   INVALID_SESSION_TIMEOUT: { code: 374, name: 'INVALID_SESSION_TIMEOUT' },
   TOO_MANY_SIMULTANEOUS_QUERIES: { code: 202, name: 'TOO_MANY_SIMULTANEOUS_QUERIES' },
+  // The disk is full: ClickHouse's own code, also for the embedded engine's own files (the ingest journal).
+  NOT_ENOUGH_SPACE: { code: 243, name: 'NOT_ENOUGH_SPACE' },
 });
 
 export function chError(kind: { code: number; name: string }, message: string, query?: string): ClickHouseError {
@@ -65,6 +67,10 @@ export function parseClickHouseMessage(message: string): { code: number; name: s
 export function toClickHouseError(error: unknown, query?: string): ClickHouseError {
   if (error instanceof ClickHouseError) return error;
   const message = error instanceof Error ? error.message : String(error);
+  // A file of the engine's own (the ingest journal) on a full disk: the same answer as ClickHouse's own refusal.
+  if ((error as NodeJS.ErrnoException | undefined)?.code === 'ENOSPC') {
+    return new ClickHouseError(CH.NOT_ENOUGH_SPACE.code, CH.NOT_ENOUGH_SPACE.name, `Code: 243. DB::Exception: Cannot write, not enough space: ${message}. (NOT_ENOUGH_SPACE)`, query, error);
+  }
   const parsed = parseClickHouseMessage(message);
   const clean = tidyMessage(message);
   const fromEngine = (error as { clickhouseCode?: unknown }).clickhouseCode;

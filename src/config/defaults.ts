@@ -39,6 +39,12 @@ export const DEFAULTS = Object.freeze({
   insertQueueMb: 256,
   /** Embedded engine: how many recent request tokens are remembered to store a retried request once (AUTOMAGIK_TELEMETRY_DEDUP_WINDOW). */
   dedupWindow: 100_000,
+  /** Embedded engine: how often the data is measured against the size cap, seconds (AUTOMAGIK_TELEMETRY_DISK_CHECK_SECONDS). */
+  diskCheckSeconds: 30,
+  /** The size cap when none is set (--max-disk-mb / AUTOMAGIK_TELEMETRY_MAX_DISK_MB): this share of the free space at the first start… */
+  maxDiskShareOfFree: 0.1,
+  /** …but never more than this many MiB (10 GiB). */
+  maxDiskDefaultCeilingMb: 10 * 1024,
   /** How long `--engine auto` waits for the Docker engine to answer a ping before choosing the embedded engine. */
   dockerPingTimeoutMs: 800,
 });

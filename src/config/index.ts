@@ -35,6 +35,10 @@ export interface ConfigFlags {
   auth?: boolean;
   /** --tls / --no-tls on start; the remembered stack's choice arrives here as 'true' or 'false'. */
   tls?: boolean | string;
+  /** --max-disk-mb on start; later commands get the remembered one (src/engine/stack-file.ts). */
+  maxDiskMb?: string | number;
+  /** No flag of its own: where a remembered maxDiskMb was first chosen (e.g. "--max-disk-mb at start"). */
+  maxDiskSource?: string;
 }
 
 export interface Config {
@@ -55,6 +59,8 @@ export interface Config {
   readonly ingest: { readonly waitMs: number; readonly maxBatchBytes: number; readonly maxQueuedBytes: number; readonly dedupWindow: number };
   readonly startTimeoutMs: number;
   readonly dockerStartTimeoutMs: number;
+  /** The size cap and the disk checks (README, "When the disk fills"). */
+  readonly disk: DiskSettings;
   readonly paths: {
     readonly envFile: string;
     readonly dataDir: string;
@@ -76,6 +82,18 @@ export interface TlsSettings {
    * ca.crt (a self-signed certificate is its own CA). AUTOMAGIK_TELEMETRY_CA_FILE overrides it for this process's clients.
    */
   readonly caFile: string;
+}
+
+export interface DiskSettings {
+  /**
+   * The most the stored data may take, in MiB; past it the oldest partitions are dropped. 0: no cap. undefined: not
+   * chosen yet (the first start computes the default from the free space, see src/engine/disk/space.ts).
+   */
+  readonly maxDiskMb: number | undefined;
+  /** Where maxDiskMb came from: --max-disk-mb, the variable, .env, or the remembered stack. */
+  readonly maxDiskSource: string;
+  /** How often the embedded engine measures the data against the cap, in seconds. */
+  readonly checkSeconds: number;
 }
 
 export interface LoadConfigOptions {
@@ -147,6 +165,12 @@ export async function loadConfig(options: LoadConfigOptions = {}): Promise<Confi
     dedupWindow: Math.round(positive(get(undefined, '', 'DEDUP_WINDOW', DEFAULTS.dedupWindow))),
   };
   const dockerStartTimeoutMs = positive(get(undefined, '', 'DOCKER_START_TIMEOUT_MS', DEFAULTS.dockerStartTimeoutMs));
+  const maxDisk = get(flags.maxDiskMb, '--max-disk-mb', 'MAX_DISK_MB', '');
+  const disk: DiskSettings = {
+    maxDiskMb: maxDisk.value === '' ? undefined : nonNegative(maxDisk),
+    maxDiskSource: maxDisk.source === 'flag' ? (flags.maxDiskSource ?? maxDisk.name) : maxDisk.source === '.env' ? `${maxDisk.name} in <home>/.env` : maxDisk.name,
+    checkSeconds: atLeastOne(get(undefined, '', 'DISK_CHECK_SECONDS', DEFAULTS.diskCheckSeconds)),
+  };
 
   const runDir = join(home, 'run');
   const config: Config = {
@@ -161,6 +185,7 @@ export async function loadConfig(options: LoadConfigOptions = {}): Promise<Confi
     ingest,
     startTimeoutMs,
     dockerStartTimeoutMs,
+    disk,
     paths: {
       envFile,
       dataDir: join(home, 'data'),
@@ -316,6 +341,12 @@ function yesNo(setting: Setting): boolean {
 function nonNegative(setting: Setting): number {
   const n = Number(setting.value);
   if (setting.value.trim() === '' || !Number.isFinite(n) || n < 0) throw invalid(setting, 'a number, 0 or more');
+  return n;
+}
+
+function atLeastOne(setting: Setting): number {
+  const n = Number(setting.value);
+  if (!Number.isFinite(n) || n < 1) throw invalid(setting, 'a number of seconds, 1 or more');
   return n;
 }
 

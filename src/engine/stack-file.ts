@@ -15,6 +15,9 @@ export interface RememberedStack {
   authRequired: boolean;
   /** Every endpoint over TLS (start --tls); absent in records written before TLS. */
   tls?: boolean;
+  /** The size cap in MiB (0: none), absent in records written before the cap; with where it was chosen. */
+  maxDiskMb?: number;
+  maxDiskSource?: string;
   /** When start recorded it (ISO-8601). */
   recordedAt: string;
 }
@@ -29,6 +32,7 @@ const SETTINGS = [
   { key: 'otlpGrpcPort', flag: '--otlp-grpc-port', variable: 'OTLP_GRPC_PORT', of: (s: RememberedStack) => (s.ports.otlpGrpc === undefined ? undefined : String(s.ports.otlpGrpc)) },
   { key: 'database', flag: '', variable: 'CLICKHOUSE_DATABASE', of: (s: RememberedStack) => s.database },
   { key: 'tls', flag: '--tls', variable: 'TLS', of: (s: RememberedStack) => (s.tls === undefined ? undefined : String(s.tls)) },
+  { key: 'maxDiskMb', flag: '--max-disk-mb', variable: 'MAX_DISK_MB', of: (s: RememberedStack) => (s.maxDiskMb === undefined ? undefined : String(s.maxDiskMb)) },
 ] as const;
 
 export function stackFilePath(home: string): string {
@@ -62,6 +66,8 @@ export async function readRememberedStack(home: string): Promise<RememberedStack
     /^[A-Za-z_][A-Za-z0-9_]*$/.test(value.database) &&
     typeof value.authRequired === 'boolean' &&
     (value.tls === undefined || typeof value.tls === 'boolean') &&
+    (value.maxDiskMb === undefined || (typeof value.maxDiskMb === 'number' && Number.isFinite(value.maxDiskMb) && value.maxDiskMb >= 0)) &&
+    (value.maxDiskSource === undefined || (typeof value.maxDiskSource === 'string' && value.maxDiskSource.length < 200)) &&
     ports !== undefined &&
     [ports.clickhouse, ports.otlp, ports.dashboard].every((p) => Number.isInteger(p) && p > 0 && p < 65536);
   if (!valid) {
@@ -82,6 +88,7 @@ export async function rememberStack(config: Config, engine: EngineName): Promise
     database: config.database,
     authRequired: config.auth.required,
     tls: config.tls.enabled,
+    ...(config.disk.maxDiskMb !== undefined ? { maxDiskMb: config.disk.maxDiskMb, maxDiskSource: config.disk.maxDiskSource } : {}),
     recordedAt: new Date().toISOString(),
   };
   const file = stackFilePath(config.home);
@@ -105,6 +112,7 @@ export function rememberedFlags(stack: RememberedStack, flags: ConfigFlags, env:
     if (value !== undefined) out[s.key] = value;
   }
   if (options.auth && flags.auth === undefined && !stack.authRequired) out.auth = false;
+  if (out.maxDiskMb !== undefined) out.maxDiskSource = stack.maxDiskSource ?? 'the remembered stack';
   return { ...out, ...flags } as ConfigFlags;
 }
 
@@ -121,8 +129,9 @@ export function differences(stack: RememberedStack, config: Config, flags: Confi
     otlpGrpcPort: String(config.ports.otlpGrpc),
     database: config.database,
     tls: String(config.tls.enabled),
+    maxDiskMb: config.disk.maxDiskMb === undefined ? '' : String(config.disk.maxDiskMb),
   };
-  const words: Record<string, string> = { engine: 'engine', host: 'host', clickhousePort: 'ClickHouse port', otlpPort: 'OTLP port', dashboardPort: 'dashboard port', otlpGrpcPort: 'OTLP/gRPC port', database: 'database', tls: 'TLS' };
+  const words: Record<string, string> = { engine: 'engine', host: 'host', clickhousePort: 'ClickHouse port', otlpPort: 'OTLP port', dashboardPort: 'dashboard port', otlpGrpcPort: 'OTLP/gRPC port', database: 'database', tls: 'TLS', maxDiskMb: 'size cap (MiB)' };
   const out: string[] = [];
   for (const s of SETTINGS) {
     const mine = now[s.key];

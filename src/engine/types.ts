@@ -59,8 +59,29 @@ export interface EngineStatus {
   logFile?: string;
   /** Docker only: one entry a service. */
   services?: ServiceStatus[];
+  /** The disk: free space, the size cap, what the cap dropped, whether the store can write (embedded engine). */
+  disk?: DiskStatus;
   /** Which Docker endpoint is used and why (Docker engine), or what --engine auto tried before choosing the embedded one. */
   docker?: DockerEndpointReport;
+}
+
+export interface DiskStatus {
+  /** The size cap, bytes; 0 when there is none. */
+  capBytes: number;
+  /** Where the cap came from: --max-disk-mb, AUTOMAGIK_TELEMETRY_MAX_DISK_MB, or the default's words. */
+  capSource: string;
+  /** The data as the cap counts it (the database's active parts) at the engine's last check. */
+  dataBytes?: number;
+  checkedAt?: string;
+  /** The filesystem holding the data. */
+  freeBytes: number;
+  totalBytes: number;
+  /** What the cap dropped so far (across restarts), and the last partition dropped. */
+  dropped: { partitions: number; rows: number; bytes: number; last?: { at: string; table: string; partition: string; rows: number; bytes: number } };
+  /** Set when the newest day alone passes the cap (it is kept). */
+  overCap?: string;
+  /** Set while the store refuses writes for lack of space: when it last did, and its message. */
+  cannotWrite?: { at: string; message: string };
 }
 
 export interface DockerEndpointReport {
@@ -80,6 +101,8 @@ export interface HealthCheck {
   ok: boolean;
   latencyMs: number;
   detail: string;
+  /** A passing check that still wants attention (say, little free disk left); health stays healthy. */
+  warning?: string;
 }
 
 export interface HealthReport {

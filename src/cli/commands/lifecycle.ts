@@ -4,6 +4,7 @@ import type { Command } from 'commander';
 import { connectHost, ensureCredentials, isLoopback, type Config } from '../../config/index.js';
 import { ensureCertificates } from '../../tls/certs.js';
 import { TelemetryError } from '../../errors.js';
+import { withDiskCap } from '../../engine/disk/space.js';
 import { rememberStack } from '../../engine/stack-file.js';
 import { EXIT } from '../errors.js';
 import { stackCommand, type Cli, type Stack } from '../stack.js';
@@ -24,13 +25,14 @@ export function register(program: Command, cli: Cli): void {
       .option('--no-auth', 'embedded engine: accept requests without credentials (only for throwaway local stacks)')
       .option('--tls', 'serve every endpoint over TLS with <home>/certs/ (generated when absent; env AUTOMAGIK_TELEMETRY_TLS=1); remembered for the home')
       .option('--no-tls', 'serve plain http again on a home that was started with --tls')
+      .option('--max-disk-mb <mb>', 'the most the stored data may take; past it the oldest days are dropped; 0: no cap (env AUTOMAGIK_TELEMETRY_MAX_DISK_MB; default: 10% of the free space at the first start, at most 10 GiB, then remembered)')
       .option('--json', 'print the resulting status as JSON')
       .addHelpText(
         'after',
         `
 The first start generates a password for user "telemetry" into <home>/.env (mode 0600), and for Grafana's admin
 with the Docker engine. Run \`automagik-telemetry env\` to print the variables that point an app at the stack.
-start records its engine, host, ports and database in <home>/run/stack.json: every later command with the same
+start records its engine, host, ports, database and size cap in <home>/run/stack.json: every later command with the same
 home uses them, unless a flag or variable says otherwise.
 A second start reuses what runs; with Docker, a changed setting recreates only the affected container.
 With --tls, the certificates come from <home>/certs/ (server.crt, server.key, optional ca.crt), or a local CA and a
@@ -60,8 +62,8 @@ Examples:
       .option('--json', 'print the resulting status as JSON'),
     restart,
   );
-  stackCommand(cli, program.command('status').description('show whether the stack runs: engine, services, ports, uptime, row counts, disk use (exit 3 when stopped)').option('--json', 'print the status as JSON'), status);
-  stackCommand(cli, program.command('health').description('check every endpoint (ClickHouse ping and an authenticated query, OTLP, dashboard); exit 1 when one fails, 3 when nothing runs').option('--json', 'print the checks as JSON'), health);
+  stackCommand(cli, program.command('status').description('show whether the stack runs: engine, services, ports, uptime, row counts, disk use, free space and the size cap (exit 3 when stopped)').option('--json', 'print the status as JSON'), status);
+  stackCommand(cli, program.command('health').description('check every endpoint (ClickHouse ping and an authenticated query, OTLP, dashboard) and the disk (free space, warned when low; whether the store can write); exit 1 when one fails, 3 when nothing runs').option('--json', 'print the checks as JSON'), health);
   stackCommand(
     cli,
     program
@@ -84,7 +86,7 @@ Examples:
 export async function start(stack: Stack, options: Json & { foreground?: boolean }): Promise<number> {
   const { ui } = stack;
   warnAboutExposure(ui, stack.config);
-  const config = await credentialsFor(ui, stack.config);
+  const config = await withDiskCap(await credentialsFor(ui, stack.config));
   await certificatesFor(ui, config);
   const engine = await stack.engine(config);
   if (options.foreground && engine.name !== 'embedded') throw new TelemetryError('E_CONFIG', '--foreground is for the embedded engine (add --engine embedded)');
@@ -129,7 +131,7 @@ export async function restart(stack: Stack, options: Json, service?: string): Pr
   }
   const stopped = await engine.stop();
   if (!options.json) ui.err(stopped.wasRunning ? `stopped${stopped.pid ? ` (pid ${stopped.pid})` : ''}` : 'was not running');
-  const config = await credentialsFor(ui, stack.config);
+  const config = await withDiskCap(await credentialsFor(ui, stack.config));
   await certificatesFor(ui, config);
   const again = await stack.engine(config);
   const result = await withProgress(ui, `starting the ${again.name} engine`, 'the stack did not start', (update) => again.start({ onProgress: update }));

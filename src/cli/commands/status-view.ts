@@ -26,6 +26,7 @@ export function printStatus(ui: Ui, status: EngineStatus): void {
   rows.push(['data', status.engine === 'embedded' ? `${status.dataDir} (${formatBytes(status.diskBytes)})` : status.dataDir]);
   if (status.engine === 'docker') rows.push(['log', 'automagik-telemetry logs [service]']);
   else if (status.logFile !== undefined) rows.push(['log', status.logFile]);
+  rows.push(...diskRows(status));
   rows.push(...dockerRows(status));
   ui.out(keyValues(rows));
   if (status.services) {
@@ -42,8 +43,9 @@ export function printStatus(ui: Ui, status: EngineStatus): void {
 
 export function printHealth(ui: Ui, report: HealthReport): void {
   for (const check of report.checks) {
-    const mark = check.ok ? ui.c.green('✔') : ui.c.red('✖');
+    const mark = !check.ok ? ui.c.red('✖') : check.warning ? ui.c.yellow('!') : ui.c.green('✔');
     ui.out(`${mark} ${check.name.padEnd(20)} ${String(check.latencyMs).padStart(5)} ms  ${check.detail}`);
+    if (check.ok && check.warning) ui.out(`  ${''.padEnd(20)}           ${ui.c.yellow(`warning: ${check.warning}`)}`);
   }
   ui.out(report.healthy ? ui.c.green('healthy') : ui.c.red('unhealthy'));
 }
@@ -61,6 +63,22 @@ const WORDS: Record<Removed['kind'], string> = {
 export function printRemoved(ui: Ui, result: CleanResult, keptFrom?: Config): void {
   ui.out(result.removed.length === 0 ? 'nothing to remove' : result.removed.map((r) => `removed ${WORDS[r.kind]} ${r.name}`).join('\n'));
   if (keptFrom) ui.err(ui.ce.dim(`kept: the data (${keptFrom.paths.dataDir}), the log and the query history (${keptFrom.paths.runDir})`));
+}
+
+/** The disk block: free space, the cap and what it dropped, and whether the store can write. */
+function diskRows(status: EngineStatus): Array<[string, string]> {
+  const d = status.disk;
+  if (!d) return [];
+  const rows: Array<[string, string]> = [['disk free', `${formatBytes(d.freeBytes)} of ${formatBytes(d.totalBytes)}`]];
+  const used = d.dataBytes !== undefined ? `${formatBytes(d.dataBytes)} of ` : '';
+  rows.push(['size cap', d.capBytes > 0 ? `${used}${formatBytes(d.capBytes)} (${d.capSource})` : `none (${d.capSource})`]);
+  if (d.dropped.partitions > 0) {
+    const last = d.dropped.last ? `; last ${d.dropped.last.table} ${d.dropped.last.partition} at ${d.dropped.last.at}` : '';
+    rows.push(['cap dropped', `${d.dropped.partitions} partition(s), ${d.dropped.rows} rows, ${formatBytes(d.dropped.bytes)}${last}`]);
+  }
+  if (d.overCap) rows.push(['over cap', d.overCap]);
+  if (d.cannotWrite) rows.push(['cannot write', `since ${d.cannotWrite.at}: ${d.cannotWrite.message}`]);
+  return rows;
 }
 
 /** Where the Docker engine was reached and why; or, when auto chose the embedded engine, what it tried first. */

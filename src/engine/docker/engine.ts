@@ -17,11 +17,14 @@ import { templatePath } from '../../paths.js';
 import { applySchema, loadSchemaFile } from '../../schema/index.js';
 import { roleStatements } from '../../schema/roles.js';
 import { findPortHolder, isPortFree } from '../ports.js';
-import type { CleanResult, DockerEndpointReport, Engine, Removed, EngineStatus, HealthCheck, HealthReport, LogOptions, ServiceStatus, StartOptions, StartResult, StopResult } from '../types.js';
+import type { CleanResult, DiskStatus, DockerEndpointReport, Engine, Removed, EngineStatus, HealthCheck, HealthReport, LogOptions, ServiceStatus, StartOptions, StartResult, StopResult } from '../types.js';
 import { ping, type DockerConnection, type DockerTarget } from './connect.js';
 import { refusedUlimit, sameImage, stoppedWhileStarting } from './runtime.js';
 import { podmanNetworkHasDns, runPodmanHealthcheck } from './podman.js';
 import { loadStack, type ServiceDefinition, type StackDefinition } from './stack.js';
+import { startKeeper, stopKeeper } from '../disk/keeper.js';
+import { diskStatus } from '../disk/status.js';
+import { ledgerPath } from '../disk/ledger.js';
 
 export const LABEL_PROJECT = 'com.automagik-telemetry.project';
 export const LABEL_SERVICE = 'com.automagik-telemetry.service';
@@ -162,6 +165,8 @@ export class DockerEngine implements Engine {
     }
     await mkdir(this.config.paths.runDir, { recursive: true });
     await writeFile(this.config.paths.stateFile, `${JSON.stringify({ engine: 'docker', project: this.project, startedAt: new Date().toISOString() }, null, 2)}\n`);
+    // The size cap: ClickHouse has no size-based policy, so a keeper process applies it (src/engine/disk/keeper.ts).
+    await startKeeper(this.config);
     return { alreadyRunning: allRunningAndCurrent, status: await this.status() };
   }
 
@@ -215,6 +220,7 @@ export class DockerEngine implements Engine {
     const running = [...containers.values()].filter((c) => c.State === 'running');
     // Reverse dependency order: Grafana and the collector before ClickHouse.
     for (const c of running.reverse()) await this.docker.getContainer(c.Id).stop({ t: 20 });
+    await stopKeeper(this.config);
     await rm(this.config.paths.stateFile, { force: true });
     return { wasRunning: running.length > 0, killed: false };
   }
@@ -230,12 +236,15 @@ export class DockerEngine implements Engine {
       await this.docker.getNetwork(n.Id).remove();
       removed.push({ kind: 'network', name: n.Name });
     }
+    await stopKeeper(this.config);
     await rm(this.config.paths.stateFile, { force: true });
     return { removed };
   }
 
   async reset(): Promise<CleanResult> {
     const { removed } = await this.clean();
+    // What the cap dropped was of the data deleted now.
+    await rm(ledgerPath(this.config.paths.runDir), { force: true });
     const { Volumes } = await this.docker.listVolumes({ filters: { label: [`${LABEL_PROJECT}=${this.project}`] } });
     for (const v of Volumes ?? []) {
       await this.docker.getVolume(v.Name).remove();
@@ -273,6 +282,7 @@ export class DockerEngine implements Engine {
     const running = services.some((s) => s.state === 'running');
     const { clickhouse, otlp, otlpGrpc, dashboard } = stackEndpoints(this.config);
     const rows = running && stack ? await this.rowCounts(stack) : undefined;
+    const disk = running && stack ? await this.diskOf(stack) : undefined;
     return {
       engine: 'docker',
       running,
@@ -280,6 +290,7 @@ export class DockerEngine implements Engine {
       ports: { ...this.config.ports },
       endpoints: { clickhouse, otlp, otlpGrpc, dashboard },
       ...(rows ? { rows } : {}),
+      ...(disk ? { disk } : {}),
       diskBytes: 0,
       // Before the first start the compose file cannot be read yet (no password generated): no volume names to show.
       dataDir: stack ? `docker volumes ${stack.volumes.map((v) => this.volumeName(v)).join(', ')}` : 'docker volumes (created by the first start)',
@@ -562,6 +573,14 @@ export class DockerEngine implements Engine {
     const n = text?.trim().split('\t').map(Number);
     if (!n || n.length !== 4 || n.some((x) => !Number.isFinite(x))) return undefined;
     return { traces: n[0] as number, metricsHourly: n[1] as number, logs: n[2] as number, metrics: n[3] as number };
+  }
+
+  /** Free space as ClickHouse sees its own disk (the volume), with the cap and what the keeper dropped. */
+  private async diskOf(stack: StackDefinition): Promise<DiskStatus | undefined> {
+    const text = await runStatement({ ...this.clickhouseConnection(stack), timeoutMs: 3_000 }, "SELECT free_space, total_space FROM system.disks WHERE name = 'default' FORMAT TabSeparated").catch(() => undefined);
+    const [freeBytes, totalBytes] = text?.trim().split('\t').map(Number) ?? [];
+    if (freeBytes === undefined || totalBytes === undefined || !Number.isFinite(freeBytes) || !Number.isFinite(totalBytes)) return undefined;
+    return diskStatus(this.config, Date.now(), { freeBytes, totalBytes });
   }
 
   private clickhouseConnection(stack: StackDefinition) {

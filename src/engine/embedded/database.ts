@@ -1,7 +1,7 @@
 // Owns the chDB session on <home>/data: one lane of statements, per-request database and settings, typed errors.
 
 import { mkdir } from 'node:fs/promises';
-import { toClickHouseError } from '../../clickhouse/errors.js';
+import { toClickHouseError, type ClickHouseError } from '../../clickhouse/errors.js';
 import type { SqlRunner } from '../../schema/index.js';
 import { loadChdb } from './chdb.js';
 import { InsertCoalescer, type CoalescerLimits } from './ingest/coalescer.js';
@@ -60,6 +60,8 @@ export class EmbeddedDatabase implements SqlRunner {
   private readonly activeSettings = new Map<string, string>();
   private closed = false;
   private coalescer: InsertCoalescer | undefined;
+  /** Told of each insert's outcome, and of any statement refused for lack of space (the disk watch). */
+  private writeObserver: ((failure: ClickHouseError | undefined) => void) | undefined;
 
   private constructor(private readonly session: Session) {}
 
@@ -87,7 +89,9 @@ export class EmbeddedDatabase implements SqlRunner {
             : await this.session.queryAsync(sql, { format });
         return { body: result.bytes(), elapsedSeconds: result.elapsed, rowsRead: result.rowsRead, bytesRead: result.bytesRead };
       } catch (error) {
-        throw toClickHouseError(error, sql);
+        const failure = toClickHouseError(error, sql);
+        if (failure.serverName === 'NOT_ENOUGH_SPACE') this.writeObserver?.(failure);
+        throw failure;
       }
     });
   }
@@ -108,9 +112,24 @@ export class EmbeddedDatabase implements SqlRunner {
     return this.coalescer?.counters();
   }
 
+  /** `listener` hears of every insert: undefined when it stored, the error when it failed (src/engine/embedded/disk-watch.ts). */
+  observeWrites(listener: (failure: ClickHouseError | undefined) => void): void {
+    this.writeObserver = listener;
+  }
+
   /** Inserts rows; with batching on, resolves once the batch holding them is stored. */
   insert(request: InsertRequest): Promise<InsertOutcome> {
-    return this.coalescer ? this.coalescer.insert(request) : this.insertNow(request);
+    const inserted = this.coalescer ? this.coalescer.insert(request) : this.insertNow(request);
+    const observer = this.writeObserver;
+    if (!observer) return inserted;
+    return inserted.then(
+      (outcome) => (observer(undefined), outcome),
+      (error: unknown) => {
+        const failure = toClickHouseError(error);
+        observer(failure);
+        throw failure;
+      },
+    );
   }
 
   /** One insert statement now, on the lane. */

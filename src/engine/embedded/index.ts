@@ -16,6 +16,8 @@ import { isPortFree, portInUse } from '../ports.js';
 import type { CleanResult, Engine, EngineState, Removed, EngineStatus, HealthCheck, HealthReport, LogOptions, StartOptions, StartResult, StopResult } from '../types.js';
 import { allOf, httpOk, waitFor } from '../wait.js';
 import { chdbMissing } from './chdb.js';
+import { diskChecks, diskStatus } from '../disk/status.js';
+import { ledgerPath } from '../disk/ledger.js';
 import { currentPlatform, embeddedUnsupported } from './platform.js';
 import { isAlive } from './lock.js';
 import { hostEngine, jsonLineLogger } from './process.js';
@@ -66,7 +68,8 @@ export class EmbeddedEngine implements Engine {
     await rm(this.config.paths.startupErrorFile, { force: true });
     const log = await open(this.config.paths.logFile, 'a', 0o600);
     const daemon = join(packageRoot(), 'dist', 'src', 'engine', 'embedded', 'daemon-main.js');
-    const child = spawn(process.execPath, [daemon, JSON.stringify({ ...this.flags, home: this.config.home })], {
+    const disk = this.config.disk.maxDiskMb === undefined ? {} : { maxDiskMb: this.config.disk.maxDiskMb, maxDiskSource: this.config.disk.maxDiskSource };
+    const child = spawn(process.execPath, [daemon, JSON.stringify({ ...this.flags, home: this.config.home, ...disk })], {
       detached: true,
       stdio: ['ignore', log.fd, log.fd],
       // The engine's users and passwords come from <home>/.env alone: a shell that exported another home's
@@ -134,6 +137,7 @@ export class EmbeddedEngine implements Engine {
       endpoints: { clickhouse, otlp, otlpGrpc, dashboard },
       diskBytes: await directorySize(this.config.paths.dataDir),
       dataDir: this.config.paths.dataDir,
+      disk: await diskStatus(this.config),
       ...(hasLog ? { logFile: this.config.paths.logFile } : {}),
     };
     if (!state) return base;
@@ -181,6 +185,7 @@ export class EmbeddedEngine implements Engine {
       ),
       healthEndpoint('dashboard.health', `${this.endpoints.dashboard}/health`, 'dashboard answers', this.config),
     ]);
+    checks.push(...(await diskChecks(this.config)));
     return { healthy: checks.every((c) => c.ok), checks };
   }
 
@@ -224,6 +229,8 @@ export class EmbeddedEngine implements Engine {
     const cleaned = await this.clean();
     const hadData = await stat(this.config.paths.dataDir).then(() => true, () => false);
     await rm(this.config.paths.dataDir, { recursive: true, force: true });
+    // What the cap dropped was of the data deleted now.
+    await rm(ledgerPath(this.config.paths.runDir), { force: true });
     return { removed: [...cleaned.removed, ...(hadData ? [{ kind: 'folder' as const, name: this.config.paths.dataDir }] : [])] };
   }
 

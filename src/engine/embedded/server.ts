@@ -20,6 +20,7 @@ import { bindGrpc, closeGrpc, createGrpcReceiver } from './otlp-grpc.js';
 import { TableWriter } from './table-writer.js';
 import { RollupKeeper, type RollupKeeperStats } from './rollup-keeper.js';
 import { readServerMaterial } from '../../tls/certs.js';
+import { DiskWatch } from './disk-watch.js';
 
 export interface RunningEmbeddedServer {
   readonly schemaVersion: number;
@@ -41,6 +42,7 @@ export async function startEmbeddedServer(config: Config, log: LogFn = () => und
   const lock = await lockDataDir(join(config.paths.runDir, 'data.lock'), config.paths.dataDir);
   let db: EmbeddedDatabase | undefined;
   let keeper: RollupKeeper | undefined;
+  let watch: DiskWatch | undefined;
   const servers: Server[] = [];
   let grpcServer: ReturnType<typeof createGrpcReceiver> | undefined;
   const inFlight = new Set<Promise<void>>();
@@ -53,6 +55,7 @@ export async function startEmbeddedServer(config: Config, log: LogFn = () => und
     const recovered = await db.batchInserts(join(config.paths.dataDir, 'ingest-journal'), config.ingest, config.ingest.dedupWindow);
     if (recovered > 0) log({ level: 'info', msg: 'stored the batches a crash had left in the journal', batches: recovered });
     keeper.start();
+    watch = await DiskWatch.start(db, config, log);
 
     const writer = new TableWriter({ db, database: config.database });
     const gate = new AccessGate(db, config.database);
@@ -75,6 +78,7 @@ export async function startEmbeddedServer(config: Config, log: LogFn = () => und
 
     const database = db;
     const rollups = keeper;
+    const diskWatch = watch;
     const grpcReceiver = grpcServer;
     let closing: Promise<void> | undefined;
     return {
@@ -88,6 +92,7 @@ export async function startEmbeddedServer(config: Config, log: LogFn = () => und
           await writer.drain();
           await rollups.stop();
           await gate.close();
+          await diskWatch.close();
           await database.close();
           await lock.release();
           log({ level: 'info', msg: 'stopped' });
@@ -97,6 +102,7 @@ export async function startEmbeddedServer(config: Config, log: LogFn = () => und
     await Promise.all(servers.map(closeServer));
     if (grpcServer) grpcServer.forceShutdown();
     await keeper?.stop().catch(() => undefined);
+    await watch?.close();
     await db?.close();
     await lock.release();
     throw error;
