@@ -76,12 +76,12 @@ describe('data past the cap', () => {
   afterAll(() => stack.stop());
 
   it('loses its oldest days first, whole; the newest day stays whole and the rollup follows the days dropped', async () => {
-    // Six days of events (in the first minutes of each UTC day), about 0.7 MiB of parts a day: not all fit in 2 MiB.
+    // Six days of events (in the first minutes of each UTC day), about 0.7 MiB of parts a day or more: not all fit in 2 MiB.
     const today = Date.parse(`${day(0)}T00:00:00Z`);
     const noise = () => Math.random().toString(36).slice(2);
     const events: string[] = [];
     for (let d = 5; d >= 0; d--) {
-      for (let i = 0; i < 8_000; i++) events.push(JSON.stringify({ event: `e${i % 40}`, project: 'capped', timestamp: today - d * DAY + 60_000 + i * 50, attributes: { n: i, pad: noise() + noise() } }));
+      for (let i = 0; i < 8_000; i++) events.push(JSON.stringify({ event: `e${i % 40}`, project: 'capped', timestamp: today - d * DAY + 60_000 + i * 50, attributes: { n: i, pad: noise() + noise() + noise() + noise() + noise() + noise() } }));
     }
     const sent = await cli(['send', '--stdin', '--backend', 'clickhouse', '--json'], stack.home.env, events.join('\n') + '\n');
     expect(JSON.parse(sent.stdout)).toMatchObject({ sent: 48_000, failed: 0 });
