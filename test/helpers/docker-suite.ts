@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { readFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createServer, type Server } from 'node:net';
 import { parse } from 'yaml';
@@ -9,7 +9,7 @@ import { sameImage } from '../../src/engine/docker/runtime.js';
 import { interpolate } from '../../src/engine/docker/stack.js';
 import { templatePath } from '../../src/paths.js';
 import { CLI, cli } from './cli.js';
-import { buildStandIns, runOnNetwork, standIn, STANDIN_ENV, type TestEngine } from './docker.js';
+import { buildStandIns, readFileIn, runOnNetwork, standIn, STANDIN_ENV, type TestEngine } from './docker.js';
 import { makeTestHome, type TestHome } from './home.js';
 import { freePort } from './ports.js';
 
@@ -159,6 +159,26 @@ export function dockerStackSuite(engine: TestEngine): void {
       expect(after.get('collector')?.Id).toBe(before.get('collector')?.Id);
       expect(after.get('grafana')?.Id).not.toBe(before.get('grafana')?.Id);
       expect(sameImage(after.get('grafana')?.Image ?? '', 'amt-standin/grafana:v2')).toBe(true);
+    });
+
+    it("sets Grafana's admin password from .env whenever its container is created, and not on a reused one", async () => {
+      const envFile = join(home.home, '.env');
+      const grafanaCalls = async () => {
+        const id = (await containersOf(home)).get('grafana')?.Id ?? '';
+        return (await readFileIn(docker, id, '/var/lib/grafana/cli-calls')).trim().split('\n');
+      };
+      // The first start created it: the generated password was set.
+      const generated = /^GRAFANA_ADMIN_PASSWORD=(\S+)$/m.exec(await readFile(envFile, 'utf8'))?.[1];
+      expect(await grafanaCalls()).toContain(`cli admin reset-admin-password ${generated}`);
+      // A regenerated .env: the container is created again on the same volume, and the new password is set.
+      await writeFile(envFile, (await readFile(envFile, 'utf8')).replace(/^GRAFANA_ADMIN_PASSWORD=.*$/m, 'GRAFANA_ADMIN_PASSWORD=a-new-password-42'));
+      const changed = await cli(['start'], home.env);
+      expect(changed.code, changed.stderr).toBe(0);
+      expect(changed.stderr).toContain('recreating grafana');
+      expect((await grafanaCalls()).at(-1)).toBe('cli admin reset-admin-password a-new-password-42');
+      const count = (await grafanaCalls()).length;
+      expect((await cli(['start'], home.env)).code).toBe(0);
+      expect(await grafanaCalls()).toHaveLength(count);
     });
 
     it("shows a service's logs, demultiplexed, with --tail", async () => {

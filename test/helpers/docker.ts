@@ -94,7 +94,11 @@ const STANDINS: StandIn[] = [
   {
     name: 'grafana',
     script: 'echo "grafana stand-in listening on 3000"\nhttpd -f -v -p 3000 -h /www &\nwait',
-    files: { 'www/api/health': '{"database":"ok","version":"stand-in"}\n' },
+    files: {
+      'www/api/health': '{"database":"ok","version":"stand-in"}\n',
+      // `grafana cli …` as `start` runs it after creating the container: each call recorded in the data volume.
+      'bin/grafana': '#!/bin/sh\necho "$*" >> /var/lib/grafana/cli-calls\necho "Admin password changed successfully"\n',
+    },
   },
   {
     name: 'crash',
@@ -139,7 +143,7 @@ export async function buildStandIns(docker: Docker): Promise<void> {
       for (const [path, content] of Object.entries(def.files)) {
         await mkdir(join(dir, path, '..'), { recursive: true });
         await writeFile(join(dir, path), content);
-        if (path.endsWith('.cgi')) await chmod(join(dir, path), 0o755);
+        if (path.endsWith('.cgi') || path.startsWith('bin/')) await chmod(join(dir, path), 0o755);
       }
       // PID 1 ignores SIGTERM unless it handles it: the trap lets `docker stop` end a stand-in at once, as real images do.
       await writeFile(join(dir, 'start.sh'), `trap 'exit 0' TERM INT\n${def.script}\n`);
@@ -184,4 +188,14 @@ export async function runOnNetwork(docker: Docker, image: string, network: strin
   } finally {
     await container.remove({ force: true });
   }
+}
+
+/** A file's text from a container's filesystem (through the archive endpoint: a tar holding the one file). */
+export async function readFileIn(docker: Docker, containerId: string, path: string): Promise<string> {
+  const stream = (await docker.getContainer(containerId).getArchive({ path })) as unknown as NodeJS.ReadableStream;
+  const chunks: Buffer[] = [];
+  for await (const chunk of stream) chunks.push(chunk as Buffer);
+  const tar = Buffer.concat(chunks);
+  const size = parseInt(tar.subarray(124, 136).toString('ascii').replace(/\0.*$/, '').trim(), 8);
+  return tar.subarray(512, 512 + size).toString('utf8');
 }

@@ -23,6 +23,7 @@ export function printStatus(ui: Ui, status: EngineStatus): void {
     rows.push(['rows', counts.join(', ')]);
   }
   if (status.schemaVersion !== undefined) rows.push(['schema', `version ${status.schemaVersion}`]);
+  rows.push(...retentionRows(status));
   rows.push(['data', status.engine === 'embedded' ? `${status.dataDir} (${formatBytes(status.diskBytes)})` : status.dataDir]);
   if (status.engine === 'docker') rows.push(['log', 'automagik-telemetry logs [service]']);
   else if (status.logFile !== undefined) rows.push(['log', status.logFile]);
@@ -61,6 +62,14 @@ const WORDS: Record<Removed['kind'], string> = {
 export function printRemoved(ui: Ui, result: CleanResult, keptFrom?: Config): void {
   ui.out(result.removed.length === 0 ? 'nothing to remove' : result.removed.map((r) => `removed ${WORDS[r.kind]} ${r.name}`).join('\n'));
   if (keptFrom) ui.err(ui.ce.dim(`kept: the data (${keptFrom.paths.dataDir}), the log and the query history (${keptFrom.paths.runDir})`));
+}
+
+/** How long rows are kept; when the tables still have another TTL, that it changes at the next start. */
+function retentionRows(status: EngineStatus): Array<[string, string]> {
+  const r = status.retention;
+  if (!r) return [];
+  if (r.tables === undefined || r.tables === r.days) return [['retention', `${r.days} days`]];
+  return [['retention', `${r.tables} days now; ${r.days} days (AUTOMAGIK_TELEMETRY_RETENTION_DAYS) from the next start`]];
 }
 
 /** Where the Docker engine was reached and why; or, when auto chose the embedded engine, what it tried first. */

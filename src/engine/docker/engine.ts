@@ -11,8 +11,8 @@ import { basicAuthorization } from '../../clickhouse/connection.js';
 import { runStatement } from '../../clickhouse/http-client.js';
 import { TelemetryError, describeError } from '../../errors.js';
 import { templatePath } from '../../paths.js';
-import { applySchema, loadSchemaFile } from '../../schema/index.js';
-import { roleStatements } from '../../schema/roles.js';
+import { retentionStatus } from '../../schema/retention.js';
+import { applyServerSchema } from '../../schema/server.js';
 import { findPortHolder, isPortFree } from '../ports.js';
 import type { CleanResult, DockerEndpointReport, Engine, Removed, EngineStatus, HealthCheck, HealthReport, LogOptions, ServiceStatus, StartOptions, StartResult, StopResult } from '../types.js';
 import { ping, type DockerConnection, type DockerTarget } from './connect.js';
@@ -137,6 +137,7 @@ export class DockerEngine implements Engine {
       const desired = this.createOptions(service);
       const hash = hashOf(desired);
       const existing = before.get(service.name);
+      const reused = existing !== undefined && existing.Labels[LABEL_HASH] === hash;
       if (existing && existing.Labels[LABEL_HASH] === hash) {
         if (existing.State !== 'running') {
           progress(`starting ${service.name}`);
@@ -153,6 +154,7 @@ export class DockerEngine implements Engine {
         await this.startContainer(service.name, container);
       }
       await this.waitForService(service, progress);
+      if (!reused && service.afterCreate) await this.runAfterCreate(service, progress);
       // The users and tables exist before anything that logs in with them (the collector, Grafana) starts.
       if (service.name === 'clickhouse') await this.applySchema(stack, progress);
     }
@@ -161,14 +163,39 @@ export class DockerEngine implements Engine {
     return { alreadyRunning: allRunningAndCurrent, status: await this.status() };
   }
 
-  /** The schema, the ingest and reader users with their grants (passwords from <home>/.env), and the collector's route. */
+  /** The schema, the collector's route, the ingest and reader users with their grants (passwords from <home>/.env), the retention. */
   private async applySchema(stack: StackDefinition, progress: (message: string) => void): Promise<void> {
     progress('applying the schema and the users');
     const connection = this.clickhouseConnection(stack);
-    const runner = { run: (sql: string) => runStatement(connection, sql) };
-    await applySchema(runner, this.config.database);
-    for (const statement of await roleStatements(this.config)) await runner.run(statement);
-    for (const statement of (await loadSchemaFile(templatePath('docker', 'otel-route.sql'), this.config.database)).statements) await runner.run(statement);
+    const result = await applyServerSchema({ run: (sql: string) => runStatement(connection, sql) }, this.config);
+    if (result.retention.length > 0) progress(`${result.retention.length} tables now keep rows ${this.config.retentionDays} days`);
+  }
+
+  /** Runs a service's x-automagik.after-create command in its new container; a failure names the command's output. */
+  private async runAfterCreate(service: ServiceDefinition, progress: (message: string) => void): Promise<void> {
+    const command = service.afterCreate ?? [];
+    progress(`setting up ${service.name} (${command.slice(0, 4).join(' ')})`);
+    const exec = await this.docker.getContainer(this.containerName(service.name)).exec({ Cmd: command, AttachStdout: true, AttachStderr: true });
+    const stream = (await exec.start({ hijack: true, stdin: false })) as NodeJS.ReadableStream;
+    const chunks: Buffer[] = [];
+    await new Promise<void>((resolve, reject) => {
+      stream.on('data', (chunk: Buffer) => chunks.push(chunk));
+      stream.on('end', resolve);
+      stream.on('error', reject);
+    });
+    let state = await exec.inspect();
+    for (let i = 0; state.Running && i < 50; i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      state = await exec.inspect();
+    }
+    const { ExitCode } = state;
+    if (ExitCode !== 0) {
+      const output = demultiplex(Buffer.concat(chunks)).map((f) => f.text).join('').trim();
+      throw new TelemetryError('E_ENGINE_START', `${service.name}: \`${command.slice(0, 4).join(' ')}\` exited with code ${ExitCode}`, {
+        hint: `Its output: ${output.slice(0, 400) || '(none)'}`,
+        details: { service: service.name, exitCode: ExitCode },
+      });
+    }
   }
 
   private async startContainer(service: string, container: Docker.Container): Promise<void> {
@@ -269,6 +296,10 @@ export class DockerEngine implements Engine {
     const running = services.some((s) => s.state === 'running');
     const { clickhouse, otlp, otlpGrpc, dashboard } = stackEndpoints(this.config);
     const rows = running && stack ? await this.rowCounts(stack) : undefined;
+    const retention =
+      rows && stack
+        ? await retentionStatus({ run: (sql) => runStatement({ ...this.clickhouseConnection(stack), timeoutMs: 3_000 }, sql) }, this.config.database, this.config.retentionDays)
+        : { days: this.config.retentionDays };
     return {
       engine: 'docker',
       running,
@@ -276,6 +307,7 @@ export class DockerEngine implements Engine {
       ports: { ...this.config.ports },
       endpoints: { clickhouse, otlp, otlpGrpc, dashboard },
       ...(rows ? { rows } : {}),
+      retention,
       diskBytes: 0,
       // Before the first start the compose file cannot be read yet (no password generated): no volume names to show.
       dataDir: stack ? `docker volumes ${stack.volumes.map((v) => this.volumeName(v)).join(', ')}` : 'docker volumes (created by the first start)',

@@ -8,7 +8,8 @@ import { join } from 'node:path';
 import { CREDENTIAL_VARIABLES, ROLES, connectHost, stackEndpoints, type Config, type ConfigFlags } from '../../config/index.js';
 import { connectionFor } from '../../clickhouse/connection.js';
 import { checkSchemaTables } from '../../schema/check.js';
-import { queryRows } from '../../clickhouse/http-client.js';
+import { queryRows, runStatement } from '../../clickhouse/http-client.js';
+import { retentionStatus } from '../../schema/retention.js';
 import { TelemetryError } from '../../errors.js';
 import { packageRoot } from '../../paths.js';
 import { isPortFree, portInUse } from '../ports.js';
@@ -133,7 +134,7 @@ export class EmbeddedEngine implements Engine {
       dataDir: this.config.paths.dataDir,
       ...(hasLog ? { logFile: this.config.paths.logFile } : {}),
     };
-    if (!state) return base;
+    if (!state) return { ...base, retention: { days: this.config.retentionDays } };
     const db = this.config.database;
     const rows = await this.sql<{ traces: string; metrics_hourly: string; logs: string; metrics: string }>(
       `SELECT (SELECT count() FROM ${db}.traces) AS traces, (SELECT count() FROM ${db}.metrics_hourly) AS metrics_hourly, ` +
@@ -145,6 +146,7 @@ export class EmbeddedEngine implements Engine {
       startedAt: state.startedAt,
       uptimeSeconds: Math.max(0, Math.round((Date.now() - Date.parse(state.startedAt)) / 1000)),
       schemaVersion: state.schemaVersion,
+      retention: await retentionStatus({ run: (sql) => runStatement(connectionFor(this.config, 'reader', 5_000), sql) }, db, this.config.retentionDays),
       ...(rows?.[0] ? { rows: { traces: Number(rows[0].traces), metricsHourly: Number(rows[0].metrics_hourly), logs: Number(rows[0].logs), metrics: Number(rows[0].metrics) } } : {}),
     };
   }
