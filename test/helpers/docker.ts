@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type Docker from 'dockerode';
 import { clientFor } from '../../src/engine/docker/connect.js';
-import { demultiplex } from '../../src/engine/docker/engine.js';
+import { demultiplex } from '../../src/engine/docker/logs.js';
 import { podmanService } from './podman.js';
 
 /** A container engine the Docker-engine tests run against: dockerd, or Podman's Docker-compatible service. */

@@ -39,6 +39,8 @@ export interface ServiceDefinition {
   healthcheck: { test: string[]; intervalMs: number; timeoutMs: number; retries: number } | undefined;
   ulimits: Array<{ name: string; soft: number; hard: number }>;
   wait: WaitProbe[];
+  /** The restart policy (`restart:`); unless-stopped when the file says none, as `start` always did. */
+  restart: string;
   /** x-automagik.after-create: a command run in the container once it answers, after `start` (re)created it. */
   afterCreate: string[] | undefined;
 }
@@ -92,6 +94,7 @@ function service(name: string, raw: Raw, base: string, namedVolumes: string[], f
     healthcheck: healthcheck(raw.healthcheck as Raw | undefined),
     ulimits: Object.entries((raw.ulimits ?? {}) as Record<string, unknown>).map(([n, v]) => ulimit(n, v, `${where}.ulimits.${n}`)),
     wait: (extension.wait ?? []).map((w) => ({ containerPort: w.port, path: w.path, expect: w.expect, auth: w.auth === true })),
+    restart: typeof raw.restart === 'string' && raw.restart !== '' ? raw.restart : 'unless-stopped',
     afterCreate: Array.isArray(extension['after-create']) ? extension['after-create'].map(String) : undefined,
   };
 }

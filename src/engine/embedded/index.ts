@@ -18,6 +18,7 @@ import { allOf, httpOk, waitFor } from '../wait.js';
 import { chdbMissing } from './chdb.js';
 import { currentPlatform, embeddedUnsupported } from './platform.js';
 import { isAlive } from './lock.js';
+import { clearRunState, liveRunState } from '../run-state.js';
 import { hostEngine, jsonLineLogger } from './process.js';
 
 const STOP_GRACE_MS = 30_000;
@@ -227,18 +228,12 @@ export class EmbeddedEngine implements Engine {
 
   /** The recorded state when its process is alive; undefined otherwise. */
   private async runningState(): Promise<EngineState | undefined> {
-    const text = await readFile(this.config.paths.stateFile, 'utf8').catch(() => undefined);
-    if (!text) return undefined;
-    try {
-      const state = JSON.parse(text) as EngineState;
-      return isAlive(state.pid) ? state : undefined;
-    } catch {
-      return undefined;
-    }
+    const state = await liveRunState(this.config);
+    return state?.engine === 'embedded' ? state : undefined;
   }
 
   private async removeStaleFiles(): Promise<void> {
-    await rm(this.config.paths.stateFile, { force: true });
+    await clearRunState(this.config);
     await rm(this.config.paths.pidFile, { force: true });
   }
 
