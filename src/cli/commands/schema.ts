@@ -5,6 +5,7 @@ import { runStatement } from '../../clickhouse/http-client.js';
 import { TelemetryError } from '../../errors.js';
 import { clusterConfigXml, clusterStatements, CLUSTER_NAME } from '../../schema/cluster.js';
 import { loadConfig } from '../../config/index.js';
+import { liveRunState } from '../../engine/run-state.js';
 import { applySchema, schemaText } from '../../schema/index.js';
 import { withRetention } from '../../schema/retention.js';
 import { applyClusterSchema, applyServerSchema } from '../../schema/server.js';
@@ -59,6 +60,12 @@ Examples:
       .option('--docker', 'a ClickHouse server started with plain `docker compose`: also the collector\'s route and the ingest and reader users')
       .option('--json', 'print the result as JSON'),
     async ({ ui, config, connection: connect }, options: { cluster?: string; docker?: boolean; json?: boolean }) => {
+      // Aimed at this home's running embedded engine, the users and ON CLUSTER statements could only be refused.
+      if ((options.docker || options.cluster !== undefined) && (await liveRunState(config))?.engine === 'embedded') {
+        throw new TelemetryError('E_CONFIG', `${options.docker ? '--docker' : '--cluster'} is for a ClickHouse server; this home's running stack is the embedded engine`, {
+          hint: 'The embedded engine applies its schema, users and retention itself on start: run `automagik-telemetry schema apply` without it, or restart.',
+        });
+      }
       const connection = connect('admin');
       const runner = { run: (sql: string) => runStatement(connection, sql) };
       if (options.cluster !== undefined) {
