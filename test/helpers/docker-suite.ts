@@ -49,7 +49,7 @@ export function dockerStackSuite(engine: TestEngine): void {
 
     beforeAll(async () => {
       await buildStandIns(docker);
-      home = await dockerHome();
+      home = await dockerHome({ AUTOMAGIK_TELEMETRY_RETENTION_DAYS: '30' });
     }, 300_000);
 
     afterAll(async () => {
@@ -105,6 +105,24 @@ export function dockerStackSuite(engine: TestEngine): void {
         expect(inspect.Config.Env).toContain(`CLICKHOUSE_USER=${user}`);
         expect(inspect.Config.Env).toContain(`CLICKHOUSE_PASSWORD=${password}`);
       }
+    });
+
+    it("applies the collector's route before the users it logs in as, with INSERT only for ingest, and the retention in every TTL", async () => {
+      const id = (await containersOf(home)).get('clickhouse')?.Id ?? '';
+      const statements = (await readFileIn(docker, id, '/var/lib/clickhouse/statements.log')).split('\n-- end\n').map((s) => s.trim());
+      const at = (pattern: RegExp) => statements.findIndex((s) => pattern.test(s));
+      expect(at(/^CREATE TABLE IF NOT EXISTS telemetry\.traces\b/)).toBeGreaterThanOrEqual(0);
+      expect(at(/^CREATE TABLE IF NOT EXISTS telemetry\.otel_traces\b[\s\S]*ENGINE = Null$/)).toBeGreaterThan(at(/^CREATE TABLE IF NOT EXISTS telemetry\.traces\b/));
+      expect(at(/^CREATE MATERIALIZED VIEW IF NOT EXISTS telemetry\.otel_metrics_summary_route\b/)).toBeLessThan(at(/^CREATE USER IF NOT EXISTS telemetry_ingest\b/));
+      const ingestGrants = statements.filter((s) => /^GRANT .* TO telemetry_ingest$/.test(s));
+      expect(ingestGrants.length).toBeGreaterThanOrEqual(10);
+      for (const grant of ingestGrants) expect(grant).toMatch(/^GRANT INSERT ON telemetry\.\w+ TO telemetry_ingest$/);
+      expect(statements.filter((s) => /^GRANT .* TO telemetry_reader$/.test(s))).toEqual(['GRANT SELECT ON telemetry.* TO telemetry_reader']);
+      const ttls = statements.join('\n').match(/^TTL .*$/gm) ?? [];
+      expect(ttls.length).toBeGreaterThanOrEqual(5);
+      for (const ttl of ttls) expect(ttl).toMatch(/\+ INTERVAL 30 DAY$/);
+      const status = JSON.parse((await cli(['status', '--json'], home.env)).stdout) as { retention: unknown };
+      expect(status.retention).toEqual({ days: 30 });
     });
 
     it('puts the services on one network where they find each other by name (the collector writes to clickhouse:9000)', async () => {

@@ -82,8 +82,11 @@ const STANDINS: StandIn[] = [
     script: 'echo "clickhouse stand-in listening on 8123"\nhttpd -f -v -p 8123 -h /www &\nwait',
     files: {
       'www/ping': 'Ok.\n',
-      // busybox httpd runs /cgi-bin/index.cgi for "/": it answers SELECT 1 and accepts any other statement.
-      'www/cgi-bin/index.cgi': '#!/bin/sh\nprintf \'Content-Type: text/plain\\r\\n\\r\\n\'\ncase "$QUERY_STRING" in *SELECT%201*) echo 1 ;; esac\n',
+      // busybox httpd runs /cgi-bin/index.cgi for "/": it answers SELECT 1 and accepts any other statement, each POSTed
+      // one recorded (then a line "-- end") in the data volume, so tests see what `start` ran, in order.
+      'www/cgi-bin/index.cgi':
+        '#!/bin/sh\nprintf \'Content-Type: text/plain\\r\\n\\r\\n\'\ncase "$QUERY_STRING" in *SELECT%201*) echo 1 ;; esac\n' +
+        'if [ -n "$CONTENT_LENGTH" ]; then head -c "$CONTENT_LENGTH" >> /var/lib/clickhouse/statements.log; printf \'\\n-- end\\n\' >> /var/lib/clickhouse/statements.log; fi\n',
     },
   },
   {
