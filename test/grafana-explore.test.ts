@@ -64,7 +64,7 @@ describe("Grafana Explore on the Docker stack's tables", () => {
       const panes = JSON.parse(url.searchParams.get('panes') ?? '{}') as Record<string, { datasource: string; queries: Array<{ queryType: string; rawSql: string; datasource: { uid: string } }> }>;
       const pane = panes[kind];
       expect(pane?.datasource).toBe('automagik-clickhouse');
-      expect(pane?.queries[0]).toMatchObject({ queryType: kind, editorType: 'sql', rawSql: exploreSql('telemetry')[kind], datasource: { uid: 'automagik-clickhouse' } });
+      expect(pane?.queries[0]).toMatchObject({ queryType: kind, editorType: 'sql', rawSql: exploreSql()[kind], datasource: { uid: 'automagik-clickhouse' } });
     }
     const traces = await stack.rows<{ traceID: string; serviceName: string; operationName: string; startTime: number; duration: number }>(expand(exploreSql('telemetry').traces));
     expect(traces.map((r) => [r.traceID, r.operationName, Number(r.duration)])).toEqual([[CHECKOUT, 'GET /checkout', 120], [HEALTH, 'GET /health', 5], [IMPORT, 'batch.import', 5000]]);

@@ -1,11 +1,11 @@
 // Owns the skeleton every stack command shares: its options, the Config (with the home's remembered stack), the engine, failures in context.
 
 import type { Command } from 'commander';
-import { readFile } from 'node:fs/promises';
 import { loadConfig, type Config, type ConfigFlags } from '../config/index.js';
 import { connectionFor, type ClickHouseConnection } from '../clickhouse/connection.js';
 import type { Role } from '../config/roles.js';
 import type { Engine } from '../engine/index.js';
+import { liveRunState } from '../engine/run-state.js';
 import { differences, readRememberedStack, rememberedFlags, type RememberedStack } from '../engine/stack-file.js';
 import { inContext } from './failures.js';
 import type { Ui } from './ui.js';
@@ -132,17 +132,7 @@ export async function openStack(options: StackOptions, ui: Ui, settings: OpenOpt
 
 /** True when a stack runs for this home now (its state file names a live process, or Docker's). */
 async function runsNow(config: Config): Promise<boolean> {
-  const text = await readFile(config.paths.stateFile, 'utf8').catch(() => undefined);
-  if (text === undefined) return false;
-  try {
-    const state = JSON.parse(text) as { engine?: string; pid?: number };
-    if (state.engine === 'docker') return true;
-    if (typeof state.pid !== 'number') return false;
-    process.kill(state.pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
+  return (await liveRunState(config)) !== undefined;
 }
 
 function shellWord(value: string): string {

@@ -25,6 +25,8 @@ export const DEFAULTS = Object.freeze({
   dashboardPort: 3000,
   /** AUTOMAGIK_TELEMETRY_CLICKHOUSE_DATABASE */
   database: 'telemetry',
+  /** How many days every table keeps rows (AUTOMAGIK_TELEMETRY_RETENTION_DAYS): a whole number from 1 to 3650. */
+  retentionDays: 90,
   /** Largest request body either endpoint accepts, after gunzip (AUTOMAGIK_TELEMETRY_MAX_BODY_MB). */
   maxBodyBytes: 64 * 1024 * 1024,
   /** How long `start` waits for the embedded engine to answer its health checks (AUTOMAGIK_TELEMETRY_START_TIMEOUT_MS). */
@@ -51,3 +53,9 @@ export const DEFAULTS = Object.freeze({
 
 /** Grafana's admin password in the Docker stack, generated into <home>/.env on the first Docker start. */
 export const DOTENV_GRAFANA_PASSWORD = 'GRAFANA_ADMIN_PASSWORD';
+
+/**
+ * The cluster example's inter-server secret (templates/cluster/: remote_servers <secret from_env=…>), generated into
+ * <home>/.env with the role passwords: shards then trust each other's forwarded queries as their initial user's.
+ */
+export const DOTENV_CLUSTER_SECRET = 'CLICKHOUSE_CLUSTER_SECRET';

@@ -4,7 +4,7 @@ import { randomBytes } from 'node:crypto';
 import { stat } from 'node:fs/promises';
 import { isAbsolute, join, resolve } from 'node:path';
 import { TelemetryError } from '../errors.js';
-import { DEFAULTS, ENGINE_KINDS, ENV_PREFIX, type EngineKind } from './defaults.js';
+import { DEFAULTS, DOTENV_CLUSTER_SECRET, ENGINE_KINDS, ENV_PREFIX, type EngineKind } from './defaults.js';
 import { readDotenv, updateDotenv } from './dotenv.js';
 import { ROLE_SPECS, ROLES, type Role } from './roles.js';
 
@@ -54,6 +54,8 @@ export interface Config {
   readonly database: string;
   /** Every endpoint over TLS (start --tls, AUTOMAGIK_TELEMETRY_TLS); the files live in <home>/certs/ (src/tls/certs.ts). */
   readonly tls: TlsSettings;
+  /** Days every table keeps rows (TTL); `start` changes existing tables to it. */
+  readonly retentionDays: number;
   readonly maxBodyBytes: number;
   /** How the embedded engine batches small inserts (see README, "Many small writers"). */
   readonly ingest: { readonly waitMs: number; readonly maxBatchBytes: number; readonly maxQueuedBytes: number; readonly dedupWindow: number };
@@ -155,6 +157,9 @@ export async function loadConfig(options: LoadConfigOptions = {}): Promise<Confi
   const tlsSetting = get(flags.tls === undefined ? undefined : String(flags.tls), '--tls', 'TLS', 'false');
   const caOverride = get(undefined, '', 'CA_FILE', '');
   const tls = await tlsSettings(home, yesNo(tlsSetting), caOverride.value === '' ? undefined : resolve(cwd, caOverride.value));
+  const retention = get(undefined, '', 'RETENTION_DAYS', DEFAULTS.retentionDays);
+  const retentionDays = Number(retention.value);
+  if (!/^\d+$/.test(retention.value.trim()) || retentionDays < 1 || retentionDays > 3650) throw invalid(retention, 'a whole number of days from 1 to 3650');
 
   const maxBodyMb = positive(get(undefined, '', 'MAX_BODY_MB', DEFAULTS.maxBodyBytes / (1024 * 1024)));
   const startTimeoutMs = positive(get(undefined, '', 'START_TIMEOUT_MS', DEFAULTS.startTimeoutMs));
@@ -181,6 +186,7 @@ export async function loadConfig(options: LoadConfigOptions = {}): Promise<Confi
     auth: { required: flags.auth !== false, roles },
     database: database.value,
     tls,
+    retentionDays,
     maxBodyBytes: Math.round(maxBodyMb * 1024 * 1024),
     ingest,
     startTimeoutMs,
@@ -267,9 +273,9 @@ function nonEmpty(value: string | undefined): string | undefined {
 export const CREDENTIAL_VARIABLES: readonly string[] = ROLES.flatMap((role) => [ROLE_SPECS[role].envUser, ROLE_SPECS[role].envPassword]);
 
 /**
- * Makes sure `<home>/.env` (mode 0600) holds a user and password for each role: missing ones are generated, existing
- * ones kept, so an existing home gains the roles it lacks on its next start. Returns the config read again, and the
- * roles that were generated now.
+ * Makes sure `<home>/.env` (mode 0600) holds a user and password for each role, and the cluster example's inter-server
+ * secret: missing ones are generated, existing ones kept, so an existing home gains what it lacks on its next start.
+ * Returns the config read again, and the roles that were generated now.
  */
 export async function ensureCredentials(config: Config): Promise<{ config: Config; generated: Role[] }> {
   const stored = await readDotenv(config.paths.envFile);
@@ -286,8 +292,10 @@ export async function ensureCredentials(config: Config): Promise<{ config: Confi
     // A variable still wins for this process's clients, as it did when the config was read.
     if (roles[role].password === undefined) roles[role] = { ...roles[role], password, source: `${spec.dotenvPassword} in <home>/.env` };
   }
-  if (generated.length === 0) return { config, generated };
+  if (nonEmpty(stored[DOTENV_CLUSTER_SECRET]) === undefined) updates[DOTENV_CLUSTER_SECRET] = randomBytes(24).toString('base64url');
+  if (Object.keys(updates).length === 0) return { config, generated };
   await updateDotenv(config.paths.envFile, updates);
+  if (generated.length === 0) return { config, generated };
   return { config: deepFreeze({ ...config, auth: { ...config.auth, roles } }), generated };
 }
 

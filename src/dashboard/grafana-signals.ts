@@ -2,12 +2,13 @@
 
 import type { Dashboard, Panel } from '@grafana/schema';
 import { DATASOURCE, sqlPanel } from './grafana.js';
+import { tableRef } from './panels.js';
 
 interface SignalPanel {
   title: string;
   kind: 'stat' | 'timeseries' | 'barchart' | 'table';
   unit?: string;
-  /** SQL with {db} for the database and {filter} for the dashboard's variables and time range. */
+  /** SQL with {db}.<table> for a table (bare in the provisioned dashboards) and {filter} for the dashboard's variables and time range. */
   sql: string;
   grid: { x: number; y: number; w: number; h: number };
 }
@@ -71,8 +72,8 @@ export const METRIC_PANELS: readonly SignalPanel[] = [
   },
 ];
 
-function panelsFor(list: readonly SignalPanel[], filter: string, database: string): Panel[] {
-  return list.map((p, i) => sqlPanel(p, i, p.sql.replaceAll('{filter}', filter).replaceAll('{db}', database)));
+function panelsFor(list: readonly SignalPanel[], filter: string, database: string | undefined): Panel[] {
+  return list.map((p, i) => sqlPanel(p, i, p.sql.replaceAll('{filter}', filter).replace(/\{db\}\.(\w+)/g, (_, table: string) => tableRef(database, table))));
 }
 
 function queryVariable(name: string, label: string, sql: string) {
@@ -83,7 +84,7 @@ function dashboard(uid: string, title: string, templating: Dashboard['templating
   return { uid, title, tags: ['automagik-telemetry'], schemaVersion: 39, version: 1, editable: true, time: { from: 'now-6h', to: 'now' }, refresh: '30s', templating, panels };
 }
 
-export function logsDashboard(database = 'telemetry'): Dashboard {
+export function logsDashboard(database?: string): Dashboard {
   const severities = [
     ['all', '0'],
     ['info and above', '9'],
@@ -95,8 +96,8 @@ export function logsDashboard(database = 'telemetry'): Dashboard {
     'Automagik Telemetry Logs',
     {
       list: [
-        queryVariable('project', 'Project', `SELECT DISTINCT project_name FROM ${database}.logs WHERE $__timeFilter(timestamp) ORDER BY project_name`),
-        queryVariable('service', 'Service', `SELECT DISTINCT service_name FROM ${database}.logs WHERE $__timeFilter(timestamp) ORDER BY service_name`),
+        queryVariable('project', 'Project', `SELECT DISTINCT project_name FROM ${tableRef(database, 'logs')} WHERE $__timeFilter(timestamp) ORDER BY project_name`),
+        queryVariable('service', 'Service', `SELECT DISTINCT service_name FROM ${tableRef(database, 'logs')} WHERE $__timeFilter(timestamp) ORDER BY service_name`),
         {
           name: 'min_severity',
           label: 'Severity',
@@ -111,14 +112,14 @@ export function logsDashboard(database = 'telemetry'): Dashboard {
   );
 }
 
-export function metricsDashboard(database = 'telemetry'): Dashboard {
+export function metricsDashboard(database?: string): Dashboard {
   return dashboard(
     'automagik-metrics',
     'Automagik Telemetry Metrics',
     {
       list: [
-        queryVariable('project', 'Project', `SELECT DISTINCT project_name FROM ${database}.metrics WHERE $__timeFilter(timestamp) ORDER BY project_name`),
-        queryVariable('metric', 'Metric', `SELECT DISTINCT metric_name FROM ${database}.metrics WHERE $__timeFilter(timestamp) ORDER BY metric_name`),
+        queryVariable('project', 'Project', `SELECT DISTINCT project_name FROM ${tableRef(database, 'metrics')} WHERE $__timeFilter(timestamp) ORDER BY project_name`),
+        queryVariable('metric', 'Metric', `SELECT DISTINCT metric_name FROM ${tableRef(database, 'metrics')} WHERE $__timeFilter(timestamp) ORDER BY metric_name`),
       ],
     },
     panelsFor(METRIC_PANELS, METRIC_FILTER, database),

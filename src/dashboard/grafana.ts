@@ -2,7 +2,7 @@
 
 import type { Dashboard, Panel } from '@grafana/schema';
 import { exploreLinks } from './grafana-explore.js';
-import { grafanaSql, PANELS } from './panels.js';
+import { grafanaSql, PANELS, tableRef } from './panels.js';
 
 export const DATASOURCE = { type: 'grafana-clickhouse-datasource', uid: 'automagik-clickhouse' };
 
@@ -28,14 +28,14 @@ export function sqlPanel(p: { kind: string; title: string; grid: Panel['gridPos'
   };
 }
 
-export function overviewDashboard(database = 'telemetry'): Dashboard {
+export function overviewDashboard(database?: string): Dashboard {
   const panels: Panel[] = PANELS.map((p, i) => sqlPanel(p, i, grafanaSql(p, database)));
   const variable = (name: string, label: string, column: string) => ({
     name,
     label,
     type: 'query' as const,
     datasource: DATASOURCE,
-    query: `SELECT DISTINCT ${column} FROM ${database}.traces WHERE $__timeFilter(timestamp) ORDER BY ${column}`,
+    query: `SELECT DISTINCT ${column} FROM ${tableRef(database, 'traces')} WHERE $__timeFilter(timestamp) ORDER BY ${column}`,
     refresh: 2,
     multi: true,
     includeAll: true,

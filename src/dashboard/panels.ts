@@ -70,10 +70,18 @@ export const PANELS: readonly PanelDefinition[] = [
   },
 ];
 
+/**
+ * A table as a query names it: qualified with `database`, or bare when none is given, for Grafana, whose datasource
+ * sets the default database (AUTOMAGIK_TELEMETRY_CLICKHOUSE_DATABASE), so one dashboard serves any database name.
+ */
+export function tableRef(database: string | undefined, table: string): string {
+  return database === undefined ? table : `${database}.${table}`;
+}
+
 /** The panel SQL with Grafana's macros and variables, as the provisioned dashboard runs it. */
-export function grafanaSql(panel: PanelDefinition, database: string): string {
+export function grafanaSql(panel: PanelDefinition, database?: string): string {
   return panel.sql
-    .replaceAll('{table}', `${database}.traces`)
+    .replaceAll('{table}', tableRef(database, 'traces'))
     .replaceAll('{filter}', "project_name IN (${project:singlequote}) AND environment IN (${environment:singlequote}) AND $__timeFilter(timestamp)")
     .replaceAll('{bucket}', '$__timeInterval(timestamp)');
 }

@@ -1,9 +1,9 @@
 // Owns choosing the engine: the one that runs for this home, else --engine (auto = Docker when an endpoint answers, else embedded).
 
-import { readFile } from 'node:fs/promises';
 import type { Config, ConfigFlags } from '../config/index.js';
 import { DEFAULTS } from '../config/defaults.js';
 import type { DockerConnection } from './docker/connect.js';
+import { readRunState } from './run-state.js';
 import type { Engine } from './types.js';
 
 export type { Engine, EngineStatus, HealthReport, HealthCheck, ServiceStatus, StartResult, StopResult, CleanResult, Removed, DockerEndpointReport } from './types.js';
@@ -37,21 +37,10 @@ export async function selectEngine(config: Config, options: SelectOptions = {}):
   const embedded = async () => new (await import('./embedded/index.js')).EmbeddedEngine(config, options.flags ?? {});
   if (config.engine === 'docker') return connect();
   if (config.engine === 'embedded') return embedded();
-  const recorded = await readStateEngine(config.paths.stateFile);
+  const recorded = (await readRunState(config))?.engine;
   if (recorded === 'docker') return connect();
   if (recorded === 'embedded') return embedded();
   const [{ findDocker }, { withDockerReport }] = await Promise.all([import('./docker/connect.js'), import('./report.js')]);
   const { connection, tried } = await findDocker({ flag: options.dockerHost, env, timeoutMs: DEFAULTS.dockerPingTimeoutMs });
   return connection ? docker(connection) : withDockerReport(await embedded(), { tried });
-}
-
-/** The engine named in a home's state file (written while a stack runs), if any. */
-export async function readStateEngine(stateFile: string): Promise<string | undefined> {
-  const text = await readFile(stateFile, 'utf8').catch(() => undefined);
-  if (!text) return undefined;
-  try {
-    return (JSON.parse(text) as { engine?: string }).engine;
-  } catch {
-    return undefined;
-  }
 }

@@ -49,16 +49,27 @@ export async function findPortHolder(port: number): Promise<PortHolder | undefin
   return undefined;
 }
 
+/** Who holds a port, when it can be told: one of our containers (Docker) or a process (/proc). */
+export type PortHolderInfo = { container: string } | PortHolder | undefined;
+
+/**
+ * The one E_PORT_IN_USE both engines raise: the port, what wanted it (`service`), the address, who holds it when
+ * known, and how to move the service elsewhere (`setting`, e.g. "--otlp-port <n>").
+ */
+export function portInUseError(options: { port: number; host: string; service: string; holder: PortHolderInfo; setting: string; cause?: unknown }): TelemetryError {
+  const { port, host, service, holder, setting } = options;
+  const who = holder === undefined ? '' : 'container' in holder ? ` by container ${holder.container}` : ` by process ${holder.pid} (${holder.command})`;
+  return new TelemetryError('E_PORT_IN_USE', `port ${port} (${service}) on ${host} is already in use${who}`, {
+    cause: options.cause,
+    hint: `Stop what holds it, or choose another port: ${setting}.`,
+    details: { port, service, host, ...(holder === undefined ? {} : 'container' in holder ? { container: holder.container } : { pid: holder.pid, command: holder.command }) },
+  });
+}
+
 /** The flag that moves each embedded-engine service to another port. */
 const PORT_FLAG: Record<string, string> = { 'ClickHouse HTTP': '--clickhouse-port', 'OTLP/HTTP': '--otlp-port', 'OTLP/gRPC': '--otlp-grpc-port', dashboard: '--dashboard-port' };
 
 /** E_PORT_IN_USE for one of the embedded engine's ports, naming the process that holds it when /proc tells. */
 export async function portInUse(service: string, port: number, host: string, cause?: unknown): Promise<TelemetryError> {
-  const holder = await findPortHolder(port);
-  const who = holder ? ` by process ${holder.pid} (${holder.command})` : '';
-  return new TelemetryError('E_PORT_IN_USE', `port ${port} (${service}) on ${host} is already in use${who}`, {
-    cause,
-    hint: `Stop what holds it, or choose another port: ${PORT_FLAG[service] ?? '--clickhouse-port'} <n>.`,
-    details: { port, service, host, ...(holder ? { pid: holder.pid, command: holder.command } : {}) },
-  });
+  return portInUseError({ port, host, service, holder: await findPortHolder(port), setting: `${PORT_FLAG[service] ?? '--clickhouse-port'} <n>`, cause });
 }

@@ -52,6 +52,8 @@ export interface EngineStatus {
   uptimeSeconds?: number;
   schemaVersion?: number;
   rows?: { traces: number; metricsHourly: number; logs?: number; metrics?: number };
+  /** Days rows are kept: the configured setting, and what the store's tables have (absent while it does not answer). */
+  retention?: { days: number; tables?: number };
   diskBytes: number;
   /** Embedded: the data folder. Docker: the volumes. */
   dataDir: string;

@@ -2,8 +2,10 @@
 // and materialized views that roll up on each shard. Derived from templates/init-db.sql and templates/migrations/ so
 // the two never drift.
 
+import { DOTENV_CLUSTER_SECRET } from '../config/defaults.js';
 import { TelemetryError } from '../errors.js';
-import { loadSchema } from './index.js';
+import { templatePath } from '../paths.js';
+import { loadSchema, loadSchemaFile } from './index.js';
 
 /** The cluster templates/cluster/ defines in remote_servers. */
 export const CLUSTER_NAME = 'telemetry_cluster';
@@ -65,7 +67,30 @@ export async function clusterStatements(cluster: string, database: string): Prom
     }
     throw new TelemetryError('E_SCHEMA', `cannot turn this statement of the schema into cluster DDL: ${statement.slice(0, 80)}`);
   }
-  return out;
+  return [...out, ...(await clusterRouteStatements(cluster, database))];
+}
+
+/**
+ * The collector's route (templates/docker/otel-route.sql) on every node: its Null tables take the collector's inserts
+ * on whichever node receives them, and each view writes into the Distributed table, which spreads the rows over shards.
+ */
+async function clusterRouteStatements(cluster: string, database: string): Promise<string[]> {
+  const route = await loadSchemaFile(templatePath('docker', 'otel-route.sql'), database);
+  return route.statements.map((statement) => {
+    const named = /^(CREATE TABLE IF NOT EXISTS|CREATE MATERIALIZED VIEW IF NOT EXISTS|DROP VIEW IF EXISTS) (\w+\.\w+)/.exec(statement);
+    if (!named) throw new TelemetryError('E_SCHEMA', `cannot turn this statement of the collector's route into cluster DDL: ${statement.slice(0, 80)}`);
+    return `${named[1]} ${named[2]} ON CLUSTER ${cluster}${statement.slice(named[0].length)}`;
+  });
+}
+
+/** The tables the cluster DDL turns into replicated `<name>_local` tables behind a Distributed `<name>`. */
+export async function distributedTables(database: string): Promise<Set<string>> {
+  const names = new Set<string>();
+  for (const statement of (await loadSchema(database)).flatMap((file) => file.statements)) {
+    const table = /^CREATE TABLE IF NOT EXISTS \w+\.(\w+)\s*\([\s\S]*\)\s*ENGINE = \w*MergeTree/.exec(statement);
+    if (table) names.add(table[1] as string);
+  }
+  return names;
 }
 
 /**
@@ -89,6 +114,9 @@ export function clusterConfigXml(cluster: string, shards: number, replicas: numb
     '<clickhouse>',
     '    <remote_servers>',
     `        <${cluster}>`,
+    '            <!-- Shards trust queries forwarded with this secret as the initial user\'s (whose grants then apply there),',
+    `                 instead of logging in as "default", which the image removes: ${DOTENV_CLUSTER_SECRET} in <home>/.env. -->`,
+    `            <secret from_env="${DOTENV_CLUSTER_SECRET}"/>`,
     ...shardBlocks,
     `        </${cluster}>`,
     '    </remote_servers>',

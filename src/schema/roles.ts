@@ -28,6 +28,29 @@ export async function roleStatements(config: Config, file = templatePath('docker
   );
 }
 
+/**
+ * The same users and grants for every node of a cluster (ON CLUSTER): users made by SQL live on each node, and the
+ * inter-server secret makes a shard check a forwarded query against its initial user's grants there. An insert right
+ * on a Distributed table comes with the same right on its replicated `<name>_local` table, which the rows reach.
+ */
+export async function clusterRoleStatements(config: Config, cluster: string, localTables: ReadonlySet<string>, file?: string): Promise<string[]> {
+  const on = `ON CLUSTER ${cluster}`;
+  const out: string[] = [];
+  for (const statement of await roleStatements(config, file)) {
+    const named = /^(CREATE SETTINGS PROFILE IF NOT EXISTS \w+|CREATE USER IF NOT EXISTS \w+|ALTER USER \w+)/.exec(statement);
+    if (named) {
+      out.push(`${named[1]} ${on}${statement.slice(named[0].length)}`);
+      continue;
+    }
+    const grant = /^(GRANT|REVOKE) ([\s\S]*?) ON (\w+)\.(\w+|\*) (TO|FROM) (\w+)$/.exec(statement);
+    if (!grant) throw new TelemetryError('E_SCHEMA', `cannot turn this statement of the roles into cluster DDL: ${statement.slice(0, 80)}`);
+    const [, verb, rights, db, table, direction, user] = grant as unknown as [string, string, string, string, string, string, string];
+    out.push(`${verb} ${on} ${rights} ON ${db}.${table} ${direction} ${user}`);
+    if (localTables.has(table)) out.push(`${verb} ${on} ${rights} ON ${db}.${table}_local ${direction} ${user}`);
+  }
+  return out;
+}
+
 function identifier(value: string, setting: string): string {
   if (!IDENTIFIER.test(value)) {
     throw new TelemetryError('E_CONFIG', `${setting}=${JSON.stringify(value)} is not a valid ClickHouse name`, { hint: 'Use letters, digits and _.' });

@@ -1,9 +1,12 @@
 -- The Docker stack's routes from the collector's tables into `traces`, `logs` and `metrics`.
--- The contrib ClickHouse exporter writes its own tables (otel_traces, otel_logs, otel_metrics_<kind>) and creates them
--- when it starts (create_schema), before `start` applies this file; the definitions here are the same shapes, for a
--- store where the exporter has not run yet. A materialized view per table maps each row exactly as the embedded
--- receiver does (src/transform/: otlp-to-rows.ts, logs.ts, metrics.ts). The metric views read only columns every
--- exporter version since the metrics tables appeared has written.
+-- The contrib ClickHouse exporter (create_schema: false) inserts into otel_traces, otel_logs and otel_metrics_<kind>;
+-- this file creates them, with the columns the pinned exporter (0.115) inserts, as Null tables: they keep no rows, and
+-- a materialized view on each maps every inserted row exactly as the embedded receiver does (src/transform/:
+-- otlp-to-rows.ts, logs.ts, metrics.ts) into the stack's own tables, so each span, record and point is stored once,
+-- with the stack's retention. `start` applies it before the collector starts (and before the ingest user exists), so
+-- no row arrives before its view. A store from before this change keeps its MergeTree otel_* tables (as the
+-- exporter or an earlier route made them); `start` sets their TTL to the retention like every other table's.
+-- The metric views read only columns every exporter version since the metrics tables appeared has written.
 -- schema-version: 1
 
 CREATE TABLE IF NOT EXISTS telemetry.otel_traces
@@ -37,11 +40,7 @@ CREATE TABLE IF NOT EXISTS telemetry.otel_traces
         Attributes Map(LowCardinality(String), String)
     ) CODEC(ZSTD(1))
 )
-ENGINE = MergeTree
-PARTITION BY toDate(Timestamp)
-ORDER BY (ServiceName, SpanName, toDateTime(Timestamp))
-TTL toDateTime(Timestamp) + INTERVAL 7 DAY
-SETTINGS ttl_only_drop_parts = 1;
+ENGINE = Null;
 
 -- Version 2 of the route also carries span events and links. A stack started by version 1 has the old route: the new
 -- one is created first and the old one dropped right after, so no span is ever without a route.
@@ -100,11 +99,7 @@ CREATE TABLE IF NOT EXISTS telemetry.otel_logs
     ScopeAttributes    Map(LowCardinality(String), String) CODEC(ZSTD(1)),
     LogAttributes      Map(LowCardinality(String), String) CODEC(ZSTD(1))
 )
-ENGINE = MergeTree
-PARTITION BY toDate(TimestampTime)
-ORDER BY (ServiceName, TimestampTime, Timestamp)
-TTL TimestampTime + INTERVAL 7 DAY
-SETTINGS ttl_only_drop_parts = 1;
+ENGINE = Null;
 
 CREATE MATERIALIZED VIEW IF NOT EXISTS telemetry.otel_logs_route TO telemetry.logs AS
 SELECT
@@ -164,11 +159,7 @@ CREATE TABLE IF NOT EXISTS telemetry.otel_metrics_gauge
         TraceId            String
     ) CODEC(ZSTD(1))
 )
-ENGINE = MergeTree
-PARTITION BY toDate(TimeUnix)
-ORDER BY (ServiceName, MetricName, Attributes, toUnixTimestamp64Nano(TimeUnix))
-TTL toDateTime(TimeUnix) + INTERVAL 7 DAY
-SETTINGS ttl_only_drop_parts = 1;
+ENGINE = Null;
 
 CREATE MATERIALIZED VIEW IF NOT EXISTS telemetry.otel_metrics_gauge_route TO telemetry.metrics AS
 SELECT
@@ -225,11 +216,7 @@ CREATE TABLE IF NOT EXISTS telemetry.otel_metrics_sum
         TraceId            String
     ) CODEC(ZSTD(1))
 )
-ENGINE = MergeTree
-PARTITION BY toDate(TimeUnix)
-ORDER BY (ServiceName, MetricName, Attributes, toUnixTimestamp64Nano(TimeUnix))
-TTL toDateTime(TimeUnix) + INTERVAL 7 DAY
-SETTINGS ttl_only_drop_parts = 1;
+ENGINE = Null;
 
 CREATE MATERIALIZED VIEW IF NOT EXISTS telemetry.otel_metrics_sum_route TO telemetry.metrics AS
 SELECT
@@ -292,11 +279,7 @@ CREATE TABLE IF NOT EXISTS telemetry.otel_metrics_histogram
         TraceId            String
     ) CODEC(ZSTD(1))
 )
-ENGINE = MergeTree
-PARTITION BY toDate(TimeUnix)
-ORDER BY (ServiceName, MetricName, Attributes, toUnixTimestamp64Nano(TimeUnix))
-TTL toDateTime(TimeUnix) + INTERVAL 7 DAY
-SETTINGS ttl_only_drop_parts = 1;
+ENGINE = Null;
 
 CREATE MATERIALIZED VIEW IF NOT EXISTS telemetry.otel_metrics_histogram_route TO telemetry.metrics AS
 SELECT
@@ -367,11 +350,7 @@ CREATE TABLE IF NOT EXISTS telemetry.otel_metrics_exponential_histogram
         TraceId            String
     ) CODEC(ZSTD(1))
 )
-ENGINE = MergeTree
-PARTITION BY toDate(TimeUnix)
-ORDER BY (ServiceName, MetricName, Attributes, toUnixTimestamp64Nano(TimeUnix))
-TTL toDateTime(TimeUnix) + INTERVAL 7 DAY
-SETTINGS ttl_only_drop_parts = 1;
+ENGINE = Null;
 
 CREATE MATERIALIZED VIEW IF NOT EXISTS telemetry.otel_metrics_exponential_histogram_route TO telemetry.metrics AS
 SELECT
@@ -442,11 +421,7 @@ CREATE TABLE IF NOT EXISTS telemetry.otel_metrics_summary
         TraceId            String
     ) CODEC(ZSTD(1))
 )
-ENGINE = MergeTree
-PARTITION BY toDate(TimeUnix)
-ORDER BY (ServiceName, MetricName, Attributes, toUnixTimestamp64Nano(TimeUnix))
-TTL toDateTime(TimeUnix) + INTERVAL 7 DAY
-SETTINGS ttl_only_drop_parts = 1;
+ENGINE = Null;
 
 CREATE MATERIALIZED VIEW IF NOT EXISTS telemetry.otel_metrics_summary_route TO telemetry.metrics AS
 SELECT

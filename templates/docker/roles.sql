@@ -11,8 +11,17 @@ ALTER USER {{INGEST_USER}} IDENTIFIED WITH sha256_password BY {{INGEST_PASSWORD}
 GRANT INSERT ON {{DATABASE}}.traces TO {{INGEST_USER}};
 GRANT INSERT ON {{DATABASE}}.logs TO {{INGEST_USER}};
 GRANT INSERT ON {{DATABASE}}.metrics TO {{INGEST_USER}};
--- The collector's exporter writes its own table first (and creates it when missing); the route views copy from it.
-GRANT CREATE TABLE, INSERT ON {{DATABASE}}.otel_traces TO {{INGEST_USER}};
+-- The collector's exporter inserts into the route tables (templates/docker/otel-route.sql creates them: the exporter's
+-- schema creation is off, so no CREATE right); their views write the rows into the signal tables above.
+-- A store from before held CREATE TABLE on otel_traces (the exporter made its table): taken back.
+REVOKE CREATE TABLE ON {{DATABASE}}.otel_traces FROM {{INGEST_USER}};
+GRANT INSERT ON {{DATABASE}}.otel_traces TO {{INGEST_USER}};
+GRANT INSERT ON {{DATABASE}}.otel_logs TO {{INGEST_USER}};
+GRANT INSERT ON {{DATABASE}}.otel_metrics_gauge TO {{INGEST_USER}};
+GRANT INSERT ON {{DATABASE}}.otel_metrics_sum TO {{INGEST_USER}};
+GRANT INSERT ON {{DATABASE}}.otel_metrics_histogram TO {{INGEST_USER}};
+GRANT INSERT ON {{DATABASE}}.otel_metrics_exponential_histogram TO {{INGEST_USER}};
+GRANT INSERT ON {{DATABASE}}.otel_metrics_summary TO {{INGEST_USER}};
 -- Materialized views may run with the inserting user's rights: their targets take its inserts too.
 GRANT INSERT ON {{DATABASE}}.metrics_hourly_state TO {{INGEST_USER}};
 GRANT INSERT ON {{DATABASE}}.metric_points_hourly_state TO {{INGEST_USER}};

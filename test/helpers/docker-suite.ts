@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { readFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createServer, type Server } from 'node:net';
 import { parse } from 'yaml';
@@ -9,7 +9,7 @@ import { sameImage } from '../../src/engine/docker/runtime.js';
 import { interpolate } from '../../src/engine/docker/stack.js';
 import { templatePath } from '../../src/paths.js';
 import { CLI, cli } from './cli.js';
-import { buildStandIns, runOnNetwork, standIn, STANDIN_ENV, type TestEngine } from './docker.js';
+import { buildStandIns, readFileIn, runOnNetwork, standIn, STANDIN_ENV, type TestEngine } from './docker.js';
 import { makeTestHome, type TestHome } from './home.js';
 import { freePort } from './ports.js';
 
@@ -49,7 +49,7 @@ export function dockerStackSuite(engine: TestEngine): void {
 
     beforeAll(async () => {
       await buildStandIns(docker);
-      home = await dockerHome();
+      home = await dockerHome({ AUTOMAGIK_TELEMETRY_RETENTION_DAYS: '30' });
     }, 300_000);
 
     afterAll(async () => {
@@ -107,6 +107,24 @@ export function dockerStackSuite(engine: TestEngine): void {
       }
     });
 
+    it("applies the collector's route before the users it logs in as, with INSERT only for ingest, and the retention in every TTL", async () => {
+      const id = (await containersOf(home)).get('clickhouse')?.Id ?? '';
+      const statements = (await readFileIn(docker, id, '/var/lib/clickhouse/statements.log')).split('\n-- end\n').map((s) => s.trim());
+      const at = (pattern: RegExp) => statements.findIndex((s) => pattern.test(s));
+      expect(at(/^CREATE TABLE IF NOT EXISTS telemetry\.traces\b/)).toBeGreaterThanOrEqual(0);
+      expect(at(/^CREATE TABLE IF NOT EXISTS telemetry\.otel_traces\b[\s\S]*ENGINE = Null$/)).toBeGreaterThan(at(/^CREATE TABLE IF NOT EXISTS telemetry\.traces\b/));
+      expect(at(/^CREATE MATERIALIZED VIEW IF NOT EXISTS telemetry\.otel_metrics_summary_route\b/)).toBeLessThan(at(/^CREATE USER IF NOT EXISTS telemetry_ingest\b/));
+      const ingestGrants = statements.filter((s) => /^GRANT .* TO telemetry_ingest$/.test(s));
+      expect(ingestGrants.length).toBeGreaterThanOrEqual(10);
+      for (const grant of ingestGrants) expect(grant).toMatch(/^GRANT INSERT ON telemetry\.\w+ TO telemetry_ingest$/);
+      expect(statements.filter((s) => /^GRANT .* TO telemetry_reader$/.test(s))).toEqual(['GRANT SELECT ON telemetry.* TO telemetry_reader']);
+      const ttls = statements.join('\n').match(/^TTL .*$/gm) ?? [];
+      expect(ttls.length).toBeGreaterThanOrEqual(5);
+      for (const ttl of ttls) expect(ttl).toMatch(/\+ INTERVAL 30 DAY$/);
+      const status = JSON.parse((await cli(['status', '--json'], home.env)).stdout) as { retention: unknown };
+      expect(status.retention).toEqual({ days: 30 });
+    });
+
     it('puts the services on one network where they find each other by name (the collector writes to clickhouse:9000)', async () => {
       const containers = await containersOf(home);
       const network = projectName(home.home);
@@ -159,6 +177,26 @@ export function dockerStackSuite(engine: TestEngine): void {
       expect(after.get('collector')?.Id).toBe(before.get('collector')?.Id);
       expect(after.get('grafana')?.Id).not.toBe(before.get('grafana')?.Id);
       expect(sameImage(after.get('grafana')?.Image ?? '', 'amt-standin/grafana:v2')).toBe(true);
+    });
+
+    it("sets Grafana's admin password from .env whenever its container is created, and not on a reused one", async () => {
+      const envFile = join(home.home, '.env');
+      const grafanaCalls = async () => {
+        const id = (await containersOf(home)).get('grafana')?.Id ?? '';
+        return (await readFileIn(docker, id, '/var/lib/grafana/cli-calls')).trim().split('\n');
+      };
+      // The first start created it: the generated password was set.
+      const generated = /^GRAFANA_ADMIN_PASSWORD=(\S+)$/m.exec(await readFile(envFile, 'utf8'))?.[1];
+      expect(await grafanaCalls()).toContain(`cli admin reset-admin-password ${generated}`);
+      // A regenerated .env: the container is created again on the same volume, and the new password is set.
+      await writeFile(envFile, (await readFile(envFile, 'utf8')).replace(/^GRAFANA_ADMIN_PASSWORD=.*$/m, 'GRAFANA_ADMIN_PASSWORD=a-new-password-42'));
+      const changed = await cli(['start'], home.env);
+      expect(changed.code, changed.stderr).toBe(0);
+      expect(changed.stderr).toContain('recreating grafana');
+      expect((await grafanaCalls()).at(-1)).toBe('cli admin reset-admin-password a-new-password-42');
+      const count = (await grafanaCalls()).length;
+      expect((await cli(['start'], home.env)).code).toBe(0);
+      expect(await grafanaCalls()).toHaveLength(count);
     });
 
     it("shows a service's logs, demultiplexed, with --tail", async () => {

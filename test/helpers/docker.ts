@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type Docker from 'dockerode';
 import { clientFor } from '../../src/engine/docker/connect.js';
-import { demultiplex } from '../../src/engine/docker/engine.js';
+import { demultiplex } from '../../src/engine/docker/logs.js';
 import { podmanService } from './podman.js';
 
 /** A container engine the Docker-engine tests run against: dockerd, or Podman's Docker-compatible service. */
@@ -82,8 +82,11 @@ const STANDINS: StandIn[] = [
     script: 'echo "clickhouse stand-in listening on 8123"\nhttpd -f -v -p 8123 -h /www &\nwait',
     files: {
       'www/ping': 'Ok.\n',
-      // busybox httpd runs /cgi-bin/index.cgi for "/": it answers SELECT 1 and accepts any other statement.
-      'www/cgi-bin/index.cgi': '#!/bin/sh\nprintf \'Content-Type: text/plain\\r\\n\\r\\n\'\ncase "$QUERY_STRING" in *SELECT%201*) echo 1 ;; esac\n',
+      // busybox httpd runs /cgi-bin/index.cgi for "/": it answers SELECT 1 and accepts any other statement, each POSTed
+      // one recorded (then a line "-- end") in the data volume, so tests see what `start` ran, in order.
+      'www/cgi-bin/index.cgi':
+        '#!/bin/sh\nprintf \'Content-Type: text/plain\\r\\n\\r\\n\'\ncase "$QUERY_STRING" in *SELECT%201*) echo 1 ;; esac\n' +
+        'if [ -n "$CONTENT_LENGTH" ]; then head -c "$CONTENT_LENGTH" >> /var/lib/clickhouse/statements.log; printf \'\\n-- end\\n\' >> /var/lib/clickhouse/statements.log; fi\n',
     },
   },
   {
@@ -94,7 +97,11 @@ const STANDINS: StandIn[] = [
   {
     name: 'grafana',
     script: 'echo "grafana stand-in listening on 3000"\nhttpd -f -v -p 3000 -h /www &\nwait',
-    files: { 'www/api/health': '{"database":"ok","version":"stand-in"}\n' },
+    files: {
+      'www/api/health': '{"database":"ok","version":"stand-in"}\n',
+      // `grafana cli …` as `start` runs it after creating the container: each call recorded in the data volume.
+      'bin/grafana': '#!/bin/sh\necho "$*" >> /var/lib/grafana/cli-calls\necho "Admin password changed successfully"\n',
+    },
   },
   {
     name: 'crash',
@@ -139,7 +146,7 @@ export async function buildStandIns(docker: Docker): Promise<void> {
       for (const [path, content] of Object.entries(def.files)) {
         await mkdir(join(dir, path, '..'), { recursive: true });
         await writeFile(join(dir, path), content);
-        if (path.endsWith('.cgi')) await chmod(join(dir, path), 0o755);
+        if (path.endsWith('.cgi') || path.startsWith('bin/')) await chmod(join(dir, path), 0o755);
       }
       // PID 1 ignores SIGTERM unless it handles it: the trap lets `docker stop` end a stand-in at once, as real images do.
       await writeFile(join(dir, 'start.sh'), `trap 'exit 0' TERM INT\n${def.script}\n`);
@@ -184,4 +191,14 @@ export async function runOnNetwork(docker: Docker, image: string, network: strin
   } finally {
     await container.remove({ force: true });
   }
+}
+
+/** A file's text from a container's filesystem (through the archive endpoint: a tar holding the one file). */
+export async function readFileIn(docker: Docker, containerId: string, path: string): Promise<string> {
+  const stream = (await docker.getContainer(containerId).getArchive({ path })) as unknown as NodeJS.ReadableStream;
+  const chunks: Buffer[] = [];
+  for await (const chunk of stream) chunks.push(chunk as Buffer);
+  const tar = Buffer.concat(chunks);
+  const size = parseInt(tar.subarray(124, 136).toString('ascii').replace(/\0.*$/, '').trim(), 8);
+  return tar.subarray(512, 512 + size).toString('utf8');
 }

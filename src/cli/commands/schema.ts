@@ -4,10 +4,14 @@ import type { Command } from 'commander';
 import { runStatement } from '../../clickhouse/http-client.js';
 import { TelemetryError } from '../../errors.js';
 import { clusterConfigXml, clusterStatements, CLUSTER_NAME } from '../../schema/cluster.js';
+import { loadConfig } from '../../config/index.js';
+import { liveRunState } from '../../engine/run-state.js';
 import { applySchema, schemaText } from '../../schema/index.js';
 import { checkSchemaTables } from '../../schema/check.js';
 import { repairRollups } from '../../schema/rollups.js';
 import { queryRows } from '../../clickhouse/http-client.js';
+import { withRetention } from '../../schema/retention.js';
+import { applyClusterSchema, applyServerSchema } from '../../schema/server.js';
 import { EXIT } from '../errors.js';
 import { numberFlag } from '../flags.js';
 import { stackCommand, type Cli } from '../stack.js';
@@ -35,11 +39,13 @@ Examples:
         if ((options.shards === undefined) !== (options.replicas === undefined) || (options.shards !== undefined && options.cluster === undefined)) {
           throw new TelemetryError('E_CONFIG', '--shards and --replicas go together, with --cluster');
         }
+        // The TTLs say AUTOMAGIK_TELEMETRY_RETENTION_DAYS (environment, then <home>/.env, else 90).
+        const { retentionDays } = await loadConfig();
         if (options.cluster === undefined) {
-          ui.out(await schemaText(options.database));
+          ui.out(withRetention(await schemaText(options.database), retentionDays));
           return EXIT.OK;
         }
-        const statements = await clusterStatements(options.cluster, options.database);
+        const statements = (await clusterStatements(options.cluster, options.database)).map((s) => withRetention(s, retentionDays));
         if (options.shards !== undefined && options.replicas !== undefined) {
           const xml = clusterConfigXml(options.cluster, numberFlag(options.shards, '--shards', { min: 1, whole: true }), numberFlag(options.replicas, '--replicas', { min: 1, whole: true }));
           ui.out(`-- Server config for this layout (config.d/cluster.xml on every node; macros shard and replica per node):\n${xml.trimEnd().replace(/^/gm, '-- ')}\n`);
@@ -53,18 +59,31 @@ Examples:
     schema
       .command('apply')
       .description('apply the schema to the running stack (or, with --cluster, to the cluster the stack endpoint belongs to)')
-      .option('--cluster <name>', 'apply the cluster DDL (ON CLUSTER) instead of the single-node one')
+      .option('--cluster <name>', 'apply the cluster DDL (ON CLUSTER), the collector\'s route and the ingest and reader users on every node')
+      .option('--docker', 'a ClickHouse server started with plain `docker compose`: also the collector\'s route and the ingest and reader users')
       .option('--json', 'print the result as JSON'),
-    async ({ ui, config, connection: connect }, options: { cluster?: string; json?: boolean }) => {
+    async ({ ui, config, connection: connect }, options: { cluster?: string; docker?: boolean; json?: boolean }) => {
+      // Aimed at this home's running embedded engine, the users and ON CLUSTER statements could only be refused.
+      if ((options.docker || options.cluster !== undefined) && (await liveRunState(config))?.engine === 'embedded') {
+        throw new TelemetryError('E_CONFIG', `${options.docker ? '--docker' : '--cluster'} is for a ClickHouse server; this home's running stack is the embedded engine`, {
+          hint: 'The embedded engine applies its schema, users and retention itself on start: run `automagik-telemetry schema apply` without it, or restart.',
+        });
+      }
       const connection = connect('admin');
+      const runner = { run: (sql: string) => runStatement(connection, sql) };
       if (options.cluster !== undefined) {
-        const statements = await clusterStatements(options.cluster, config.database);
-        for (const statement of statements) await runStatement(connection, statement);
-        if (options.json) ui.json({ cluster: options.cluster, statements: statements.length });
-        else ui.out(`applied ${statements.length} statements on cluster ${options.cluster}`);
+        const result = await applyClusterSchema(runner, config, options.cluster);
+        if (options.json) ui.json({ cluster: options.cluster, ...result });
+        else ui.out(`applied ${result.statements} statements on cluster ${options.cluster}${retentionNote(result.retention.length, config.retentionDays)}`);
         return EXIT.OK;
       }
-      const result = await applySchema({ run: (sql) => runStatement(connection, sql) }, config.database);
+      if (options.docker) {
+        const result = await applyServerSchema(runner, config);
+        if (options.json) ui.json(result);
+        else ui.out(`schema version ${result.version}, the collector's route and the users are in place${retentionNote(result.retention.length, config.retentionDays)}`);
+        return EXIT.OK;
+      }
+      const result = await applySchema(runner, config.database);
       if (options.json) ui.json(result);
       else ui.out(result.applied.length === 0 ? `schema is current (version ${result.version})` : `applied schema version(s) ${result.applied.join(', ')}`);
       return EXIT.OK;
@@ -106,4 +125,8 @@ Examples:
       return EXIT.OK;
     },
   );
+}
+
+function retentionNote(changed: number, days: number): string {
+  return changed === 0 ? '' : `; ${changed} tables now keep ${days} days`;
 }

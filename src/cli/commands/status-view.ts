@@ -23,6 +23,7 @@ export function printStatus(ui: Ui, status: EngineStatus): void {
     rows.push(['rows', counts.join(', ')]);
   }
   if (status.schemaVersion !== undefined) rows.push(['schema', `version ${status.schemaVersion}`]);
+  rows.push(...retentionRows(status));
   rows.push(['data', status.engine === 'embedded' ? `${status.dataDir} (${formatBytes(status.diskBytes)})` : status.dataDir]);
   if (status.engine === 'docker') rows.push(['log', 'automagik-telemetry logs [service]']);
   else if (status.logFile !== undefined) rows.push(['log', status.logFile]);
@@ -79,6 +80,14 @@ function diskRows(status: EngineStatus): Array<[string, string]> {
   if (d.overCap) rows.push(['over cap', d.overCap]);
   if (d.cannotWrite) rows.push(['cannot write', `since ${d.cannotWrite.at}: ${d.cannotWrite.message}`]);
   return rows;
+}
+
+/** How long rows are kept; when the tables still have another TTL, that it changes at the next start. */
+function retentionRows(status: EngineStatus): Array<[string, string]> {
+  const r = status.retention;
+  if (!r) return [];
+  if (r.tables === undefined || r.tables === r.days) return [['retention', `${r.days} days`]];
+  return [['retention', `${r.tables} days now; ${r.days} days (AUTOMAGIK_TELEMETRY_RETENTION_DAYS) from the next start`]];
 }
 
 /** Where the Docker engine was reached and why; or, when auto chose the embedded engine, what it tried first. */

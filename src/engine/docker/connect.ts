@@ -8,6 +8,9 @@ import { TelemetryError, describeError } from '../../errors.js';
 import { dockerEndpoints, type DockerEndpoint, type ResolveInputs } from './endpoint.js';
 import { runtimeOf, type ContainerRuntime } from './runtime.js';
 
+/** How long an endpoint that answered a ping has to say what it is (/version). */
+const VERSION_TIMEOUT_MS = 3_000;
+
 export interface DockerTarget {
   docker: Docker;
   /** Where we connect, for messages: unix:///var/run/docker.sock, tcp://host:2375. */
@@ -99,7 +102,9 @@ export async function findDocker(options: FindOptions): Promise<{ connection: Do
     const target = { docker: clientFor(endpoint), address: endpoint.host, source: endpoint.source };
     try {
       await withDeadline(target.docker.ping(), options.timeoutMs);
-      const runtime = runtimeOf(await withDeadline(target.docker.version(), options.timeoutMs).catch(() => ({})));
+      // It answered a ping: give /version (Docker or Podman?) longer than auto's short ping deadline, which a busy
+      // Podman service can miss, so status does not call it Docker.
+      const runtime = runtimeOf(await withDeadline(target.docker.version(), Math.max(options.timeoutMs, VERSION_TIMEOUT_MS)).catch(() => ({})));
       tried.push({ ...attempt, outcome: 'answered' });
       return { connection: { target, runtime, tried }, tried };
     } catch (error) {

@@ -1,34 +1,37 @@
-// Owns the Docker stack's lifecycle through the Docker Engine API: network, volumes, images, containers, waits, logs.
+// Owns the Docker stack's lifecycle through the Docker Engine API: start (reconcile, pull, wait, schema), stop, clean,
+// reset, status, health and logs. The parts live beside it: reconciler.ts (network, volumes, containers), images.ts
+// (pulls), readiness.ts (waits, on engine/wait.ts), logs.ts (log streams).
 
-import { createHash } from 'node:crypto';
-import { access, cp, mkdir, rm, writeFile } from 'node:fs/promises';
+import { access, cp, mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type Docker from 'dockerode';
 import { connectHost, ensureSecret, stackEndpoints, ROLE_SPECS, type Config } from '../../config/index.js';
 import { stackTrust } from '../../clickhouse/connection.js';
-import { trustedFetch } from '../../tls/fetch.js';
 import { CLICKHOUSE_HTTPS_PORT, prepareDockerTls, withTls } from './tls.js';
 import { DOTENV_GRAFANA_PASSWORD } from '../../config/defaults.js';
 import { readDotenv } from '../../config/dotenv.js';
-import { basicAuthorization } from '../../clickhouse/connection.js';
 import { runStatement } from '../../clickhouse/http-client.js';
 import { TelemetryError, describeError } from '../../errors.js';
 import { templatePath } from '../../paths.js';
-import { applySchema, loadSchemaFile } from '../../schema/index.js';
-import { roleStatements } from '../../schema/roles.js';
-import { findPortHolder, isPortFree } from '../ports.js';
-import type { CleanResult, DiskStatus, DockerEndpointReport, Engine, Removed, EngineStatus, HealthCheck, HealthReport, LogOptions, ServiceStatus, StartOptions, StartResult, StopResult } from '../types.js';
-import { ping, type DockerConnection, type DockerTarget } from './connect.js';
-import { refusedUlimit, sameImage, stoppedWhileStarting } from './runtime.js';
-import { podmanNetworkHasDns, runPodmanHealthcheck } from './podman.js';
-import { loadStack, type ServiceDefinition, type StackDefinition } from './stack.js';
+import { retentionStatus } from '../../schema/retention.js';
+import { applyServerSchema } from '../../schema/server.js';
+import { repairRollups } from '../../schema/rollups.js';
+import { clearRunState, writeRunState } from '../run-state.js';
 import { startKeeper, stopKeeper } from '../disk/keeper.js';
 import { diskStatus } from '../disk/status.js';
 import { ledgerPath } from '../disk/ledger.js';
+import type { CleanResult, DiskStatus, DockerEndpointReport, Engine, Removed, EngineStatus, HealthCheck, HealthReport, LogOptions, ServiceStatus, StartOptions, StartResult, StopResult } from '../types.js';
+import { ping, type DockerConnection, type DockerTarget } from './connect.js';
+import { ensureImage } from './images.js';
+import { containerLogs } from './logs.js';
+import { runPodmanHealthcheck } from './podman.js';
+import { probeUrl, runProbe, waitForService } from './readiness.js';
+import { LABEL_PROJECT, projectName, StackReconciler } from './reconciler.js';
+import { sameImage } from './runtime.js';
+import { loadStack, type ServiceDefinition, type StackDefinition } from './stack.js';
 
-export const LABEL_PROJECT = 'com.automagik-telemetry.project';
-export const LABEL_SERVICE = 'com.automagik-telemetry.service';
-export const LABEL_HASH = 'com.automagik-telemetry.config-hash';
+export { LABEL_HASH, LABEL_PROJECT, LABEL_SERVICE, projectName } from './reconciler.js';
+export { demultiplex, type Frame } from './logs.js';
 
 const PING_TIMEOUT_MS = 3_000;
 
@@ -41,16 +44,12 @@ export interface DockerEngineOptions {
   startTimeoutMs: number;
 }
 
-/** The Docker project name for a home: stable, and different for different homes so stacks never collide. */
-export function projectName(home: string): string {
-  return `automagik-telemetry-${createHash('sha256').update(home).digest('hex').slice(0, 8)}`;
-}
-
 export class DockerEngine implements Engine {
   readonly name = 'docker' as const;
   readonly project: string;
   private readonly docker: Docker;
   private readonly stackDir: string;
+  private readonly host: StackReconciler;
 
   constructor(
     private readonly config: Config,
@@ -59,6 +58,7 @@ export class DockerEngine implements Engine {
     this.project = projectName(config.home);
     this.docker = options.target.docker;
     this.stackDir = join(config.home, 'docker');
+    this.host = new StackReconciler(this.docker, this.project, this.runtimeName);
   }
 
   /** Docker or Podman, as the endpoint's /version says (Docker when unknown). */
@@ -81,16 +81,16 @@ export class DockerEngine implements Engine {
     return { endpoint: target.address, source: target.source, runtime: connection.runtime, tried: connection.tried };
   }
 
-  private get network(): string {
-    return this.project;
-  }
-
   private containerName(service: string): string {
-    return `${this.project}-${service}`;
+    return this.host.containerName(service);
   }
 
   private volumeName(volume: string): string {
-    return `${this.project}_${volume}`;
+    return this.host.volumeName(volume);
+  }
+
+  private containers(): Promise<Map<string, Docker.ContainerInfo>> {
+    return this.host.containers();
   }
 
   /** Copies the templates into <home>/docker, where the containers' bind mounts and `docker compose` find them. */
@@ -129,74 +129,39 @@ export class DockerEngine implements Engine {
     if (this.config.tls.enabled) await prepareDockerTls(this.config);
     const stack = await this.definition();
     const before = await this.containers();
-    const allRunningAndCurrent = stack.services.every((s) => {
-      const c = before.get(s.name);
-      return c?.State === 'running' && c.Labels[LABEL_HASH] === hashOf(this.createOptions(s));
-    });
+    const allRunningAndCurrent = this.host.allCurrent(stack, before);
 
-    await this.checkPorts(stack, before);
-    await this.ensureNetwork();
-    await this.checkNetworkDns();
-    for (const volume of stack.volumes) await this.ensureVolume(volume);
-    for (const service of stack.services) await this.ensureImage(service.image, progress);
+    await this.host.prepare(stack, before);
+    for (const service of stack.services) await ensureImage(this.docker, service.image, this.runtimeName, progress);
 
     for (const service of stack.services) {
-      const desired = this.createOptions(service);
-      const hash = hashOf(desired);
-      const existing = before.get(service.name);
-      if (existing && existing.Labels[LABEL_HASH] === hash) {
-        if (existing.State !== 'running') {
-          progress(`starting ${service.name}`);
-          await this.startContainer(service.name, this.docker.getContainer(existing.Id));
-        }
-      } else {
-        if (existing) {
-          progress(`recreating ${service.name} (its configuration changed)`);
-          await this.docker.getContainer(existing.Id).remove({ force: true });
-        } else {
-          progress(`creating ${service.name}`);
-        }
-        const container = await this.docker.createContainer({ ...desired, Labels: { ...desired.Labels, [LABEL_HASH]: hash } });
-        await this.startContainer(service.name, container);
-      }
-      await this.waitForService(service, progress);
+      const outcome = await this.host.reconcile(service, before.get(service.name), progress);
+      await this.waitFor(service, progress);
+      if ((outcome === 'created' || outcome === 'recreated') && service.afterCreate) await this.host.runAfterCreate(service, progress);
       // The users and tables exist before anything that logs in with them (the collector, Grafana) starts.
       if (service.name === 'clickhouse') await this.applySchema(stack, progress);
     }
-    await mkdir(this.config.paths.runDir, { recursive: true });
-    await writeFile(this.config.paths.stateFile, `${JSON.stringify({ engine: 'docker', project: this.project, startedAt: new Date().toISOString() }, null, 2)}\n`);
+    await writeRunState(this.config, { engine: 'docker', project: this.project, startedAt: new Date().toISOString() });
     // The size cap: ClickHouse has no size-based policy, so a keeper process applies it (src/engine/disk/keeper.ts).
     await startKeeper(this.config);
     return { alreadyRunning: allRunningAndCurrent, status: await this.status() };
   }
 
-  /** The schema, the ingest and reader users with their grants (passwords from <home>/.env), and the collector's route. */
+  /** The schema, the collector's route, the ingest and reader users with their grants (passwords from <home>/.env), the retention. */
   private async applySchema(stack: StackDefinition, progress: (message: string) => void): Promise<void> {
     progress('applying the schema and the users');
     const connection = this.clickhouseConnection(stack);
-    const runner = { run: (sql: string) => runStatement(connection, sql) };
-    await applySchema(runner, this.config.database);
-    for (const statement of await roleStatements(this.config)) await runner.run(statement);
-    for (const statement of (await loadSchemaFile(templatePath('docker', 'otel-route.sql'), this.config.database)).statements) await runner.run(statement);
+    const result = await applyServerSchema({ run: (sql: string) => runStatement(connection, sql) }, this.config);
+    if (result.retention.length > 0) progress(`${result.retention.length} tables now keep rows ${this.config.retentionDays} days`);
+    // Hours a failed insert or a crash left the rollups counting differently from the raw rows are rebuilt (schema/rollups.ts).
+    const repairs = await repairRollups({ run: (sql: string) => runStatement(connection, sql) }, this.config.database);
+    const rebuilt = repairs.reduce((n, r) => n + r.rebuilt.length, 0);
+    if (rebuilt > 0) progress(`rebuilt ${rebuilt} rollup hour(s) that differed from the raw rows`);
   }
 
-  private async startContainer(service: string, container: Docker.Container): Promise<void> {
-    try {
-      await container.start();
-    } catch (error) {
-      const reason = describeError(error).replace(/^\(HTTP code \d+\) [a-z ]+ - /, '');
-      const ulimit = refusedUlimit(reason);
-      throw new TelemetryError('E_ENGINE_START', `${this.runtimeName} could not start ${service}: ${reason}`, {
-        cause: error,
-        hint:
-          ulimit === 'nofile' || ulimit === 'nproc'
-            ? `This host does not allow raising the ${ulimit === 'nproc' ? 'process' : 'open-files'} limit (${ulimit}): set AUTOMAGIK_TELEMETRY_CLICKHOUSE_${ulimit.toUpperCase()} to a value it allows (e.g. 1024).`
-            : ulimit
-              ? `This host does not allow raising a resource limit (${ulimit}) the compose file sets for ${service}: lower it there.`
-              : `See \`automagik-telemetry logs ${service}\`.`,
-        details: { service },
-      });
-    }
+  private waitFor(service: ServiceDefinition, progress: (message: string) => void): Promise<void> {
+    progress(`waiting for ${service.name}`);
+    return waitForService(service, { docker: this.docker, container: this.containerName(service.name), timeoutMs: this.options.startTimeoutMs, admin: this.config.auth.roles.admin, trust: stackTrust(this.config) });
   }
 
   /** Restarts one service, or all of them. */
@@ -211,7 +176,7 @@ export class DockerEngine implements Engine {
       await this.docker.getContainer(c.Id).restart();
     }
     const stack = await this.definition();
-    for (const service of stack.services.filter((s) => names.includes(s.name))) await this.waitForService(service, () => undefined);
+    for (const service of stack.services.filter((s) => names.includes(s.name))) await this.waitFor(service, () => undefined);
     return names;
   }
 
@@ -221,7 +186,7 @@ export class DockerEngine implements Engine {
     // Reverse dependency order: Grafana and the collector before ClickHouse.
     for (const c of running.reverse()) await this.docker.getContainer(c.Id).stop({ t: 20 });
     await stopKeeper(this.config);
-    await rm(this.config.paths.stateFile, { force: true });
+    await clearRunState(this.config);
     return { wasRunning: running.length > 0, killed: false };
   }
 
@@ -237,7 +202,7 @@ export class DockerEngine implements Engine {
       removed.push({ kind: 'network', name: n.Name });
     }
     await stopKeeper(this.config);
-    await rm(this.config.paths.stateFile, { force: true });
+    await clearRunState(this.config);
     return { removed };
   }
 
@@ -282,6 +247,10 @@ export class DockerEngine implements Engine {
     const running = services.some((s) => s.state === 'running');
     const { clickhouse, otlp, otlpGrpc, dashboard } = stackEndpoints(this.config);
     const rows = running && stack ? await this.rowCounts(stack) : undefined;
+    const retention =
+      rows && stack
+        ? await retentionStatus({ run: (sql) => runStatement({ ...this.clickhouseConnection(stack), timeoutMs: 3_000 }, sql) }, this.config.database, this.config.retentionDays)
+        : { days: this.config.retentionDays };
     const disk = running && stack ? await this.diskOf(stack) : undefined;
     return {
       engine: 'docker',
@@ -290,6 +259,7 @@ export class DockerEngine implements Engine {
       ports: { ...this.config.ports },
       endpoints: { clickhouse, otlp, otlpGrpc, dashboard },
       ...(rows ? { rows } : {}),
+      retention,
       ...(disk ? { disk } : {}),
       diskBytes: 0,
       // Before the first start the compose file cannot be read yet (no password generated): no volume names to show.
@@ -315,8 +285,8 @@ export class DockerEngine implements Engine {
       });
       for (const probe of service.wait) {
         const started = performance.now();
-        const result = await this.probe(service, probe).catch((error: unknown) => ({ ok: false, detail: `unreachable: ${describeError(error)}` }));
-        checks.push({ name: `${service.name}.http`, target: this.probeUrl(service, probe).replace(/\?.*/, ''), ok: result.ok, latencyMs: Math.round(performance.now() - started), detail: result.detail });
+        const result = await runProbe(service, probe, this.config.auth.roles.admin, stackTrust(this.config)).catch((error: unknown) => ({ ok: false, detail: `unreachable: ${describeError(error)}` }));
+        checks.push({ name: `${service.name}.http`, target: probeUrl(service, probe).replace(/\?.*/, ''), ok: result.ok, latencyMs: Math.round(performance.now() - started), detail: result.detail });
       }
     }
     return { healthy: checks.every((c) => c.ok), checks };
@@ -331,236 +301,9 @@ export class DockerEngine implements Engine {
       if (!c) {
         throw new TelemetryError('E_CONFIG', `no ${name} container in this stack`, { hint: `Services: ${[...containers.keys()].join(', ') || 'none (run start)'}.` });
       }
-      streams.push(this.containerLogs(c.Id, name, options));
+      streams.push(containerLogs(this.docker, c.Id, name, options));
     }
     await Promise.all(streams);
-  }
-
-  private async containerLogs(id: string, service: string, options: LogOptions): Promise<void> {
-    const container = this.docker.getContainer(id);
-    const info = await container.inspect();
-    const emitLines = lineSplitter((line) => options.onLine(line, service));
-    if (!options.follow) {
-      const raw = (await container.logs({ stdout: true, stderr: true, tail: options.tail, follow: false })) as unknown as Buffer;
-      const text = info.Config.Tty ? raw.toString('utf8') : demultiplex(raw).map((f) => f.text).join('');
-      emitLines(text, true);
-      return;
-    }
-    const stream = (await container.logs({ stdout: true, stderr: true, tail: options.tail, follow: true })) as unknown as NodeJS.ReadableStream;
-    await new Promise<void>((resolve, reject) => {
-      let pending: Buffer = Buffer.alloc(0);
-      stream.on('data', (chunk: Buffer) => {
-        if (info.Config.Tty) return emitLines(chunk.toString('utf8'), false);
-        pending = Buffer.concat([pending, chunk]);
-        const { frames, rest } = demultiplexPartial(pending);
-        pending = rest;
-        emitLines(frames.map((f) => f.text).join(''), false);
-      });
-      stream.on('end', () => {
-        emitLines('', true);
-        resolve();
-      });
-      stream.on('error', reject);
-    });
-  }
-
-  private async containers(): Promise<Map<string, Docker.ContainerInfo>> {
-    const list = await this.docker.listContainers({ all: true, filters: { label: [`${LABEL_PROJECT}=${this.project}`] } });
-    return new Map(list.map((c) => [c.Labels[LABEL_SERVICE] ?? '', c]));
-  }
-
-  private createOptions(service: ServiceDefinition): Docker.ContainerCreateOptions & { Labels: Record<string, string> } {
-    const exposed: Record<string, object> = {};
-    const bindings: Record<string, Array<{ HostIp: string; HostPort: string }>> = {};
-    for (const p of service.ports) {
-      exposed[`${p.containerPort}/tcp`] = {};
-      bindings[`${p.containerPort}/tcp`] = [{ HostIp: p.hostIp, HostPort: String(p.hostPort) }];
-    }
-    return {
-      name: this.containerName(service.name),
-      Image: service.image,
-      Hostname: service.hostname,
-      ...(service.command ? { Cmd: service.command } : {}),
-      Env: Object.entries(service.environment).map(([k, v]) => `${k}=${v}`),
-      Labels: { [LABEL_PROJECT]: this.project, [LABEL_SERVICE]: service.name },
-      ExposedPorts: exposed,
-      ...(service.healthcheck
-        ? {
-            Healthcheck: {
-              Test: service.healthcheck.test,
-              Interval: service.healthcheck.intervalMs * 1e6,
-              Timeout: service.healthcheck.timeoutMs * 1e6,
-              Retries: service.healthcheck.retries,
-            },
-          }
-        : {}),
-      HostConfig: {
-        PortBindings: bindings,
-        Mounts: service.volumes.map((v) => ({
-          Type: v.type,
-          Source: v.type === 'volume' ? this.volumeName(v.source) : v.source,
-          Target: v.target,
-          ReadOnly: v.readOnly,
-        })),
-        Ulimits: service.ulimits.map((u) => ({ Name: u.name, Soft: u.soft, Hard: u.hard })),
-        RestartPolicy: { Name: 'unless-stopped' },
-      },
-      NetworkingConfig: { EndpointsConfig: { [this.network]: { Aliases: [service.name] } } },
-    };
-  }
-
-  private async checkPorts(stack: StackDefinition, ours: Map<string, Docker.ContainerInfo>): Promise<void> {
-    const ourPorts = new Set<number>();
-    for (const c of ours.values()) if (c.State === 'running') for (const p of c.Ports ?? []) if (p.PublicPort) ourPorts.add(p.PublicPort);
-    for (const service of stack.services) {
-      for (const p of service.ports) {
-        if (ourPorts.has(p.hostPort)) continue;
-        if (await isPortFree(p.hostIp, p.hostPort)) continue;
-        const holder = await this.containerPublishing(p.hostPort);
-        const process = holder ? undefined : await findPortHolder(p.hostPort);
-        const who = holder ? ` by container ${holder}` : process ? ` by process ${process.pid} (${process.command})` : '';
-        throw new TelemetryError('E_PORT_IN_USE', `port ${p.hostPort} (${service.name} ${p.containerPort}) on ${p.hostIp} is already in use${who}`, {
-          hint: 'Stop what holds it, or choose other ports (--clickhouse-port, --otlp-port, AUTOMAGIK_TELEMETRY_DASHBOARD_PORT).',
-          details: { port: p.hostPort, service: service.name, ...(holder ? { container: holder } : {}) },
-        });
-      }
-    }
-  }
-
-  private async containerPublishing(port: number): Promise<string | undefined> {
-    const all = await this.docker.listContainers();
-    const c = all.find((x) => (x.Ports ?? []).some((p) => p.PublicPort === port));
-    return c ? (c.Names[0] ?? c.Id).replace(/^\//, '') : undefined;
-  }
-
-  private async ensureNetwork(): Promise<void> {
-    const existing = await this.docker.listNetworks({ filters: { name: [this.network] } });
-    if (existing.some((n) => n.Name === this.network)) return;
-    await this.docker.createNetwork({ Name: this.network, Driver: 'bridge', Labels: { [LABEL_PROJECT]: this.project } });
-  }
-
-  /** The services reach each other by name (the collector writes to clickhouse:9000): refuse a Podman network that cannot resolve them. */
-  private async checkNetworkDns(): Promise<void> {
-    if (this.runtimeName !== 'Podman' || (await podmanNetworkHasDns(this.docker, this.network)) !== false) return;
-    throw new TelemetryError('E_ENGINE_START', `Podman's network ${this.network} has no DNS: the collector and Grafana could not reach clickhouse by name`, {
-      hint:
-        "Give Podman name resolution: its netavark backend with aardvark-dns (packages netavark and aardvark-dns; network_backend = \"netavark\" in containers.conf), " +
-        'or, with the CNI backend, the dnsname plugin (Debian: golang-github-containernetworking-plugin-dnsname). Then run `automagik-telemetry clean` and start again.',
-      details: { network: this.network },
-    });
-  }
-
-  private async ensureVolume(volume: string): Promise<void> {
-    const name = this.volumeName(volume);
-    try {
-      await this.docker.getVolume(name).inspect();
-    } catch {
-      await this.docker.createVolume({ Name: name, Labels: { [LABEL_PROJECT]: this.project } });
-    }
-  }
-
-  /** Pulls an image that is not here yet, with progress; any error event in the pull stream fails the start. */
-  private async ensureImage(image: string, progress: (message: string) => void): Promise<void> {
-    try {
-      await this.docker.getImage(image).inspect();
-      return;
-    } catch {
-      // not here: pull it
-    }
-    progress(`pulling ${image}`);
-    const failed = (reason: string, cause?: unknown) =>
-      new TelemetryError('E_IMAGE_PULL', `cannot pull image ${image}: ${reason}`, {
-        cause,
-        hint:
-          `No registry reachable? On a machine that has the image: \`docker save ${image} -o image.tar\`, then here: ` +
-          `\`${this.runtimeName === 'Podman' ? 'podman' : 'docker'} load -i image.tar\`. Or point AUTOMAGIK_TELEMETRY_CLICKHOUSE_IMAGE / _COLLECTOR_IMAGE / _GRAFANA_IMAGE at an image you have.`,
-        details: { image },
-      });
-    let stream: NodeJS.ReadableStream;
-    try {
-      stream = (await this.docker.pull(image)) as NodeJS.ReadableStream;
-    } catch (error) {
-      throw failed(describeError(error), error);
-    }
-    const layers = new Map<string, { current: number; total: number }>();
-    let streamError: string | undefined;
-    await new Promise<void>((resolve, reject) => {
-      this.docker.modem.followProgress(
-        stream,
-        (error: Error | null) => (error ? reject(failed(error.message, error)) : resolve()),
-        (event: { id?: string; status?: string; error?: string; errorDetail?: { message?: string }; progressDetail?: { current?: number; total?: number } }) => {
-          if (event.error || event.errorDetail?.message) {
-            streamError ??= event.errorDetail?.message ?? event.error;
-            return;
-          }
-          if (event.id && event.progressDetail?.total) layers.set(event.id, { current: event.progressDetail.current ?? 0, total: event.progressDetail.total });
-          const total = [...layers.values()].reduce((n, l) => n + l.total, 0);
-          const current = [...layers.values()].reduce((n, l) => n + l.current, 0);
-          if (total > 0) progress(`pulling ${image}: ${Math.floor((100 * current) / total)}% of ${layers.size} layers`);
-        },
-      );
-    });
-    if (streamError) throw failed(streamError);
-  }
-
-  private probeUrl(service: ServiceDefinition, probe: ServiceDefinition['wait'][number]): string {
-    const binding = service.ports.find((p) => p.containerPort === probe.containerPort);
-    if (!binding) throw new TelemetryError('E_CONFIG', `docker-compose.yml: ${service.name} waits on port ${probe.containerPort}, which it does not publish`);
-    return `${probe.tls ? 'https' : 'http'}://${connectHost(binding.hostIp)}:${binding.hostPort}${probe.path}`;
-  }
-
-  private async probe(service: ServiceDefinition, probe: ServiceDefinition['wait'][number]): Promise<{ ok: boolean; detail: string }> {
-    const headers: Record<string, string> = {};
-    const authorization = probe.auth ? basicAuthorization(this.config.auth.roles.admin) : undefined;
-    if (authorization) headers.Authorization = authorization;
-    const res = await trustedFetch(this.probeUrl(service, probe), { headers, signal: AbortSignal.timeout(3_000) }, stackTrust(this.config));
-    const body = await res.text();
-    const ok = res.ok && body.includes(probe.expect);
-    return { ok, detail: ok ? `HTTP ${res.status}, answered ${JSON.stringify(probe.expect)}` : `HTTP ${res.status}: ${body.trim().slice(0, 120)}` };
-  }
-
-  /** Waits until every probe of the service passes; fails early when its container exits or turns unhealthy. */
-  private async waitForService(service: ServiceDefinition, progress: (message: string) => void): Promise<void> {
-    progress(`waiting for ${service.name}`);
-    const container = this.docker.getContainer(this.containerName(service.name));
-    const deadline = Date.now() + this.options.startTimeoutMs;
-    const restartsBefore = (await container.inspect()).RestartCount ?? 0;
-    let last = '';
-    for (;;) {
-      const inspect = await container.inspect();
-      const state = inspect.State;
-      if (stoppedWhileStarting(state, inspect.RestartCount ?? 0, restartsBefore)) {
-        const exitCode = await exitCodeOf(container, state);
-        const how = exitCode === undefined ? 'exited and was restarted' : `exited with code ${exitCode}`;
-        throw new TelemetryError('E_CONTAINER_EXITED', `${service.name} (${this.containerName(service.name)}) ${how} while starting`, {
-          hint: `Its last log lines:\n${await this.lastLogLines(service.name, 20)}`,
-          details: { service: service.name, exitCode },
-        });
-      }
-      if (state.Running && state.Health?.Status === 'unhealthy' && state.Health.FailingStreak > 0) {
-        const log = state.Health.Log?.at(-1)?.Output?.trim() ?? '';
-        throw new TelemetryError('E_UNHEALTHY', `${service.name} is unhealthy: its healthcheck failed ${state.Health.FailingStreak} times${log ? ` (${log.slice(0, 200)})` : ''}`, {
-          hint: `Its last log lines:\n${await this.lastLogLines(service.name, 20)}`,
-          details: { service: service.name },
-        });
-      }
-      const results = await Promise.all(service.wait.map((p) => this.probe(service, p).catch((e: unknown) => ({ ok: false, detail: describeError(e) }))));
-      if (results.every((r) => r.ok)) return;
-      last = results.find((r) => !r.ok)?.detail ?? '';
-      if (Date.now() > deadline) {
-        throw new TelemetryError('E_TIMEOUT', `${service.name} did not answer within ${this.options.startTimeoutMs} ms (last: ${last})`, {
-          hint: `Its last log lines:\n${await this.lastLogLines(service.name, 20)}`,
-          details: { service: service.name },
-        });
-      }
-      await new Promise((r) => setTimeout(r, 250));
-    }
-  }
-
-  private async lastLogLines(service: string, tail: number): Promise<string> {
-    const lines: string[] = [];
-    await this.logs({ service, follow: false, tail, onLine: (l) => lines.push(`  ${l}`) }).catch(() => undefined);
-    return lines.join('\n') || '  (no output)';
   }
 
   /** Rows in each table, when ClickHouse answers (a store still starting or not at schema 2 has none to show). */
@@ -589,7 +332,7 @@ export class DockerEngine implements Engine {
     const binding = ch?.ports.find((p) => p.containerPort === (tls ? CLICKHOUSE_HTTPS_PORT : 8123));
     const host = connectHost(binding?.hostIp ?? this.config.host);
     const admin = this.config.auth.roles.admin;
-    return { url: `${tls ? 'https' : 'http'}://${host}:${binding?.hostPort ?? this.config.ports.clickhouse}`, username: admin.username, password: admin.password, ...(tls ? { trust: { caFile: this.config.tls.caFile } } : {}) };
+    return { url: `${tls ? 'https' : 'http'}://${host}:${binding?.hostPort ?? this.config.ports.clickhouse}`, username: admin.username, password: admin.password, ...(tls ? { trust: stackTrust(this.config) } : {}) };
   }
 }
 
@@ -601,58 +344,4 @@ function roleVariables(config: Config): Record<string, string | undefined> {
     out[ROLE_SPECS[role].dotenvPassword] = config.auth.roles[role].password;
   }
   return out;
-}
-
-/**
- * The exit code of a container that stopped while starting. Podman restarts such a container at once and, while it
- * runs again, reports exit code 0: catch it between two runs (it crashes again soon), else say it is not known.
- */
-async function exitCodeOf(container: Docker.Container, state: { Running: boolean; Restarting: boolean; ExitCode: number }): Promise<number | undefined> {
-  // Docker: a restarting container (Running and Restarting both true) keeps the code of the run that ended.
-  const known = () => !state.Running || state.Restarting;
-  for (let i = 0; !known() && i < 20; i++) {
-    await new Promise((r) => setTimeout(r, 100));
-    state = (await container.inspect()).State;
-  }
-  return known() ? state.ExitCode : undefined;
-}
-
-function hashOf(options: object): string {
-  return createHash('sha256').update(JSON.stringify(options)).digest('hex').slice(0, 16);
-}
-
-export interface Frame {
-  stream: 'stdout' | 'stderr';
-  text: string;
-}
-
-/** Splits Docker's multiplexed log stream (8-byte headers: stream type, 3 zero bytes, big-endian length). */
-export function demultiplex(buffer: Buffer): Frame[] {
-  return demultiplexPartial(buffer).frames;
-}
-
-function demultiplexPartial(buffer: Buffer): { frames: Frame[]; rest: Buffer } {
-  const frames: Frame[] = [];
-  let offset = 0;
-  while (offset + 8 <= buffer.length) {
-    const type = buffer[offset];
-    const length = buffer.readUInt32BE(offset + 4);
-    if (offset + 8 + length > buffer.length) break;
-    frames.push({ stream: type === 2 ? 'stderr' : 'stdout', text: buffer.subarray(offset + 8, offset + 8 + length).toString('utf8') });
-    offset += 8 + length;
-  }
-  return { frames, rest: buffer.subarray(offset) };
-}
-
-function lineSplitter(onLine: (line: string) => void): (text: string, end: boolean) => void {
-  let partial = '';
-  return (text, end) => {
-    const lines = (partial + text).split('\n');
-    partial = lines.pop() ?? '';
-    for (const line of lines) onLine(line.replace(/\r$/, ''));
-    if (end && partial !== '') {
-      onLine(partial);
-      partial = '';
-    }
-  };
 }

@@ -41,6 +41,10 @@ export interface ServiceDefinition {
   healthcheck: { test: string[]; intervalMs: number; timeoutMs: number; retries: number } | undefined;
   ulimits: Array<{ name: string; soft: number; hard: number }>;
   wait: WaitProbe[];
+  /** The restart policy (`restart:`); unless-stopped when the file says none, as `start` always did. */
+  restart: string;
+  /** x-automagik.after-create: a command run in the container once it answers, after `start` (re)created it. */
+  afterCreate: string[] | undefined;
 }
 
 export interface StackDefinition {
@@ -79,7 +83,7 @@ function service(name: string, raw: Raw, base: string, namedVolumes: string[], f
   const where = `${file}: services.${name}`;
   if (typeof raw.image !== 'string' || raw.image === '') throw new TelemetryError('E_CONFIG', `${where}.image is missing`);
   const env = (raw.environment ?? {}) as Record<string, unknown>;
-  const extension = (raw['x-automagik'] ?? {}) as { wait?: Array<{ port: number; path: string; expect: string; auth?: boolean }> };
+  const extension = (raw['x-automagik'] ?? {}) as { wait?: Array<{ port: number; path: string; expect: string; auth?: boolean }>; 'after-create'?: unknown[] };
   return {
     name,
     image: raw.image,
@@ -92,6 +96,8 @@ function service(name: string, raw: Raw, base: string, namedVolumes: string[], f
     healthcheck: healthcheck(raw.healthcheck as Raw | undefined),
     ulimits: Object.entries((raw.ulimits ?? {}) as Record<string, unknown>).map(([n, v]) => ulimit(n, v, `${where}.ulimits.${n}`)),
     wait: (extension.wait ?? []).map((w) => ({ containerPort: w.port, path: w.path, expect: w.expect, auth: w.auth === true })),
+    restart: typeof raw.restart === 'string' && raw.restart !== '' ? raw.restart : 'unless-stopped',
+    afterCreate: Array.isArray(extension['after-create']) ? extension['after-create'].map(String) : undefined,
   };
 }
 

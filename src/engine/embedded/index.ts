@@ -9,7 +9,8 @@ import { CREDENTIAL_VARIABLES, ROLES, connectHost, stackEndpoints, type Config, 
 import { connectionFor, stackTrust } from '../../clickhouse/connection.js';
 import { trustedFetch } from '../../tls/fetch.js';
 import { checkSchemaTables } from '../../schema/check.js';
-import { queryRows } from '../../clickhouse/http-client.js';
+import { queryRows, runStatement } from '../../clickhouse/http-client.js';
+import { retentionStatus } from '../../schema/retention.js';
 import { TelemetryError } from '../../errors.js';
 import { packageRoot } from '../../paths.js';
 import { isPortFree, portInUse } from '../ports.js';
@@ -20,6 +21,7 @@ import { diskChecks, diskStatus } from '../disk/status.js';
 import { ledgerPath } from '../disk/ledger.js';
 import { currentPlatform, embeddedUnsupported } from './platform.js';
 import { isAlive } from './lock.js';
+import { clearRunState, liveRunState } from '../run-state.js';
 import { hostEngine, jsonLineLogger } from './process.js';
 
 const STOP_GRACE_MS = 30_000;
@@ -140,7 +142,7 @@ export class EmbeddedEngine implements Engine {
       disk: await diskStatus(this.config),
       ...(hasLog ? { logFile: this.config.paths.logFile } : {}),
     };
-    if (!state) return base;
+    if (!state) return { ...base, retention: { days: this.config.retentionDays } };
     const db = this.config.database;
     const rows = await this.sql<{ traces: string; metrics_hourly: string; logs: string; metrics: string }>(
       `SELECT (SELECT count() FROM ${db}.traces) AS traces, (SELECT count() FROM ${db}.metrics_hourly) AS metrics_hourly, ` +
@@ -152,6 +154,7 @@ export class EmbeddedEngine implements Engine {
       startedAt: state.startedAt,
       uptimeSeconds: Math.max(0, Math.round((Date.now() - Date.parse(state.startedAt)) / 1000)),
       schemaVersion: state.schemaVersion,
+      retention: await retentionStatus({ run: (sql) => runStatement(connectionFor(this.config, 'reader', 5_000), sql) }, db, this.config.retentionDays),
       ...(rows?.[0] ? { rows: { traces: Number(rows[0].traces), metricsHourly: Number(rows[0].metrics_hourly), logs: Number(rows[0].logs), metrics: Number(rows[0].metrics) } } : {}),
     };
   }
@@ -241,18 +244,12 @@ export class EmbeddedEngine implements Engine {
 
   /** The recorded state when its process is alive; undefined otherwise. */
   private async runningState(): Promise<EngineState | undefined> {
-    const text = await readFile(this.config.paths.stateFile, 'utf8').catch(() => undefined);
-    if (!text) return undefined;
-    try {
-      const state = JSON.parse(text) as EngineState;
-      return isAlive(state.pid) ? state : undefined;
-    } catch {
-      return undefined;
-    }
+    const state = await liveRunState(this.config);
+    return state?.engine === 'embedded' ? state : undefined;
   }
 
   private async removeStaleFiles(): Promise<void> {
-    await rm(this.config.paths.stateFile, { force: true });
+    await clearRunState(this.config);
     await rm(this.config.paths.pidFile, { force: true });
   }
 

@@ -1,24 +1,11 @@
 // Owns the one-process-per-data-directory rule: an exclusive lock file holding the owner's pid.
 
 import { mkdir, open, readFile, rm } from 'node:fs/promises';
-import { readFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { TelemetryError } from '../../errors.js';
+import { isAlive } from '../run-state.js';
 
-/** True while the process runs. A zombie (exited, not yet reaped by its parent) counts as gone. */
-export function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
-  } catch {
-    return true; // no /proc here: the signal check is all there is
-  }
-}
+export { isAlive } from '../run-state.js';
 
 export interface DataLock {
   release(): Promise<void>;

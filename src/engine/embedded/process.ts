@@ -4,6 +4,7 @@ import { mkdir, rm, writeFile } from 'node:fs/promises';
 import type { Config } from '../../config/index.js';
 import { isTelemetryError } from '../../errors.js';
 import { packageVersion } from '../../paths.js';
+import { clearRunState, writeRunState } from '../run-state.js';
 import type { EngineState } from '../types.js';
 import type { LogFn } from './http/respond.js';
 import { startEmbeddedServer } from './server.js';
@@ -42,7 +43,7 @@ export async function hostEngine(config: Config, log: LogFn): Promise<HostedEngi
     dataDir: config.paths.dataDir,
   };
   await writeFile(config.paths.pidFile, `${process.pid}\n`);
-  await writeFile(config.paths.stateFile, `${JSON.stringify(state, null, 2)}\n`);
+  await writeRunState(config, state);
 
   let resolveStopped: () => void = () => undefined;
   const stopped = new Promise<void>((resolve) => (resolveStopped = resolve));
@@ -53,7 +54,7 @@ export async function hostEngine(config: Config, log: LogFn): Promise<HostedEngi
       process.off('SIGTERM', onSignal);
       process.off('SIGINT', onSignal);
       await server.close();
-      await rm(config.paths.stateFile, { force: true });
+      await clearRunState(config);
       await rm(config.paths.pidFile, { force: true });
       resolveStopped();
     })());

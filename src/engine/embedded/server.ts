@@ -7,6 +7,7 @@ import { connectionFor } from '../../clickhouse/connection.js';
 import { ROLES, type Config } from '../../config/index.js';
 import { TelemetryError } from '../../errors.js';
 import { applySchema } from '../../schema/index.js';
+import { applyRetention, retentionRunner } from '../../schema/retention.js';
 import { EmbeddedDatabase } from './database.js';
 import { createClickHouseHandler } from './http/clickhouse-handler.js';
 import { createDashboardHandler } from './http/dashboard-handler.js';
@@ -48,10 +49,12 @@ export async function startEmbeddedServer(config: Config, log: LogFn = () => und
   const inFlight = new Set<Promise<void>>();
   try {
     db = await EmbeddedDatabase.open(config.paths.dataDir);
-    const schema = await applySchema(db, config.database);
+    const schema = await applySchema(retentionRunner(db, config.retentionDays), config.database);
     log({ level: 'info', msg: 'schema ready', version: schema.version, applied: schema.applied });
     keeper = new RollupKeeper(db, config.database, log);
     await keeper.adopt();
+    const retention = await applyRetention(db, config.database, config.retentionDays);
+    if (retention.length > 0) log({ level: 'info', msg: 'retention changed', days: config.retentionDays, tables: retention.map((c) => `${c.table} (was ${c.from})`) });
     const recovered = await db.batchInserts(join(config.paths.dataDir, 'ingest-journal'), config.ingest, config.ingest.dedupWindow);
     if (recovered > 0) log({ level: 'info', msg: 'stored the batches a crash had left in the journal', batches: recovered });
     keeper.start();
