@@ -1,7 +1,31 @@
-// Owns sending a stream of JSON lines through the SDK: constant memory, backpressure, per-line rejections with line numbers.
+// Owns reading a stream of JSON event lines into a sink (the SDK client, or the row path): constant memory,
+// backpressure, per-line rejections with line numbers.
 
 import type { AutomagikTelemetry } from './client.js';
-import { EventLineError, parseEventLine } from './event-line.js';
+import { EventLineError, parseEventLine, type EventLine } from './event-line.js';
+
+/** Where parsed lines go: the SDK client (clientSink) or rows written straight into inserts (bulk-rows.ts). */
+export interface EventSink {
+  /** Takes one line; throws EventLineError when the store could not hold it (the line is rejected by number). */
+  add(event: EventLine): void;
+  /** Backpressure, after each chunk read: resolves false when the store stayed down too long (reading stops). */
+  ready(): Promise<boolean>;
+  /** The input went quiet: send what waits for a full batch. */
+  idle?(): void;
+  /** Sends everything left and says what became of it. */
+  finish(): Promise<SinkResult>;
+  /** Events the store acknowledged so far. */
+  sent(): number;
+}
+
+export interface SinkResult {
+  sent: number;
+  /** Known not stored. */
+  failed: number;
+  /** Outcome unknown: the store did not answer in time (they may or may not be stored). */
+  unconfirmed: number;
+  errors: string[];
+}
 
 export interface BulkOptions {
   /** Stop at the first bad line. */
@@ -36,8 +60,10 @@ export interface BulkResult {
   rejected: number;
   /** Events the store accepted. */
   sent: number;
-  /** Events that could not be delivered (refused by the server, or the server unreachable). */
+  /** Events known not stored (refused by the store). */
   failed: number;
+  /** Events whose outcome stayed unknown: the store did not answer before the wait ran out. */
+  unconfirmed: number;
   /** True when --strict stopped the reading early. */
   stoppedEarly: boolean;
   /** True when the store stayed unreachable past waitForStoreMs and reading stopped. */
@@ -53,8 +79,11 @@ export interface BulkResult {
 /** The default longest line (`send --stdin --max-line-bytes`). */
 export const DEFAULT_MAX_LINE_BYTES = 1024 * 1024;
 
-/** Reads lines from `source`, tracks each good one, and flushes everything at the end. */
-export async function sendLines(source: AsyncIterable<Buffer | string>, client: AutomagikTelemetry, batchSize: number, options: BulkOptions = {}): Promise<BulkResult> {
+/** How long the input may stay quiet before a partial batch is sent (a producer that writes now and then). */
+const IDLE_FLUSH_MS = 1_000;
+
+/** Reads lines from `source`, hands each good one to `sink`, and finishes the sink at the end. */
+export async function sendLines(source: AsyncIterable<Buffer | string>, sink: EventSink, options: BulkOptions = {}): Promise<BulkResult> {
   const started = performance.now();
   let read = 0;
   let rejected = 0;
@@ -62,9 +91,6 @@ export async function sendLines(source: AsyncIterable<Buffer | string>, client: 
   let stoppedEarly = false;
   let partial = '';
   let lastProgress = 0;
-  const highWater = batchSize * 4;
-  const errors: string[] = [];
-  const sentBefore = client.stats().sent;
   let storeGaveUp = false;
   let interrupted = false;
   let old = 0;
@@ -79,8 +105,9 @@ export async function sendLines(source: AsyncIterable<Buffer | string>, client: 
     try {
       if (tooLong(text, maxLineBytes)) throw new EventLineError(`line is longer than ${maxLineBytes} bytes (--max-line-bytes)`);
       const event = parseEventLine(text);
-      if (options.oldBefore !== undefined && event.options.timestamp !== undefined && new Date(event.options.timestamp).getTime() < options.oldBefore) old++;
-      client.trackEvent(event.name, event.attributes, event.options);
+      const at = event.options.timestamp;
+      if (options.oldBefore !== undefined && at !== undefined && (typeof at === 'number' ? at : new Date(at).getTime()) < options.oldBefore) old++;
+      sink.add(event);
       return true;
     } catch (error) {
       rejected++;
@@ -97,8 +124,15 @@ export async function sendLines(source: AsyncIterable<Buffer | string>, client: 
     if (options.signal?.aborted) resolve('stopped');
     options.signal?.addEventListener('abort', () => resolve('stopped'), { once: true });
   });
+  let pendingChunk: Promise<IteratorResult<Buffer | string>> | undefined;
   reading: for (;;) {
-    const next = await Promise.race([chunks.next(), stopped]);
+    pendingChunk ??= chunks.next();
+    let next = await Promise.race([pendingChunk, stopped, ...(sink.idle ? [quiet(IDLE_FLUSH_MS)] : [])]);
+    if (next === 'quiet') {
+      sink.idle?.();
+      next = await Promise.race([pendingChunk, stopped]);
+    }
+    pendingChunk = undefined;
     if (next === 'stopped') {
       interrupted = true;
       void chunks.return?.();
@@ -126,14 +160,9 @@ export async function sendLines(source: AsyncIterable<Buffer | string>, client: 
         break reading;
       }
     }
-    if (client.stats().queued >= highWater) {
-      const failedBefore = client.stats().failedBatches;
-      const ok = await client.whenQueuedBelow(highWater, { waitForStoreMs: options.waitForStoreMs ?? 60_000 });
-      if (client.stats().failedBatches > failedBefore) options.onStoreDown?.('the store did not answer; reading paused while retrying');
-      if (!ok) {
-        storeGaveUp = true;
-        break reading;
-      }
+    if (!(await sink.ready())) {
+      storeGaveUp = true;
+      break reading;
     }
     if (options.signal?.aborted) {
       interrupted = true;
@@ -142,32 +171,67 @@ export async function sendLines(source: AsyncIterable<Buffer | string>, client: 
     const now = performance.now();
     if (options.onProgress && now - lastProgress > 250) {
       lastProgress = now;
-      options.onProgress({ read, rejected, sent: client.stats().sent - sentBefore });
+      options.onProgress({ read, rejected, sent: sink.sent() });
     }
   }
   if (!stoppedEarly && !storeGaveUp && !interrupted && partial !== '') handle(partial);
 
-  let flushed = await client.flush();
-  // The store may come back while we finish: keep retrying what is left for as long as we would have waited.
-  const deadline = Date.now() + (storeGaveUp ? 0 : (options.waitForStoreMs ?? 60_000));
-  while (flushed.pending > 0 && Date.now() < deadline) {
-    options.onStoreDown?.('the store did not answer; retrying what is left');
-    await new Promise((r) => setTimeout(r, 500));
-    flushed = await client.flush();
-  }
-  errors.push(...flushed.errors);
-  const stats = client.stats();
+  const done = await sink.finish();
   return {
     read,
     rejected,
-    sent: stats.sent - sentBefore,
-    failed: read - rejected - (stats.sent - sentBefore),
+    sent: done.sent,
+    failed: done.failed,
+    unconfirmed: done.unconfirmed,
     stoppedEarly,
-    storeGaveUp,
+    storeGaveUp: storeGaveUp || done.unconfirmed > 0,
     interrupted,
     old,
     durationMs: Math.round(performance.now() - started),
-    errors,
+    errors: done.errors,
+  };
+}
+
+function quiet(ms: number): Promise<'quiet'> {
+  return new Promise((resolve) => setTimeout(() => resolve('quiet'), ms).unref());
+}
+
+/**
+ * The SDK client as a sink (the OTLP backend): its queue holds up to four batches while reading; while the store
+ * does not answer, reading pauses and the client retries for up to waitForStoreMs.
+ */
+export function clientSink(client: AutomagikTelemetry, batchSize: number, options: Pick<BulkOptions, 'waitForStoreMs' | 'onStoreDown'> = {}): EventSink {
+  const highWater = batchSize * 4;
+  const sentBefore = client.stats().sent;
+  const waitForStoreMs = options.waitForStoreMs ?? 60_000;
+  let added = 0;
+  let gaveUp = false;
+  return {
+    add(event) {
+      client.trackEvent(event.name, event.attributes, event.options);
+      added++;
+    },
+    async ready() {
+      if (client.stats().queued < highWater) return true;
+      const failedBefore = client.stats().failedBatches;
+      const ok = await client.whenQueuedBelow(highWater, { waitForStoreMs });
+      if (client.stats().failedBatches > failedBefore) options.onStoreDown?.('the store did not answer; reading paused while retrying');
+      gaveUp = !ok;
+      return ok;
+    },
+    async finish() {
+      let flushed = await client.flush();
+      // The store may come back while we finish: keep retrying what is left for as long as we would have waited.
+      const deadline = Date.now() + (gaveUp ? 0 : waitForStoreMs);
+      while (flushed.pending > 0 && Date.now() < deadline) {
+        options.onStoreDown?.('the store did not answer; retrying what is left');
+        await new Promise((r) => setTimeout(r, 500));
+        flushed = await client.flush();
+      }
+      const sent = client.stats().sent - sentBefore;
+      return { sent, failed: added - sent, unconfirmed: 0, errors: flushed.errors };
+    },
+    sent: () => client.stats().sent - sentBefore,
   };
 }
 
