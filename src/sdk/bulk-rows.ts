@@ -22,8 +22,10 @@ export interface RowSinkOptions {
 
 /** 4 MiB: big enough that a request's fixed cost vanishes, small enough that two in flight and one building stay light. */
 export const DEFAULT_MAX_BATCH_BYTES = 4 * 1024 * 1024;
-/** Room past the byte limit for the row that crosses it. */
-const ROW_SLACK = 64 * 1024;
+/** Rows gathered as text before they are encoded into the batch's buffer. */
+const PENDING_CHARS = 16 * 1024;
+/** Room past the byte limit for the rows that cross it (up to PENDING_CHARS of text, at most 3 bytes a unit). */
+const ROW_SLACK = 3 * PENDING_CHARS + 64 * 1024;
 
 /** INSERTs into the traces table of `options`, read as the SDK's ClickHouse backend reads them. */
 export function clickhouseDestination(options: ResolvedOptions, authHint: string): Destination {
@@ -52,13 +54,27 @@ export function rowSink(context: RowContext, destination: Destination, options: 
       warned = true;
     },
   });
-  // Rows are encoded into the batch's buffer as they are written: no string of the whole batch is ever built (its
-  // pieces lived long enough to reach the old generation, and flattening it cost more than the encoding).
+  // Rows are gathered in a short string and encoded into the batch's buffer some 16 KB at a time: no string of the
+  // whole batch is ever built (its pieces lived long enough to reach the old generation, and flattening it cost more
+  // than the encoding), and one write call serves dozens of rows.
   let body = Buffer.allocUnsafe(maxBytes + ROW_SLACK);
   let used = 0;
+  let pending = '';
   let rows = 0;
   const full: Array<{ body: Buffer; rows: number }> = [];
+  const settle = () => {
+    if (pending === '') return;
+    if (used + pending.length * 3 > body.length) {
+      // Only a row far bigger than the slack gets here: the batch grows to hold it.
+      const bigger = Buffer.allocUnsafe(used + pending.length * 3);
+      body.copy(bigger, 0, 0, used);
+      body = bigger;
+    }
+    used += body.write(pending, used);
+    pending = '';
+  };
   const cut = () => {
+    settle();
     if (rows === 0) return;
     full.push({ body: body.subarray(0, used), rows });
     body = Buffer.allocUnsafe(maxBytes + ROW_SLACK);
@@ -76,15 +92,10 @@ export function rowSink(context: RowContext, destination: Destination, options: 
     }));
   return {
     add(event) {
-      const row = writer.row(event);
-      // A row that may not fit (at most 3 bytes a UTF-16 unit) goes into a batch of its own making.
-      if (used + row.length * 3 > body.length) {
-        cut();
-        if (row.length * 3 > body.length) body = Buffer.allocUnsafe(row.length * 3);
-      }
-      used += body.write(row, used);
+      pending += writer.row(event);
       rows++;
-      if (rows >= options.batchSize || used >= maxBytes) cut();
+      if (pending.length >= PENDING_CHARS) settle();
+      if (rows >= options.batchSize || used + pending.length >= maxBytes) cut();
     },
     async ready() {
       await pushFull();
