@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { createServer, request, type IncomingMessage, type Server } from 'node:http';
 import { join } from 'node:path';
@@ -71,9 +72,10 @@ async function lossyProxy(target: string, faults: Map<number, Fault>): Promise<{
     for await (const chunk of req) chunks.push(chunk as Buffer);
     const body = Buffer.concat(chunks);
     const url = new URL(req.url ?? '/', 'http://x');
-    const insert = /^\s*INSERT/i.test(url.searchParams.get('query') ?? '');
+    // An INSERT names its token; an OTLP export request is known by its bytes (the receiver's dedup key).
+    const insert = /^\s*INSERT/i.test(url.searchParams.get('query') ?? '') || url.pathname.startsWith('/v1/');
     const fault = insert ? faults.get(seen.length) : undefined;
-    if (insert) seen.push({ token: url.searchParams.get('insert_deduplication_token') ?? '', fault });
+    if (insert) seen.push({ token: url.searchParams.get('insert_deduplication_token') ?? createHash('sha256').update(body).digest('hex'), fault });
     if (fault === 'refused-502') {
       res.writeHead(502).end('bad gateway');
       return;
@@ -103,25 +105,24 @@ async function lossyProxy(target: string, faults: Map<number, Fault>): Promise<{
   };
 }
 
-describe('send --stdin --backend clickhouse: "sent" is what the store holds', () => {
+describe.each(['clickhouse', 'otlp'])('send --stdin --backend %s: "sent" is what the store holds', (backend) => {
   it('when answers are lost, refused or late, retries each batch under its token and stores every event exactly once', async () => {
-    const project = 'acct-lossy';
+    const project = `acct-lossy-${backend}`;
     const faults = new Map<number, Fault>([
       [1, 'stored-then-reset'],
       [4, 'refused-502'],
       [7, 'stored-then-500'],
       [10, 'stored-after-timeout'],
     ]);
-    const proxy = await lossyProxy(stack.vars.AUTOMAGIK_TELEMETRY_CLICKHOUSE_ENDPOINT ?? '', faults);
+    const target = backend === 'clickhouse' ? (stack.vars.AUTOMAGIK_TELEMETRY_CLICKHOUSE_ENDPOINT ?? '') : new URL(stack.vars.AUTOMAGIK_TELEMETRY_ENDPOINT ?? '').origin;
+    const proxy = await lossyProxy(target, faults);
     try {
-      const run = sendStdin(['--backend', 'clickhouse', '--project', project, '--batch-size', '1000'], {
-        AUTOMAGIK_TELEMETRY_CLICKHOUSE_ENDPOINT: proxy.url,
-        AUTOMAGIK_TELEMETRY_TIMEOUT_MS: '1000',
-      });
+      const through = backend === 'clickhouse' ? { AUTOMAGIK_TELEMETRY_CLICKHOUSE_ENDPOINT: proxy.url } : { AUTOMAGIK_TELEMETRY_ENDPOINT: `${proxy.url}/v1/traces` };
+      const run = sendStdin(['--backend', backend, '--project', project, '--batch-size', '1000'], { ...through, AUTOMAGIK_TELEMETRY_TIMEOUT_MS: '1000' });
       await run.write(lines(0, 20_000, project));
       run.end();
       const { code, stdout, stderr } = await run.done;
-      expect(code, stderr).toBe(0);
+      expect(code, `${stderr}${stdout}`).toBe(0);
       expect(JSON.parse(stdout)).toMatchObject({ read: 20_000, sent: 20_000, failed: 0, unconfirmed: 0, rejected: 0 });
       expect(await stored(project)).toEqual({ n: 20_000, distinct: 20_000 });
       // Every faulted request was tried again, under the same token.
@@ -138,8 +139,8 @@ describe('send --stdin --backend clickhouse: "sent" is what the store holds', ()
   });
 
   it('when the engine is killed with SIGKILL mid-send and restarted, reports as sent exactly what the store holds', async () => {
-    const project = 'acct-kill9';
-    const run = sendStdin(['--backend', 'clickhouse', '--project', project, '--batch-size', '2000']);
+    const project = `acct-kill9-${backend}`;
+    const run = sendStdin(['--backend', backend, '--project', project, '--batch-size', '2000']);
     const pid = async () => (JSON.parse(await readFile(join(stack.home.home, 'run', 'engine.json'), 'utf8')) as { pid: number }).pid;
     for (let slice = 0; slice < 20; slice++) {
       await run.write(lines(slice * 5_000, 5_000, project));

@@ -41,13 +41,14 @@ export function clickhouseDestination(options: ResolvedOptions, authHint: string
 }
 
 /** A sink that writes each line's row into the body being built and hands full bodies to the pipeline. */
-export function rowSink(context: RowContext, destination: Destination, options: RowSinkOptions & { timeoutMs: number }): EventSink {
+export function rowSink(context: RowContext, destination: Destination, options: RowSinkOptions & { timeoutMs: number; compression?: boolean }): EventSink {
   const writer = new EventRowWriter(context);
   const maxBytes = options.maxBatchBytes ?? DEFAULT_MAX_BATCH_BYTES;
   let warned = false;
   const pipeline = new InsertPipeline(destination, {
     maxInFlight: options.maxInFlight ?? 2,
     timeoutMs: options.timeoutMs,
+    compression: options.compression === true,
     waitForStoreMs: options.waitForStoreMs ?? 60_000,
     onRetry: () => {
       if (!warned) options.onStoreDown?.('the store did not answer; reading paused while retrying');

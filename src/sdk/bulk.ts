@@ -1,10 +1,9 @@
 // Owns reading a stream of JSON event lines into a sink (the SDK client, or the row path): constant memory,
 // backpressure, per-line rejections with line numbers.
 
-import type { AutomagikTelemetry } from './client.js';
 import { EventLineError, parseEventLine, type EventLine } from './event-line.js';
 
-/** Where parsed lines go: the SDK client (clientSink) or rows written straight into inserts (bulk-rows.ts). */
+/** Where parsed lines go: rows written straight into INSERTs (bulk-rows.ts) or spans in OTLP requests (bulk-spans.ts). */
 export interface EventSink {
   /** Takes one line; throws EventLineError when the store could not hold it (the line is rejected by number). */
   add(event: EventLine): void;
@@ -194,45 +193,6 @@ export async function sendLines(source: AsyncIterable<Buffer | string>, sink: Ev
 
 function quiet(ms: number): Promise<'quiet'> {
   return new Promise((resolve) => setTimeout(() => resolve('quiet'), ms).unref());
-}
-
-/**
- * The SDK client as a sink (the OTLP backend): its queue holds up to four batches while reading; while the store
- * does not answer, reading pauses and the client retries for up to waitForStoreMs.
- */
-export function clientSink(client: AutomagikTelemetry, batchSize: number, options: Pick<BulkOptions, 'waitForStoreMs' | 'onStoreDown'> = {}): EventSink {
-  const highWater = batchSize * 4;
-  const sentBefore = client.stats().sent;
-  const waitForStoreMs = options.waitForStoreMs ?? 60_000;
-  let added = 0;
-  let gaveUp = false;
-  return {
-    add(event) {
-      client.trackEvent(event.name, event.attributes, event.options);
-      added++;
-    },
-    async ready() {
-      if (client.stats().queued < highWater) return true;
-      const failedBefore = client.stats().failedBatches;
-      const ok = await client.whenQueuedBelow(highWater, { waitForStoreMs });
-      if (client.stats().failedBatches > failedBefore) options.onStoreDown?.('the store did not answer; reading paused while retrying');
-      gaveUp = !ok;
-      return ok;
-    },
-    async finish() {
-      let flushed = await client.flush();
-      // The store may come back while we finish: keep retrying what is left for as long as we would have waited.
-      const deadline = Date.now() + (gaveUp ? 0 : waitForStoreMs);
-      while (flushed.pending > 0 && Date.now() < deadline) {
-        options.onStoreDown?.('the store did not answer; retrying what is left');
-        await new Promise((r) => setTimeout(r, 500));
-        flushed = await client.flush();
-      }
-      const sent = client.stats().sent - sentBefore;
-      return { sent, failed: added - sent, unconfirmed: 0, errors: flushed.errors };
-    },
-    sent: () => client.stats().sent - sentBefore,
-  };
 }
 
 /** More than `max` bytes as UTF-8 (counted only when the length alone cannot tell: a UTF-16 unit is 1 to 3 bytes). */

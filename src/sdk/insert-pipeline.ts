@@ -12,7 +12,7 @@ export type Outcome =
   | { kind: 'refused'; message: string }
   | { kind: 'unknown'; message: string; retryAfterMs?: number };
 
-/** Where batches go: the request for a body under a token, and the reading of an answer. */
+/** Where batches go: the request for a body under a dedup token, and the reading of an answer. */
 export interface Destination {
   request(token: string): { url: string; headers: Record<string, string> };
   read(answer: HttpAnswer, rows: number): Outcome;
@@ -23,6 +23,8 @@ export interface PipelineOptions {
   maxInFlight: number;
   /** One attempt's limit, in milliseconds. */
   timeoutMs: number;
+  /** gzip each request body (the same bytes on every attempt). */
+  compression?: boolean;
   /** How long the store may stay unanswering before the batches left are given up as unconfirmed. */
   waitForStoreMs: number;
   /** Called when an attempt's outcome is unknown and the batch will be tried again. */
@@ -61,12 +63,15 @@ export class InsertPipeline {
 
   private pending = 0;
 
-  /** Sends a batch; resolves once there is room for the next one (the reader's backpressure). */
-  async push(body: Uint8Array, rows: number): Promise<void> {
+  /**
+   * Sends a batch (to `target` when given, else where the destination says); resolves once there is room for the
+   * next one (the reader's backpressure).
+   */
+  async push(body: Uint8Array, rows: number, target?: { url: string; headers: Record<string, string> }): Promise<void> {
     while (this.inFlight.size >= this.options.maxInFlight) await Promise.race(this.inFlight);
     const token = `${this.run}-${this.sequence++}`;
     this.pending += rows;
-    const delivery: Promise<void> = this.deliver(body, rows, token).finally(() => {
+    const delivery: Promise<void> = this.deliver(body, rows, target ?? this.destination.request(token)).finally(() => {
       this.pending -= rows;
       this.inFlight.delete(delivery);
     });
@@ -79,10 +84,9 @@ export class InsertPipeline {
     return this.counts;
   }
 
-  private async deliver(body: Uint8Array, rows: number, token: string): Promise<void> {
-    const { url, headers } = this.destination.request(token);
+  private async deliver(body: Uint8Array, rows: number, { url, headers }: { url: string; headers: Record<string, string> }): Promise<void> {
     for (let attempt = 1; ; attempt++) {
-      const answer = await post(url, body, headers, { timeoutMs: this.options.timeoutMs, compression: false });
+      const answer = await post(url, body, headers, { timeoutMs: this.options.timeoutMs, compression: this.options.compression === true });
       const outcome: Outcome = typeof answer === 'string' ? { kind: 'unknown', message: answer } : this.destination.read(answer, rows);
       if (outcome.kind === 'stored') {
         this.downSince = undefined;

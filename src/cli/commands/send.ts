@@ -5,9 +5,10 @@ import type { Command } from 'commander';
 import { readFile } from 'node:fs/promises';
 import { isLoopback } from '../../config/index.js';
 import { TelemetryError } from '../../errors.js';
-import { templatePath } from '../../paths.js';
-import { DEFAULT_MAX_LINE_BYTES, clientSink, sendLines, type BulkCounts, type EventSink } from '../../sdk/bulk.js';
+import { packageVersion, templatePath } from '../../paths.js';
+import { DEFAULT_MAX_LINE_BYTES, sendLines, type BulkCounts, type EventSink } from '../../sdk/bulk.js';
 import { clickhouseDestination, rowSink } from '../../sdk/bulk-rows.js';
+import { spanSink } from '../../sdk/bulk-spans.js';
 import { AutomagikTelemetry } from '../../sdk/client.js';
 import { EVENT_LINE_FIELDS } from '../../sdk/event-line.js';
 import { sdkOptionsForStack } from '../../sdk/from-stack.js';
@@ -130,7 +131,7 @@ export async function send(stack: Stack, options: SendOptions): Promise<number> 
   if (!options.stdin) return sendOne(stack, client, backend, projectName, options, errors);
   const signals = signalSenderFor(config, env, projectName, batchSize, (reason) => ui.err(ui.ce.yellow(`${reason} (logs and metrics, up to 60 s)`)));
   const warn = onceWarning(ui);
-  const sink = backend === 'clickhouse' ? rowPath(sdkOptions, env, batchSize, warn) : clientSink(client, batchSize, { onStoreDown: warn });
+  const sink = bulkSink(sdkOptions, env, batchSize, warn);
   return sendStdin(stack, client, backend, sink, warn, maxLineBytes, options, signals);
 }
 
@@ -144,17 +145,19 @@ function onceWarning(ui: Ui): (reason: string) => void {
 }
 
 /**
- * The ClickHouse backend's row path: each line's row goes straight into the INSERT body (no span objects), with the
- * SDK's resolved resource, scrubbing and identity, so what is stored is what the SDK would have stored.
+ * Where `send --stdin` puts its event lines: on the ClickHouse backend each line's row goes straight into the INSERT
+ * body (no span objects); on OTLP each line becomes a span in a batch encoded once. Both take the SDK's resolved
+ * resource, scrubbing and identity (what is stored is what the SDK would store) and send through the pipeline that
+ * keeps each batch's outcome known (insert-pipeline.ts), two requests in flight.
  */
-function rowPath(sdkOptions: AutomagikTelemetryOptions, env: NodeJS.ProcessEnv, batchSize: number, onStoreDown: (reason: string) => void): EventSink {
+function bulkSink(sdkOptions: AutomagikTelemetryOptions, env: NodeJS.ProcessEnv, batchSize: number, onStoreDown: (reason: string) => void): EventSink {
   const resolved = resolveSdkOptions(sdkOptions, env);
-  const context = {
-    resource: { projectName: resolved.projectName, version: resolved.version, environment: resolved.environment, serviceName: resolved.serviceName },
-    ...(resolved.scrub === 'off' ? {} : { scrub: createScrubber(resolved.scrub, env) }),
-    ...(resolved.identify === 'anonymous' ? { userId: anonymousId(env) } : {}),
-  };
-  return rowSink(context, clickhouseDestination(resolved, credentialHint(resolved, env)), { batchSize, timeoutMs: resolved.timeoutMs, onStoreDown });
+  const resource = { projectName: resolved.projectName, version: resolved.version, environment: resolved.environment, serviceName: resolved.serviceName };
+  const scrub = resolved.scrub === 'off' ? {} : { scrub: createScrubber(resolved.scrub, env) };
+  const identity = resolved.identify === 'anonymous' ? { userId: anonymousId(env) } : {};
+  const hint = credentialHint(resolved, env);
+  if (resolved.backend === 'otlp') return spanSink(resolved, hint, { batchSize, resource, sdkVersion: packageVersion(), ...scrub, ...identity, onStoreDown });
+  return rowSink({ resource, ...scrub, ...identity }, clickhouseDestination(resolved, hint), { batchSize, timeoutMs: resolved.timeoutMs, compression: resolved.compression, onStoreDown });
 }
 
 function backendOf(value: string | undefined, env: NodeJS.ProcessEnv): BackendName {
