@@ -119,20 +119,25 @@ export async function sendLines(source: AsyncIterable<Buffer | string>, sink: Ev
   // A line longer than maxLineBytes is reported once, then skipped up to its newline (never held in memory).
   let skipping = false;
   const chunks = source[Symbol.asyncIterator]();
-  const stopped = new Promise<'stopped'>((resolve) => {
-    if (options.signal?.aborted) resolve('stopped');
-    options.signal?.addEventListener('abort', () => resolve('stopped'), { once: true });
-  });
-  let pendingChunk: Promise<IteratorResult<Buffer | string>> | undefined;
+  // The wait for the next chunk ends early on Ctrl-C (signal) or, once, when the input goes quiet. Not a race against
+  // one never-settling "stopped" promise: every race left a reaction on it holding that chunk, for the whole run.
+  let wake: ((why: 'stopped') => void) | undefined;
+  options.signal?.addEventListener('abort', () => wake?.('stopped'), { once: true });
+  const nextChunk = (pending: Promise<IteratorResult<Buffer | string>>, quietMs: number | undefined) =>
+    new Promise<IteratorResult<Buffer | string> | 'stopped' | 'quiet'>((resolve, reject) => {
+      if (options.signal?.aborted) return resolve('stopped');
+      wake = resolve;
+      const timer = quietMs === undefined ? undefined : setTimeout(() => resolve('quiet'), quietMs).unref();
+      pending.then(resolve, reject).finally(() => clearTimeout(timer));
+    }).finally(() => (wake = undefined));
   reading: for (;;) {
-    pendingChunk ??= chunks.next();
-    let next = await Promise.race([pendingChunk, stopped, ...(sink.idle ? [quiet(IDLE_FLUSH_MS)] : [])]);
+    const pendingChunk = chunks.next();
+    let next = await nextChunk(pendingChunk, sink.idle ? IDLE_FLUSH_MS : undefined);
     if (next === 'quiet') {
       sink.idle?.();
-      next = await Promise.race([pendingChunk, stopped]);
+      next = await nextChunk(pendingChunk, undefined);
     }
-    pendingChunk = undefined;
-    if (next === 'stopped') {
+    if (next === 'stopped' || next === 'quiet') {
       interrupted = true;
       void chunks.return?.();
       break;
@@ -191,9 +196,6 @@ export async function sendLines(source: AsyncIterable<Buffer | string>, sink: Ev
   };
 }
 
-function quiet(ms: number): Promise<'quiet'> {
-  return new Promise((resolve) => setTimeout(() => resolve('quiet'), ms).unref());
-}
 
 /** More than `max` bytes as UTF-8 (counted only when the length alone cannot tell: a UTF-16 unit is 1 to 3 bytes). */
 function tooLong(text: string, max: number): boolean {

@@ -47,6 +47,8 @@ export class BatchProcessor {
   private flushScheduled = false;
   private waiters: Array<() => void> = [];
   private storeDown = false;
+  /** Whether the store has taken a batch yet. */
+  private answered = false;
   private exported: Export | undefined;
 
   constructor(
@@ -78,12 +80,13 @@ export class BatchProcessor {
   }
 
   /**
-   * While the store is not taking batches, what is queued may wait long and churn (the oldest dropped): the client
-   * then queues events as compact text (event-record.ts) that the queue keeps off the JS heap, where the garbage
-   * collector has nothing long-lived to carry. While it answers, they pass as objects, at no cost to trackEvent.
+   * Until the store has taken a batch, and while it is not taking them, what is queued may wait long and churn (the
+   * oldest dropped): the client then queues events as compact text (event-record.ts) that the queue keeps off the JS
+   * heap, where the garbage collector has nothing long-lived to carry. Once it answers, they pass as objects, at no
+   * cost to trackEvent.
    */
   get compacting(): boolean {
-    return this.storeDown || this.retryBatches.length > 0;
+    return !this.answered || this.storeDown || this.retryBatches.length > 0;
   }
 
   /** Queues an item; a string is an event in its encoded form. */
@@ -276,6 +279,7 @@ export class BatchProcessor {
     const spool = this.options.spool;
     if (result.code === 'success') {
       this.storeDown = false;
+      this.answered = true;
       if (claim) spool.remove(claim);
       this.counters.sent += result.accepted;
       if (result.rejected > 0) {
