@@ -47,7 +47,7 @@ export class BatchProcessor {
   private flushScheduled = false;
   private waiters: Array<() => void> = [];
   private storeDown = false;
-  /** Whether the store has taken a batch yet. */
+  /** Whether the store has answered a batch yet (taken or refused it). */
   private answered = false;
   private exported: Export | undefined;
 
@@ -80,7 +80,7 @@ export class BatchProcessor {
   }
 
   /**
-   * Until the store has taken a batch, and while it is not taking them, what is queued may wait long and churn (the
+   * Until the store has answered a batch, and while it does not answer, what is queued may wait long and churn (the
    * oldest dropped): the client then queues events as compact text (event-record.ts) that the queue keeps off the JS
    * heap, where the garbage collector has nothing long-lived to carry. Once it answers, they pass as objects, at no
    * cost to trackEvent.
@@ -294,6 +294,8 @@ export class BatchProcessor {
       errors.push(result.error.message);
       this.report(result.error);
       if (result.code === 'failed') {
+        // Refused is an answer: batches do not wait for this store, so events need not wait compact.
+        this.answered = true;
         if (claim) spool.remove(claim);
         this.counters.failed += size;
       } else {

@@ -65,7 +65,7 @@ export function register(program: Command, cli: Cli): void {
       .option('--backend <name>', 'otlp or clickhouse (env AUTOMAGIK_TELEMETRY_BACKEND; default otlp)')
       .option('--stdin', 'read events as JSON lines from standard input')
       .option('--strict', 'with --stdin: stop at the first bad line')
-      .option('--batch-size <n>', 'with --stdin: events per request (default 5000)')
+      .option('--batch-size <n>', 'with --stdin: events per request at most (default 5000; a request also ends at 4 MiB)')
       .option('--max-line-bytes <n>', `with --stdin: the longest line accepted (default ${DEFAULT_MAX_LINE_BYTES}, 1 MiB); longer ones are rejected`)
       .option('--json', 'print the result as JSON')
       .addHelpText(
