@@ -25,11 +25,11 @@ describe("send --stdin's row path", () => {
   };
 
   it('writes for every line the row the SDK span path stores (ids aside), scrubbing included', () => {
-    const attribute = fc.oneof(fc.string(), fc.integer(), fc.double({ noNaN: true, noDefaultInfinity: true }), fc.boolean(), fc.emailAddress());
+    const attribute = fc.oneof(fc.string({ unit: 'binary' }), fc.integer(), fc.double({ noNaN: true, noDefaultInfinity: true }), fc.boolean(), fc.emailAddress());
     const line = fc.record(
       {
-        event: fc.string({ minLength: 1 }),
-        attributes: fc.dictionary(fc.string().filter((k) => k !== '__proto__'), attribute, { maxKeys: 6 }),
+        event: fc.string({ minLength: 1, unit: 'binary' }),
+        attributes: fc.dictionary(fc.string({ unit: 'binary' }).filter((k) => k !== '__proto__'), attribute, { maxKeys: 6 }),
         status: fc.constantFrom('ok', 'error', 'OK', 'Error'),
         duration_ms: fc.double({ min: 0, max: 1e8, noNaN: true }),
         timestamp: fc.oneof(fc.integer({ min: 1, max: 9_000_000_000_000 }), fc.date({ min: new Date(1), max: new Date(9e12), noInvalidDate: true }).map((d) => d.toISOString())),
