@@ -7,7 +7,7 @@ const SLAB_BYTES = 256 * 1024;
 const SPARE_SLABS = 2;
 
 /**
- * A FIFO of at most `capacity` items, dropping the oldest when full (as BoundedQueue). An item pushed as a string is
+ * A FIFO of at most `capacity` items, dropping the oldest when full. An item pushed as a string is
  * its encoded form, kept as UTF-8 bytes in a slab and decoded by `decode` when taken; any other item is kept as is.
  */
 export class EncodedQueue<T> {
