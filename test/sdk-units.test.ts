@@ -20,7 +20,7 @@ import { resolveSdkOptions, SDK_DEFAULTS } from '../src/sdk/options.js';
 import { optOutReason } from '../src/sdk/privacy/consent.js';
 import { isCardNumber, isIPv6, luhnValid, redact, scrubText } from '../src/sdk/privacy/scrub.js';
 import { createScrubber } from '../src/sdk/privacy/scrubber.js';
-import { BoundedQueue } from '../src/sdk/queue.js';
+import { EncodedQueue } from '../src/sdk/encoded-queue.js';
 import { decodeBatch, encodeBatch, Spool } from '../src/sdk/spool.js';
 
 let dir: string;
@@ -72,7 +72,7 @@ describe('the retry wrapper', () => {
 
 describe('the bounded queue', () => {
   it('drops the oldest when full, counting space reserved by batches in flight', () => {
-    const q = new BoundedQueue<number>(3);
+    const q = new EncodedQueue<number>(3, Number);
     expect([1, 2, 3].map((n) => q.push(n))).toEqual([0, 0, 0]);
     expect(q.push(4)).toBe(1);
     expect(q.take(10)).toEqual([2, 3, 4]);

@@ -1,7 +1,30 @@
-// Owns sending a stream of JSON lines through the SDK: constant memory, backpressure, per-line rejections with line numbers.
+// Owns reading a stream of JSON event lines into a sink (the SDK client, or the row path): constant memory,
+// backpressure, per-line rejections with line numbers.
 
-import type { AutomagikTelemetry } from './client.js';
-import { EventLineError, parseEventLine } from './event-line.js';
+import { EventLineError, parseEventLine, type EventLine } from './event-line.js';
+
+/** Where parsed lines go: rows written straight into INSERTs (bulk-rows.ts) or spans in OTLP requests (bulk-spans.ts). */
+export interface EventSink {
+  /** Takes one line; throws EventLineError when the store could not hold it (the line is rejected by number). */
+  add(event: EventLine): void;
+  /** Backpressure, after each chunk read: resolves false when the store stayed down too long (reading stops). */
+  ready(): Promise<boolean>;
+  /** The input went quiet: send what waits for a full batch. */
+  idle?(): void;
+  /** Sends everything left and says what became of it. */
+  finish(): Promise<SinkResult>;
+  /** Events the store acknowledged so far. */
+  sent(): number;
+}
+
+export interface SinkResult {
+  sent: number;
+  /** Known not stored. */
+  failed: number;
+  /** Outcome unknown: the store did not answer in time (they may or may not be stored). */
+  unconfirmed: number;
+  errors: string[];
+}
 
 export interface BulkOptions {
   /** Stop at the first bad line. */
@@ -36,8 +59,10 @@ export interface BulkResult {
   rejected: number;
   /** Events the store accepted. */
   sent: number;
-  /** Events that could not be delivered (refused by the server, or the server unreachable). */
+  /** Events known not stored (refused by the store). */
   failed: number;
+  /** Events whose outcome stayed unknown: the store did not answer before the wait ran out. */
+  unconfirmed: number;
   /** True when --strict stopped the reading early. */
   stoppedEarly: boolean;
   /** True when the store stayed unreachable past waitForStoreMs and reading stopped. */
@@ -53,8 +78,11 @@ export interface BulkResult {
 /** The default longest line (`send --stdin --max-line-bytes`). */
 export const DEFAULT_MAX_LINE_BYTES = 1024 * 1024;
 
-/** Reads lines from `source`, tracks each good one, and flushes everything at the end. */
-export async function sendLines(source: AsyncIterable<Buffer | string>, client: AutomagikTelemetry, batchSize: number, options: BulkOptions = {}): Promise<BulkResult> {
+/** How long the input may stay quiet before a partial batch is sent (a producer that writes now and then). */
+const IDLE_FLUSH_MS = 1_000;
+
+/** Reads lines from `source`, hands each good one to `sink`, and finishes the sink at the end. */
+export async function sendLines(source: AsyncIterable<Buffer | string>, sink: EventSink, options: BulkOptions = {}): Promise<BulkResult> {
   const started = performance.now();
   let read = 0;
   let rejected = 0;
@@ -62,9 +90,6 @@ export async function sendLines(source: AsyncIterable<Buffer | string>, client: 
   let stoppedEarly = false;
   let partial = '';
   let lastProgress = 0;
-  const highWater = batchSize * 4;
-  const errors: string[] = [];
-  const sentBefore = client.stats().sent;
   let storeGaveUp = false;
   let interrupted = false;
   let old = 0;
@@ -79,8 +104,9 @@ export async function sendLines(source: AsyncIterable<Buffer | string>, client: 
     try {
       if (tooLong(text, maxLineBytes)) throw new EventLineError(`line is longer than ${maxLineBytes} bytes (--max-line-bytes)`);
       const event = parseEventLine(text);
-      if (options.oldBefore !== undefined && event.options.timestamp !== undefined && new Date(event.options.timestamp).getTime() < options.oldBefore) old++;
-      client.trackEvent(event.name, event.attributes, event.options);
+      const at = event.options.timestamp;
+      if (options.oldBefore !== undefined && at !== undefined && (typeof at === 'number' ? at : new Date(at).getTime()) < options.oldBefore) old++;
+      sink.add(event);
       return true;
     } catch (error) {
       rejected++;
@@ -93,13 +119,25 @@ export async function sendLines(source: AsyncIterable<Buffer | string>, client: 
   // A line longer than maxLineBytes is reported once, then skipped up to its newline (never held in memory).
   let skipping = false;
   const chunks = source[Symbol.asyncIterator]();
-  const stopped = new Promise<'stopped'>((resolve) => {
-    if (options.signal?.aborted) resolve('stopped');
-    options.signal?.addEventListener('abort', () => resolve('stopped'), { once: true });
-  });
+  // The wait for the next chunk ends early on Ctrl-C (signal) or, once, when the input goes quiet. Not a race against
+  // one never-settling "stopped" promise: every race left a reaction on it holding that chunk, for the whole run.
+  let wake: ((why: 'stopped') => void) | undefined;
+  options.signal?.addEventListener('abort', () => wake?.('stopped'), { once: true });
+  const nextChunk = (pending: Promise<IteratorResult<Buffer | string>>, quietMs: number | undefined) =>
+    new Promise<IteratorResult<Buffer | string> | 'stopped' | 'quiet'>((resolve, reject) => {
+      if (options.signal?.aborted) return resolve('stopped');
+      wake = resolve;
+      const timer = quietMs === undefined ? undefined : setTimeout(() => resolve('quiet'), quietMs).unref();
+      pending.then(resolve, reject).finally(() => clearTimeout(timer));
+    }).finally(() => (wake = undefined));
   reading: for (;;) {
-    const next = await Promise.race([chunks.next(), stopped]);
-    if (next === 'stopped') {
+    const pendingChunk = chunks.next();
+    let next = await nextChunk(pendingChunk, sink.idle ? IDLE_FLUSH_MS : undefined);
+    if (next === 'quiet') {
+      sink.idle?.();
+      next = await nextChunk(pendingChunk, undefined);
+    }
+    if (next === 'stopped' || next === 'quiet') {
       interrupted = true;
       void chunks.return?.();
       break;
@@ -126,14 +164,9 @@ export async function sendLines(source: AsyncIterable<Buffer | string>, client: 
         break reading;
       }
     }
-    if (client.stats().queued >= highWater) {
-      const failedBefore = client.stats().failedBatches;
-      const ok = await client.whenQueuedBelow(highWater, { waitForStoreMs: options.waitForStoreMs ?? 60_000 });
-      if (client.stats().failedBatches > failedBefore) options.onStoreDown?.('the store did not answer; reading paused while retrying');
-      if (!ok) {
-        storeGaveUp = true;
-        break reading;
-      }
+    if (!(await sink.ready())) {
+      storeGaveUp = true;
+      break reading;
     }
     if (options.signal?.aborted) {
       interrupted = true;
@@ -142,34 +175,27 @@ export async function sendLines(source: AsyncIterable<Buffer | string>, client: 
     const now = performance.now();
     if (options.onProgress && now - lastProgress > 250) {
       lastProgress = now;
-      options.onProgress({ read, rejected, sent: client.stats().sent - sentBefore });
+      options.onProgress({ read, rejected, sent: sink.sent() });
     }
   }
   if (!stoppedEarly && !storeGaveUp && !interrupted && partial !== '') handle(partial);
 
-  let flushed = await client.flush();
-  // The store may come back while we finish: keep retrying what is left for as long as we would have waited.
-  const deadline = Date.now() + (storeGaveUp ? 0 : (options.waitForStoreMs ?? 60_000));
-  while (flushed.pending > 0 && Date.now() < deadline) {
-    options.onStoreDown?.('the store did not answer; retrying what is left');
-    await new Promise((r) => setTimeout(r, 500));
-    flushed = await client.flush();
-  }
-  errors.push(...flushed.errors);
-  const stats = client.stats();
+  const done = await sink.finish();
   return {
     read,
     rejected,
-    sent: stats.sent - sentBefore,
-    failed: read - rejected - (stats.sent - sentBefore),
+    sent: done.sent,
+    failed: done.failed,
+    unconfirmed: done.unconfirmed,
     stoppedEarly,
-    storeGaveUp,
+    storeGaveUp: storeGaveUp || done.unconfirmed > 0,
     interrupted,
     old,
     durationMs: Math.round(performance.now() - started),
-    errors,
+    errors: done.errors,
   };
 }
+
 
 /** More than `max` bytes as UTF-8 (counted only when the length alone cannot tell: a UTF-16 unit is 1 to 3 bytes). */
 function tooLong(text: string, max: number): boolean {

@@ -5,6 +5,7 @@ import { TelemetryError } from '../errors.js';
 import { packageVersion } from '../paths.js';
 import { createDebug, type DebugFn } from './debug.js';
 import { makeEvent, type Attributes, type QueuedEvent, type TrackOptions } from './event.js';
+import { encodeEvent } from './event-record.js';
 import { installExitHandlers, type ExitOptions } from './exit.js';
 import { loadExport } from './export/pipeline.js';
 import { credentialHint, resolveSdkOptions, type AutomagikTelemetryOptions, type ResolvedOptions } from './options.js';
@@ -158,6 +159,13 @@ export class AutomagikTelemetry {
     if (!this.processor || this.closed) return;
     let event: QueuedEvent;
     try {
+      if (exception === undefined && this.userId === undefined && this.processor.compacting) {
+        const encoded = encodeEvent(name, attributes, options ?? {}, Date.now());
+        if (encoded !== undefined) {
+          this.processor.push(encoded);
+          return;
+        }
+      }
       event = makeEvent(name, attributes, options);
     } catch (error) {
       this.onError(new TelemetryError('E_CONFIG', `${exception ? 'trackError' : 'trackEvent'}(${JSON.stringify(name)}): ${(error as Error).message}`));

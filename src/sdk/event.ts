@@ -99,6 +99,22 @@ export function toEpochMs(value: Date | number | string | undefined, now: number
 
 /** Builds the queued form of an event. Throws a plain Error with the reason when an argument is unusable. */
 export function makeEvent(name: string, attributes: Attributes | undefined, options: TrackOptions = {}, now = Date.now()): QueuedEvent {
+  const { startMs, durationMs, error } = checkEvent(name, options, now);
+  return {
+    signal: 'span',
+    name,
+    attributes: attributes ? flattenAttributes(attributes) : {},
+    startMs,
+    durationMs,
+    error,
+    statusMessage: options.statusMessage ?? '',
+    traceId: options.traceId,
+    projectName: options.projectName,
+  };
+}
+
+/** Validates an event's name and options (a plain Error with the reason) and returns its start, duration and status. */
+export function checkEvent(name: string, options: TrackOptions, now: number): { startMs: number; durationMs: number; error: boolean } {
   if (typeof name !== 'string' || name === '') throw new Error('event name must be a non-empty string');
   const startMs = toEpochMs(options.timestamp, now);
   if (!Number.isFinite(startMs)) throw new Error(`timestamp ${JSON.stringify(options.timestamp)} is not a date`);
@@ -107,17 +123,7 @@ export function makeEvent(name: string, attributes: Attributes | undefined, opti
   if (options.traceId !== undefined && !/^[0-9a-fA-F]{32}$/.test(options.traceId)) throw new Error(`traceId must be 32 hex characters, got ${JSON.stringify(options.traceId)}`);
   const status = options.status === undefined ? 'ok' : options.status.toLowerCase();
   if (status !== 'ok' && status !== 'error') throw new Error(`status must be 'ok' or 'error', got ${JSON.stringify(options.status)}`);
-  return {
-    signal: 'span',
-    name,
-    attributes: attributes ? flattenAttributes(attributes) : {},
-    startMs,
-    durationMs,
-    error: status === 'error',
-    statusMessage: options.statusMessage ?? '',
-    traceId: options.traceId,
-    projectName: options.projectName,
-  };
+  return { startMs, durationMs, error: status === 'error' };
 }
 
 /**

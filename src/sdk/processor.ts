@@ -6,7 +6,8 @@ import { nodeCrypto } from './lazy-crypto.js';
 import { spanOf, type ResourceInfo } from './event.js';
 import type { Batch, Export, QueuedItem, Signal } from './export/types.js';
 import { prepareLog, prepareMetric } from './signal-items.js';
-import { BoundedQueue } from './queue.js';
+import { EncodedQueue } from './encoded-queue.js';
+import { decodeEvent } from './event-record.js';
 import type { Spool, SpoolClaim } from './spool.js';
 import type { TelemetryStats } from './results.js';
 
@@ -35,7 +36,7 @@ interface InFlight {
 }
 
 export class BatchProcessor {
-  private readonly queue: BoundedQueue<QueuedItem>;
+  private readonly queue: EncodedQueue<QueuedItem>;
   /** Batches whose retries are spent while the store was unreachable (kept in memory when not durable). */
   private readonly retryBatches: Batch[] = [];
   private readonly inFlight = new Map<string, InFlight>();
@@ -46,6 +47,8 @@ export class BatchProcessor {
   private flushScheduled = false;
   private waiters: Array<() => void> = [];
   private storeDown = false;
+  /** Whether the store has answered a batch yet (taken or refused it). */
+  private answered = false;
   private exported: Export | undefined;
 
   constructor(
@@ -55,7 +58,7 @@ export class BatchProcessor {
     private readonly report: (error: TelemetryError) => void,
     private readonly debug: DebugFn,
   ) {
-    this.queue = new BoundedQueue(options.maxQueueSize);
+    this.queue = new EncodedQueue<QueuedItem>(options.maxQueueSize, decodeEvent);
     this.timer = setInterval(() => void this.drainInBackground(true), options.flushIntervalMs);
     this.timer.unref();
     // Batches an earlier run of this project left in the spool go out with the first flush; if there are any, soon.
@@ -76,14 +79,27 @@ export class BatchProcessor {
     return this.queue.size + this.retryEvents() + this.inFlightEvents;
   }
 
-  push(item: QueuedItem): void {
+  /**
+   * Until the store has answered a batch, and while it does not answer, what is queued may wait long and churn (the
+   * oldest dropped): the client then queues events as compact text (event-record.ts) that the queue keeps off the JS
+   * heap, where the garbage collector has nothing long-lived to carry. Once it answers, they pass as objects, at no
+   * cost to trackEvent.
+   */
+  get compacting(): boolean {
+    return !this.answered || this.storeDown || this.retryBatches.length > 0;
+  }
+
+  /** Queues an item; a string is an event in its encoded form. */
+  push(item: QueuedItem | string): void {
     const dropped = this.queue.push(item, this.retryEvents() + this.inFlightEvents);
     if (dropped > 0) {
       this.counters.dropped += dropped;
       this.debug(`queue full (${this.options.maxQueueSize}): dropped ${dropped} oldest event(s)`);
     }
-    // Sending is scheduled, never done inside trackEvent: the host's code path only pays for queueing.
-    if (this.queue.size >= this.options.batchSize && !this.flushScheduled) {
+    // Sending is scheduled, never done inside trackEvent: the host's code path only pays for queueing. While the
+    // store is down, the flush timer (and whoever waits in whenQueuedBelow) tries again, not every event pushed:
+    // each try builds the waiting batch's request anew.
+    if (this.queue.size >= this.options.batchSize && !this.flushScheduled && !this.storeDown) {
       this.flushScheduled = true;
       setImmediate(() => {
         this.flushScheduled = false;
@@ -263,6 +279,7 @@ export class BatchProcessor {
     const spool = this.options.spool;
     if (result.code === 'success') {
       this.storeDown = false;
+      this.answered = true;
       if (claim) spool.remove(claim);
       this.counters.sent += result.accepted;
       if (result.rejected > 0) {
@@ -277,6 +294,8 @@ export class BatchProcessor {
       errors.push(result.error.message);
       this.report(result.error);
       if (result.code === 'failed') {
+        // Refused is an answer: batches do not wait for this store, so events need not wait compact.
+        this.answered = true;
         if (claim) spool.remove(claim);
         this.counters.failed += size;
       } else {

@@ -46,6 +46,22 @@ export async function* routeLines(source: AsyncIterable<Buffer | string>, sender
     } else {
       partial += text;
     }
+    // The fast path for plain event streams: a stretch with no "type" anywhere is handed on whole, lines counted.
+    if (!partial.includes('"type"')) {
+      const end = partial.lastIndexOf('\n');
+      if (end !== -1) {
+        for (let at = partial.indexOf('\n'); at !== -1 && at <= end; at = partial.indexOf('\n', at + 1)) lineNumber++;
+        const out = partial.slice(0, end + 1);
+        partial = partial.slice(end + 1);
+        yield out;
+      }
+      if (partial.length > options.maxLineBytes) {
+        yield partial;
+        partial = '';
+        passing = true;
+      }
+      continue;
+    }
     const lines = partial.split('\n');
     partial = lines.pop() ?? '';
     let out = '';

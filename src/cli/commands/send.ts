@@ -5,12 +5,16 @@ import type { Command } from 'commander';
 import { readFile } from 'node:fs/promises';
 import { isLoopback } from '../../config/index.js';
 import { TelemetryError } from '../../errors.js';
-import { templatePath } from '../../paths.js';
-import { DEFAULT_MAX_LINE_BYTES, sendLines, type BulkCounts } from '../../sdk/bulk.js';
+import { packageVersion, templatePath } from '../../paths.js';
+import { DEFAULT_MAX_LINE_BYTES, sendLines, type BulkCounts, type EventSink } from '../../sdk/bulk.js';
+import { clickhouseDestination, rowSink } from '../../sdk/bulk-rows.js';
+import { spanSink } from '../../sdk/bulk-spans.js';
 import { AutomagikTelemetry } from '../../sdk/client.js';
 import { EVENT_LINE_FIELDS } from '../../sdk/event-line.js';
 import { sdkOptionsForStack } from '../../sdk/from-stack.js';
-import type { BackendName } from '../../sdk/options.js';
+import { credentialHint, resolveSdkOptions, type AutomagikTelemetryOptions, type BackendName } from '../../sdk/options.js';
+import { anonymousId } from '../../sdk/privacy/identity.js';
+import { createScrubber } from '../../sdk/privacy/scrubber.js';
 import { LOG_LINE_FIELDS, METRIC_LINE_FIELDS } from '../../signals/lines.js';
 import type { SignalSender } from '../../signals/sender.js';
 import { routeLines, type RouteCounts } from '../../signals/stdin.js';
@@ -61,7 +65,7 @@ export function register(program: Command, cli: Cli): void {
       .option('--backend <name>', 'otlp or clickhouse (env AUTOMAGIK_TELEMETRY_BACKEND; default otlp)')
       .option('--stdin', 'read events as JSON lines from standard input')
       .option('--strict', 'with --stdin: stop at the first bad line')
-      .option('--batch-size <n>', 'with --stdin: events per request (default 5000)')
+      .option('--batch-size <n>', 'with --stdin: events per request at most (default 5000; a request also ends at 4 MiB)')
       .option('--max-line-bytes <n>', `with --stdin: the longest line accepted (default ${DEFAULT_MAX_LINE_BYTES}, 1 MiB); longer ones are rejected`)
       .option('--json', 'print the result as JSON')
       .addHelpText(
@@ -115,10 +119,8 @@ export async function send(stack: Stack, options: SendOptions): Promise<number> 
   // gzip only pays across a network: to this machine it halves bulk throughput (measured), so it is off by default.
   const local = target !== undefined && URL.canParse(target) && isLoopback(new URL(target).hostname);
   const compression = env.AUTOMAGIK_TELEMETRY_COMPRESSION === undefined && local ? { compression: false } : {};
-  const client = new AutomagikTelemetry(
-    { ...sdk, ...compression, projectName, backend, clickhouseBatchSize: batchSize, maxQueueSize: Math.max(10_000, batchSize * 8), onError: (e) => errors.push(e.message) },
-    env,
-  );
+  const sdkOptions: AutomagikTelemetryOptions = { ...sdk, ...compression, projectName, backend, clickhouseBatchSize: batchSize, maxQueueSize: Math.max(10_000, batchSize * 8), onError: (e) => errors.push(e.message) };
+  const client = new AutomagikTelemetry(sdkOptions, env);
   if (errors.length > 0) throw new TelemetryError('E_CONFIG', errors[0] ?? 'invalid settings');
   // The machine's opt-out governs the SDK inside apps; asked to send explicitly, say why nothing would go instead.
   if (client.disabledReason !== undefined) {
@@ -128,7 +130,34 @@ export async function send(stack: Stack, options: SendOptions): Promise<number> 
   }
   if (!options.stdin) return sendOne(stack, client, backend, projectName, options, errors);
   const signals = signalSenderFor(config, env, projectName, batchSize, (reason) => ui.err(ui.ce.yellow(`${reason} (logs and metrics, up to 60 s)`)));
-  return sendStdin(stack, client, backend, batchSize, maxLineBytes, options, signals);
+  const warn = onceWarning(ui);
+  const sink = bulkSink(sdkOptions, env, batchSize, warn);
+  return sendStdin(stack, client, backend, sink, warn, maxLineBytes, options, signals);
+}
+
+/** The store-down warning, printed once a run. */
+function onceWarning(ui: Ui): (reason: string) => void {
+  let warned = false;
+  return (reason) => {
+    if (!warned) ui.err(ui.ce.yellow(`${reason} (up to 60 s)`));
+    warned = true;
+  };
+}
+
+/**
+ * Where `send --stdin` puts its event lines: on the ClickHouse backend each line's row goes straight into the INSERT
+ * body (no span objects); on OTLP each line becomes a span in a batch encoded once. Both take the SDK's resolved
+ * resource, scrubbing and identity (what is stored is what the SDK would store) and send through the pipeline that
+ * keeps each batch's outcome known (insert-pipeline.ts), two requests in flight.
+ */
+function bulkSink(sdkOptions: AutomagikTelemetryOptions, env: NodeJS.ProcessEnv, batchSize: number, onStoreDown: (reason: string) => void): EventSink {
+  const resolved = resolveSdkOptions(sdkOptions, env);
+  const resource = { projectName: resolved.projectName, version: resolved.version, environment: resolved.environment, serviceName: resolved.serviceName };
+  const scrub = resolved.scrub === 'off' ? {} : { scrub: createScrubber(resolved.scrub, env) };
+  const identity = resolved.identify === 'anonymous' ? { userId: anonymousId(env) } : {};
+  const hint = credentialHint(resolved, env);
+  if (resolved.backend === 'otlp') return spanSink(resolved, hint, { batchSize, resource, sdkVersion: packageVersion(), ...scrub, ...identity, onStoreDown });
+  return rowSink({ resource, ...scrub, ...identity }, clickhouseDestination(resolved, hint), { batchSize, timeoutMs: resolved.timeoutMs, compression: resolved.compression, onStoreDown });
 }
 
 function backendOf(value: string | undefined, env: NodeJS.ProcessEnv): BackendName {
@@ -172,16 +201,15 @@ async function sendOne(stack: Stack, client: AutomagikTelemetry, backend: Backen
   return EXIT.OK;
 }
 
-async function sendStdin(stack: Stack, client: AutomagikTelemetry, backend: BackendName, batchSize: number, maxLineBytes: number, options: SendOptions, signals: SignalSender): Promise<number> {
+async function sendStdin(stack: Stack, client: AutomagikTelemetry, backend: BackendName, sink: EventSink, warn: (reason: string) => void, maxLineBytes: number, options: SendOptions, signals: SignalSender): Promise<number> {
   const { ui } = stack;
   let shown = 0;
   const showProgress = ui.io.stderr.isTTY === true && !options.json;
-  let warned = false;
   const retentionDays = await traceRetentionDays();
   const counts: BulkCounts = { read: 0, rejected: 0 };
   // Log and metric lines are taken out of the stream on the way (they go through OTLP); events flow on to the SDK.
   const routed: RouteCounts = { read: 0, rejected: 0 };
-  const notSent = () => counts.read + routed.read - counts.rejected - routed.rejected - client.stats().sent - signals.sent;
+  const notSent = () => counts.read + routed.read - counts.rejected - routed.rejected - sink.sent() - signals.sent;
 
   // Ctrl-C: the first stops the reading and sends what was read; the second quits at once.
   const interrupt = new AbortController();
@@ -205,23 +233,20 @@ async function sendStdin(stack: Stack, client: AutomagikTelemetry, backend: Back
   };
   try {
     const source = routeLines(input, signals, routed, { onReject, maxLineBytes, ...(options.strict ? { strict: true } : {}) });
-    const sending = sendLines(source, client, batchSize, {
+    const sending = sendLines(source, sink, {
       ...(options.strict ? { strict: true } : {}),
       maxLineBytes,
       counts,
       signal: interrupt.signal,
       oldBefore: Date.now() - retentionDays * 86_400_000,
-      onStoreDown: (reason) => {
-        if (!warned) ui.err(ui.ce.yellow(`${reason} (up to 60 s)`));
-        warned = true;
-      },
+      onStoreDown: warn,
       onReject,
       ...(showProgress ? { onProgress: (c) => ui.io.stderr.write(`\r… read ${c.read}, sent ${c.sent}, rejected ${c.rejected}`) } : {}),
     });
     const outcome = await Promise.race([sending, gaveUp]);
     if (showProgress) ui.io.stderr.write('\r\x1b[K');
     if (outcome === 'deadline') {
-      const sent = client.stats().sent + signals.sent;
+      const sent = sink.sent() + signals.sent;
       ui.err(`sent ${sent}, rejected ${counts.rejected + routed.rejected}, not sent ${notSent()}`);
       ui.err(`interrupted: the store did not take the rest within ${INTERRUPT_DEADLINE_MS / 1000} s`);
       process.exit(EXIT.INTERRUPTED);
@@ -239,7 +264,7 @@ async function sendStdin(stack: Stack, client: AutomagikTelemetry, backend: Back
       errors: [...outcome.errors, ...signalStats.errors],
     };
     if (result.rejected > SHOWN_REJECTIONS) ui.err(`… and ${result.rejected - SHOWN_REJECTIONS} more rejected lines`);
-    if (result.sent === 0 && result.failed > 0) {
+    if (result.sent === 0 && result.failed + result.unconfirmed > 0) {
       const auth = await authProblem(stack, result.errors);
       if (auth) throw auth;
     }
@@ -251,12 +276,16 @@ async function sendStdin(stack: Stack, client: AutomagikTelemetry, backend: Back
       for (const error of [...new Set(result.errors)].slice(0, 5)) ui.err(`${ui.ce.red('error')} ${error}`);
       if (result.stoppedEarly) ui.err('stopped at the first bad line (--strict)');
       if (result.storeGaveUp) ui.err('stopped reading: the store did not come back within 60 s');
-      ui.err(`sent ${result.sent}, rejected ${result.rejected}${result.failed > 0 ? `, failed ${result.failed}` : ''}, in ${seconds.toFixed(2)} s, ${rate} events/s`);
+      ui.err(
+        `sent ${result.sent}, rejected ${result.rejected}${result.failed > 0 ? `, failed ${result.failed}` : ''}` +
+          `${result.unconfirmed > 0 ? `, unconfirmed ${result.unconfirmed}` : ''}, in ${seconds.toFixed(2)} s, ${rate} events/s`,
+      );
+      if (result.unconfirmed > 0) ui.err(`${result.unconfirmed} event(s) unconfirmed: the store did not answer, so they may or may not be stored (count them before sending them again)`);
       if (result.interrupted) ui.err('interrupted');
     }
     if (result.old > 0) warnOld(ui, result.old, retentionDays);
     if (result.interrupted) return EXIT.INTERRUPTED;
-    return result.rejected === 0 && result.failed === 0 ? EXIT.OK : EXIT.FAILURE;
+    return result.rejected === 0 && result.failed === 0 && result.unconfirmed === 0 ? EXIT.OK : EXIT.FAILURE;
   } finally {
     process.off('SIGINT', onSigint);
     if (deadline) clearTimeout(deadline);

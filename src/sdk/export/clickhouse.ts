@@ -31,13 +31,7 @@ export class ClickHouseBackend implements Backend {
     const { table, columns, rows, rejected } = this.rowsOf(batch);
     if (rejected.length > 0) this.refused.set(batch.id, rejected.map((r) => r.reason));
     else this.refused.delete(batch.id);
-    const o = this.options;
-    const query = `INSERT INTO ${o.clickhouseDatabase}.${table} (${columns.join(', ')}) FORMAT JSONEachRow`;
-    const url = `${o.clickhouseEndpoint}/?query=${encodeURIComponent(query)}&insert_deduplication_token=${encodeURIComponent(batch.id)}`;
-    const headers: Record<string, string> = { 'Content-Type': 'application/x-ndjson' };
-    if (o.clickhousePassword !== undefined) headers.Authorization = basicAuthorization({ username: o.clickhouseUsername, password: o.clickhousePassword });
-    else headers['X-ClickHouse-User'] = o.clickhouseUsername;
-    return { url, body: toJsonEachRow(rows), headers };
+    return { url: insertUrl(this.options, table, columns, batch.id), body: toJsonEachRow(rows), headers: insertHeaders(this.options) };
   }
 
   /** The batch's rows by the shared transform of its signal, and the table and columns they go to. */
@@ -51,21 +45,43 @@ export class ClickHouseBackend implements Backend {
   }
 
   interpret(answer: HttpAnswer, batch: Batch): ExportResult {
-    const o = this.options;
     if (answer.status === 200) {
       const refused = this.refused.get(batch.id) ?? [];
       this.refused.delete(batch.id);
       return { code: 'success', accepted: batch.events.length - refused.length, rejected: refused.length, message: refused.join('; ') };
     }
-    const text = Buffer.from(answer.body).toString('utf8').trim();
-    const { name } = parseClickHouseMessage(text);
-    const auth = answer.status === 401 || answer.status === 403 || name === 'AUTHENTICATION_FAILED' || name === 'REQUIRED_PASSWORD';
-    const message = auth
-      ? `authentication failed for user "${o.clickhouseUsername}" at ${o.clickhouseEndpoint}: ${this.authHint}`
-      : `ClickHouse at ${o.clickhouseEndpoint} answered HTTP ${answer.status}: ${text.split('\n')[0]?.slice(0, 300) ?? ''}`;
-    const error = new TelemetryError('E_CLICKHOUSE', message, { details: { status: answer.status, serverName: name } });
-    if (!auth && (answer.status >= 500 || answer.status === 429)) return { code: 'retryable', error, retryAfterMs: answer.retryAfterMs };
-    this.refused.delete(batch.id);
-    return { code: 'failed', error };
+    const failure = insertFailure(this.options, this.authHint, answer);
+    if (failure.code === 'failed') this.refused.delete(batch.id);
+    return failure;
   }
+}
+
+/** The INSERT URL for rows of `columns` into `table`, under a dedup token. */
+export function insertUrl(options: ResolvedOptions, table: string, columns: readonly string[], token: string): string {
+  const query = `INSERT INTO ${options.clickhouseDatabase}.${table} (${columns.join(', ')}) FORMAT JSONEachRow`;
+  return `${options.clickhouseEndpoint}/?query=${encodeURIComponent(query)}&insert_deduplication_token=${encodeURIComponent(token)}`;
+}
+
+/** The headers of an INSERT: the ingest credential (or the user alone when there is no password). */
+export function insertHeaders(options: ResolvedOptions): Record<string, string> {
+  const headers: Record<string, string> = { 'Content-Type': 'application/x-ndjson' };
+  if (options.clickhousePassword !== undefined) headers.Authorization = basicAuthorization({ username: options.clickhouseUsername, password: options.clickhousePassword });
+  else headers['X-ClickHouse-User'] = options.clickhouseUsername;
+  return headers;
+}
+
+/**
+ * A non-200 answer to an INSERT: retryable for 5xx and 429 (the rows may have landed: the outcome is unknown), failed
+ * otherwise (refused: nothing stored), with the credential hint when the password was refused.
+ */
+export function insertFailure(o: ResolvedOptions, authHint: string, answer: HttpAnswer): Exclude<ExportResult, { code: 'success' }> {
+  const text = Buffer.from(answer.body).toString('utf8').trim();
+  const { name } = parseClickHouseMessage(text);
+  const auth = answer.status === 401 || answer.status === 403 || name === 'AUTHENTICATION_FAILED' || name === 'REQUIRED_PASSWORD';
+  const message = auth
+    ? `authentication failed for user "${o.clickhouseUsername}" at ${o.clickhouseEndpoint}: ${authHint}`
+    : `ClickHouse at ${o.clickhouseEndpoint} answered HTTP ${answer.status}: ${text.split('\n')[0]?.slice(0, 300) ?? ''}`;
+  const error = new TelemetryError('E_CLICKHOUSE', message, { details: { status: answer.status, serverName: name } });
+  if (!auth && (answer.status >= 500 || answer.status === 429)) return { code: 'retryable', error, retryAfterMs: answer.retryAfterMs };
+  return { code: 'failed', error };
 }

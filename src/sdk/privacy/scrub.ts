@@ -98,7 +98,7 @@ function likelyAddress(candidate: string): boolean {
 const SECRET_WORDS = /[Bb]earer|BEARER|[Bb]asic|BASIC|[Tt]oken|TOKEN|[Kk]ey|KEY|[Ss]ecret|SECRET|[Pp]ass|PASS|[Pp]wd|PWD|[Aa]uth|AUTH|[spr]k[-_]|gh[pousr]_|github_pat|xox|AKIA|AIza|glpat|eyJ/;
 
 /** What one pass over the text tells about which detectors can match. */
-interface Shape {
+export interface Shape {
   digits: number;
   dots: number;
   at: boolean;
@@ -107,7 +107,8 @@ interface Shape {
   secrets: boolean;
 }
 
-function shapeOf(text: string): Shape | undefined {
+/** Which detectors could match `text`, from one pass; undefined when none could (most values). */
+export function shapeOf(text: string): Shape | undefined {
   if (text.length < 4) return undefined;
   let digits = 0;
   let dots = 0;
@@ -153,7 +154,11 @@ export function mayHoldPii(text: string): boolean {
  * readable); other users' home folders lose their user name.
  */
 export function scrubText(text: string, replace: Replace, home?: string): string {
-  const shape = shapeOf(text);
+  return scrubShaped(text, shapeOf(text), replace, home);
+}
+
+/** scrubText for a text whose shape is already known (the scrubber computes it once to decide on its memo). */
+export function scrubShaped(text: string, shape: Shape | undefined, replace: Replace, home?: string): string {
   if (!shape) return text;
   const { digits, dots, at, colon, slash, secrets } = shape;
   let out = text;

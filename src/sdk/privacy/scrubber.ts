@@ -2,7 +2,7 @@
 
 import { nodeCrypto } from '../lazy-crypto.js';
 import { hashKey, userHome } from './identity.js';
-import { mayHoldPii, redact, scrubText, type Replace, type ScrubMode } from './scrub.js';
+import { mayHoldPii, redact, scrubShaped, shapeOf, type Replace, type ScrubMode } from './scrub.js';
 
 export type Scrub = (text: string) => string;
 
@@ -19,12 +19,16 @@ export function createScrubber(mode: ScrubMode, env: NodeJS.ProcessEnv = process
     replace = (kind, value) => `[${kind}:${createHmac('sha256', key).update(value).digest('hex').slice(0, 12)}]`;
   }
   // Values worth a full scan often repeat (routes, addresses): a bounded memo makes a repeat cost one Map lookup.
+  // A value the one-pass shape clears (no detector could match: most unique sentences and ids) is not kept: storing
+  // and clearing such values cost more than looking at them again.
   const memo = new Map<string, string>();
   return (text) => {
     if (!mayHoldPii(text)) return text;
     const known = memo.get(text);
     if (known !== undefined) return known;
-    const clean = scrubText(text, replace, home);
+    const shape = shapeOf(text);
+    if (shape === undefined) return text;
+    const clean = scrubShaped(text, shape, replace, home);
     if (text.length <= MEMO_MAX_LENGTH) {
       if (memo.size >= MEMO_ENTRIES) memo.clear();
       memo.set(text, clean);

@@ -1,0 +1,93 @@
+// Owns the OTLP path of `send --stdin`: each line made a span as the SDK makes it, batches encoded once (so every
+// attempt sends the same bytes, which the receiver stores once) and sent pipelined with an outcome always known.
+
+import type { EventSink, SinkResult } from './bulk.js';
+import { makeEvent, spanOf, type QueuedEvent, type ResourceInfo } from './event.js';
+import { OtlpBackend } from './export/otlp.js';
+import type { Batch, HttpAnswer } from './export/types.js';
+import { InsertPipeline, type Destination, type Outcome } from './insert-pipeline.js';
+import { nodeCrypto } from './lazy-crypto.js';
+import type { ResolvedOptions } from './options.js';
+
+export interface SpanSinkOptions {
+  /** Spans per request at most. */
+  batchSize: number;
+  resource: ResourceInfo;
+  sdkVersion: string;
+  scrub?: (text: string) => string;
+  userId?: string;
+  maxInFlight?: number;
+  waitForStoreMs?: number;
+  onStoreDown?: (reason: string) => void;
+}
+
+/** A sink that makes each line a span and posts full batches as OTLP export requests through the pipeline. */
+export function spanSink(options: ResolvedOptions, authHint: string, sink: SpanSinkOptions): EventSink {
+  const backend = new OtlpBackend(options, authHint);
+  let warned = false;
+  // The receiver deduplicates a request by its body: the batch's encoded bytes, the same on every attempt, are its token.
+  const destination: Destination = {
+    request: () => ({ url: options.endpoint, headers: {} }),
+    read(answer: HttpAnswer, rows: number): Outcome {
+      const batch = { id: '', signal: 'span', events: new Array<QueuedEvent>(rows), resource: sink.resource, sdkVersion: sink.sdkVersion } satisfies Batch;
+      const result = backend.interpret(answer, batch);
+      if (result.code === 'success') return { kind: 'stored', refused: result.rejected, message: result.message };
+      if (result.code === 'retryable') return { kind: 'unknown', message: result.error.message, retryAfterMs: result.retryAfterMs };
+      // OTLP calls a 500 final, yet the spans may have been stored before it failed: for an exact count the outcome
+      // is unknown, and the same bytes sent again are stored once by a receiver that deduplicates (ours does).
+      return answer.status >= 500 ? { kind: 'unknown', message: result.error.message } : { kind: 'refused', message: result.error.message };
+    },
+  };
+  const pipeline = new InsertPipeline(destination, {
+    maxInFlight: sink.maxInFlight ?? 2,
+    timeoutMs: options.timeoutMs,
+    compression: options.compression,
+    waitForStoreMs: sink.waitForStoreMs ?? 60_000,
+    onRetry: () => {
+      if (!warned) sink.onStoreDown?.('the store did not answer; reading paused while retrying');
+      warned = true;
+    },
+  });
+  let events: QueuedEvent[] = [];
+  const full: Array<{ body: Uint8Array; rows: number; url: string; headers: Record<string, string> }> = [];
+  const cut = () => {
+    if (events.length === 0) return;
+    const batch: Batch = { id: nodeCrypto().randomUUID(), signal: 'span', events, resource: sink.resource, sdkVersion: sink.sdkVersion };
+    const request = backend.serialize(batch);
+    full.push({ body: request.body, rows: events.length, url: request.url, headers: request.headers });
+    events = [];
+  };
+  let pushing: Promise<void> = Promise.resolve();
+  const pushFull = (): Promise<void> =>
+    (pushing = pushing.then(async () => {
+      while (full.length > 0 && !pipeline.gaveUp) {
+        const next = full.shift() as (typeof full)[number];
+        await pipeline.push(next.body, next.rows, { url: next.url, headers: next.headers });
+      }
+    }));
+  return {
+    add(line) {
+      const event = makeEvent(line.name, line.attributes, line.options);
+      if (sink.userId !== undefined && event.attributes['user.id'] === undefined) event.attributes['user.id'] = sink.userId;
+      spanOf(event, sink.scrub);
+      events.push(event);
+      if (events.length >= sink.batchSize) cut();
+    },
+    async ready() {
+      await pushFull();
+      return !pipeline.gaveUp;
+    },
+    idle() {
+      cut();
+      void pushFull();
+    },
+    async finish(): Promise<SinkResult> {
+      cut();
+      await pushFull();
+      const counts = await pipeline.finish();
+      const unsent = full.reduce((n, b) => n + b.rows, 0);
+      return { sent: counts.sent, failed: counts.failed + unsent, unconfirmed: counts.unconfirmed, errors: counts.errors };
+    },
+    sent: () => pipeline.counts.sent,
+  };
+}
