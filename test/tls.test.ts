@@ -244,6 +244,14 @@ t.shutdown(1)
     expect(await count("SELECT count() FROM telemetry.traces WHERE project_name = 'tls-cli'")).toBe(1);
     expect(await count("SELECT count() FROM telemetry.logs WHERE body = 'over tls'")).toBe(1);
     expect(await count("SELECT sum(value) FROM telemetry.metrics WHERE metric_name = 'tls.metric'")).toBe(7);
+    // send --stdin keeps its own pipeline (two requests in flight, one token a batch): it trusts the CA as well.
+    for (const backend of ['clickhouse', 'otlp']) {
+      const lines = Array.from({ length: 300 }, (_, i) => JSON.stringify({ event: 'bulk', project: `tls-stdin-${backend}`, attributes: { i } })).join('\n');
+      const bulk = await cli(['send', '--stdin', '--backend', backend, '--json'], home.env, `${lines}\n`);
+      expect(bulk.code, bulk.stderr).toBe(0);
+      expect(JSON.parse(bulk.stdout)).toMatchObject({ sent: 300, failed: 0 });
+      expect(await count(`SELECT count() FROM telemetry.traces WHERE project_name = 'tls-stdin-${backend}'`)).toBe(300);
+    }
     const health = JSON.parse((await cli(['health', '--json'], home.env)).stdout) as { healthy: boolean; checks: Array<{ name: string; ok: boolean; target: string }> };
     expect(health.checks.filter((c) => !c.ok)).toEqual([]);
     expect(health.checks.find((c) => c.name === 'otlp.health')?.target).toBe(`https://127.0.0.1:${port('OTLP')}/health`);

@@ -32,6 +32,7 @@ export function clickhouseDestination(options: ResolvedOptions, authHint: string
   const headers = insertHeaders(options);
   return {
     request: (token) => ({ url: insertUrl(options, options.clickhouseTable, TRACE_COLUMNS, token), headers }),
+    ...(options.trust ? { trust: options.trust } : {}),
     read(answer: HttpAnswer): Outcome {
       if (answer.status === 200) return { kind: 'stored', refused: 0, message: '' };
       const failure = insertFailure(options, authHint, answer);

@@ -28,6 +28,7 @@ export function spanSink(options: ResolvedOptions, authHint: string, sink: SpanS
   // The receiver deduplicates a request by its body: the batch's encoded bytes, the same on every attempt, are its token.
   const destination: Destination = {
     request: () => ({ url: options.endpoint, headers: {} }),
+    ...(options.trust ? { trust: options.trust } : {}),
     read(answer: HttpAnswer, rows: number): Outcome {
       const batch = { id: '', signal: 'span', events: new Array<QueuedEvent>(rows), resource: sink.resource, sdkVersion: sink.sdkVersion } satisfies Batch;
       const result = backend.interpret(answer, batch);

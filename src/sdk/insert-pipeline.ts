@@ -4,6 +4,7 @@
 import { nodeCrypto } from './lazy-crypto.js';
 import { backoffDelay, DEFAULT_RETRY } from './export/retrying.js';
 import { post } from './export/transport.js';
+import type { Trust } from '../tls/fetch.js';
 import type { HttpAnswer } from './export/types.js';
 
 /** What one answer says about a batch: stored, known not stored, or unknown (it may have landed). */
@@ -15,6 +16,8 @@ export type Outcome =
 /** Where batches go: the request for a body under a dedup token, and the reading of an answer. */
 export interface Destination {
   request(token: string): { url: string; headers: Record<string, string> };
+  /** The CA an https destination is verified against (the SDK's ca / caFile, or the local stack's). */
+  trust?: Trust;
   read(answer: HttpAnswer, rows: number): Outcome;
 }
 
@@ -86,7 +89,7 @@ export class InsertPipeline {
 
   private async deliver(body: Uint8Array, rows: number, { url, headers }: { url: string; headers: Record<string, string> }): Promise<void> {
     for (let attempt = 1; ; attempt++) {
-      const answer = await post(url, body, headers, { timeoutMs: this.options.timeoutMs, compression: this.options.compression === true });
+      const answer = await post(url, body, headers, { timeoutMs: this.options.timeoutMs, compression: this.options.compression === true, ...(this.destination.trust ? { trust: this.destination.trust } : {}) });
       const outcome: Outcome = typeof answer === 'string' ? { kind: 'unknown', message: answer } : this.destination.read(answer, rows);
       if (outcome.kind === 'stored') {
         this.downSince = undefined;
