@@ -7,6 +7,9 @@ import { WireMismatch, WireReader, int64Text, nanosToMillis } from '../src/otlp/
 import { otlpToRows } from '../src/transform/otlp-to-rows.js';
 import { toJsonEachRow } from '../src/transform/row.js';
 import { traceRequestToRows } from '../src/transform/traces-wire.js';
+import { logsRequestToRows } from '../src/transform/logs-wire.js';
+import { logsToRows } from '../src/transform/logs.js';
+import { decodeLogsRequest } from '../src/otlp/protobuf.js';
 
 /** A request as protobufjs's fromObject takes it (ids as bytes, 64-bit times as decimal strings). */
 function encode(object: Record<string, unknown>): Buffer {
@@ -142,6 +145,58 @@ describe('the receiver takes protobuf trace requests straight to rows', () => {
     const truncated = bad.subarray(0, bad.length - 3);
     expect(() => traceRequestToRows(truncated)).toThrow(WireMismatch);
     expect(() => decodeExport('traces', truncated, 'protobuf')).toThrow(/not a valid protobuf ExportTraceServiceRequest/);
+  });
+});
+
+const logRecord = fc.record({
+  timeUnixNano: fc.oneof(nanos, fc.constant(0n), fc.constant(2n ** 63n)),
+  observedTimeUnixNano: fc.oneof(nanos, fc.constant(0n)),
+  severityNumber: fc.oneof(fc.integer({ min: 0, max: 24 }), fc.constant(25)),
+  severityText: fc.oneof(fc.constant(''), text),
+  body: anyValue,
+  attributes,
+  traceId: fc.oneof(fc.constant(new Uint8Array(0)), hexBytes(16), fc.constant(new Uint8Array(16)), hexBytes(5)),
+  spanId: fc.oneof(fc.constant(new Uint8Array(0)), hexBytes(8), fc.constant(new Uint8Array(8))),
+  eventName: fc.oneof(fc.constant(''), text),
+});
+const logsRequest = fc.array(
+  fc.record({ resource: fc.record({ attributes }), scopeLogs: fc.array(fc.record({ scope: fc.record({ name: text }), logRecords: fc.array(logRecord, { maxLength: 4 }) }), { maxLength: 2 }) }),
+  { maxLength: 3 },
+);
+
+describe('the receiver takes protobuf log requests straight to rows', () => {
+  it('stores exactly what the full decode stores for any request, and leaves what it would refuse to it', () => {
+    const now = 1_764_115_200_123;
+    let fast = 0;
+    fc.assert(
+      fc.property(logsRequest, (resourceLogs) => {
+        const object = {
+          resourceLogs: resourceLogs.map((rl) => ({
+            ...rl,
+            scopeLogs: rl.scopeLogs.map((sl) => ({
+              ...sl,
+              logRecords: sl.logRecords.map((r) => ({ ...r, timeUnixNano: r.timeUnixNano.toString(), observedTimeUnixNano: r.observedTimeUnixNano.toString() })),
+            })),
+          })),
+        };
+        const type = requestType('logs');
+        const body = Buffer.from(type.encode(type.fromObject(object)).finish());
+        const full = logsToRows(decodeLogsRequest(body), () => BigInt(now) * 1_000_000n);
+        try {
+          const direct = logsRequestToRows(body, () => now);
+          fast++;
+          expect(full.rejected).toEqual([]);
+          expect(direct.data.equals(toJsonEachRow(full.rows))).toBe(true);
+        } catch (error) {
+          if (!(error instanceof WireMismatch)) throw error;
+        }
+        const decoded = decodeExport('logs', body, 'protobuf');
+        expect(decoded.rows + decoded.rejected.length).toBe(full.rows.length + full.rejected.length);
+        expect(decoded.rejected).toEqual(full.rejected);
+      }),
+      { numRuns: 400 },
+    );
+    expect(fast).toBeGreaterThan(40);
   });
 });
 

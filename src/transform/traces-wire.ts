@@ -4,9 +4,9 @@
 // full path, which says precisely what is wrong.
 
 import { SPAN_KIND_NAMES, STATUS_CODE_ERROR, type FlatAttributes } from '../otlp/model.js';
-import { WireMismatch, WireReader, int64Text, nanosDiff, nanosToMillis } from '../otlp/wire.js';
-import { resourceColumns, type ResourceColumns } from './resource.js';
-import { clampDuration, formatNanos, formatTimestamp } from './row.js';
+import { WireMismatch, type WireReader, nanosDiff, nanosToMillis } from '../otlp/wire.js';
+import { clampDuration } from './row.js';
+import { attributesText, eachItem, keyValue, lastKey, lastValue, nanosText, setAttribute, startAttributes, timestampText, type ResourceText } from './wire-rows.js';
 
 export interface WireRows {
   /** JSONEachRow text, one line a row. */
@@ -18,92 +18,9 @@ const json = JSON.stringify;
 
 /** Every span of the request as a `traces` row; throws WireMismatch when the full path must decide. */
 export function traceRequestToRows(body: Buffer): WireRows {
-  const reader = new WireReader(body, 0, body.length);
   const out: string[] = [];
-  for (let tag = reader.tag(); tag !== -1; tag = reader.tag()) {
-    if (tag === ((1 << 3) | 2)) {
-      const outer = reader.enter();
-      resourceSpans(reader, out);
-      reader.leave(outer);
-    } else reader.skip(tag & 7);
-  }
+  eachItem(body, (reader, resource) => out.push(span(reader, resource)));
   return { data: Buffer.from(out.join('')), rows: out.length };
-}
-
-interface ResourceText {
-  columns: ResourceColumns;
-  service: string;
-  version: string;
-  environment: string;
-  restKeys: string[];
-  restValues: string[];
-}
-
-function resourceSpans(reader: WireReader, out: string[]): void {
-  // The resource may come after its scopes on the wire: note where the scopes are, read them once the resource is known.
-  let resource: FlatAttributes = Object.create(null) as FlatAttributes;
-  const scopes: number[] = [];
-  for (let tag = reader.tag(); tag !== -1; tag = reader.tag()) {
-    if (tag === ((1 << 3) | 2)) {
-      const outer = reader.enter();
-      resource = Object.create(null) as FlatAttributes;
-      for (let t = reader.tag(); t !== -1; t = reader.tag()) {
-        if (t === ((1 << 3) | 2)) {
-          keyValue(reader);
-          resource[lastKey] = lastValue;
-        } else reader.skip(t & 7);
-      }
-      reader.leave(outer);
-    } else if (tag === ((2 << 3) | 2)) {
-      const end = reader.bytesEnd();
-      scopes.push(reader.pos, end);
-      reader.pos = end;
-    } else reader.skip(tag & 7);
-  }
-  const columns = resourceColumns(resource);
-  const fixed: ResourceText = {
-    columns,
-    service: json(columns.service_name),
-    version: json(columns.project_version),
-    environment: json(columns.environment),
-    restKeys: Object.keys(columns.rest),
-    restValues: Object.values(columns.rest),
-  };
-  const outer = reader.end;
-  for (let i = 0; i < scopes.length; i += 2) {
-    reader.pos = scopes[i] as number;
-    reader.end = scopes[i + 1] as number;
-    for (let tag = reader.tag(); tag !== -1; tag = reader.tag()) {
-      if (tag === ((2 << 3) | 2)) {
-        const scopeEnd = reader.enter();
-        out.push(span(reader, fixed));
-        reader.leave(scopeEnd);
-      } else reader.skip(tag & 7);
-    }
-  }
-  reader.end = outer;
-}
-
-// The span being read: its attributes merged over the resource's other ones, as mergedAttributes() merges them
-// (the resource's keys first, a key set again keeping its place and taking the later value).
-const keys: string[] = [];
-const values: string[] = [];
-
-function setAttribute(key: string, value: string): void {
-  for (let i = 0; i < keys.length; i++) {
-    if (keys[i] === key) {
-      values[i] = value;
-      return;
-    }
-  }
-  keys.push(key);
-  values.push(value);
-}
-
-function attributesText(): string {
-  let text = '{';
-  for (let i = 0; i < keys.length; i++) text += `${i === 0 ? '' : ','}${json(keys[i])}:${json(values[i])}`;
-  return `${text}}`;
 }
 
 const SPAN_FIELDS = new Set([1, 2, 4, 5, 6, 7, 8, 9, 11, 13, 15]);
@@ -124,12 +41,7 @@ function span(reader: WireReader, resource: ResourceText): string {
   let ownProject = '';
   let events: Array<{ time: string; name: string; attributes: FlatAttributes }> | undefined;
   let links: Array<{ traceId: string; spanId: string; attributes: FlatAttributes }> | undefined;
-  keys.length = 0;
-  values.length = 0;
-  for (let i = 0; i < resource.restKeys.length; i++) {
-    keys.push(resource.restKeys[i] as string);
-    values.push(resource.restValues[i] as string);
-  }
+  startAttributes(resource);
   for (let tag = reader.tag(); tag !== -1; tag = reader.tag()) {
     switch (tag) {
       case (1 << 3) | 2:
@@ -212,22 +124,6 @@ function span(reader: WireReader, resource: ResourceText): string {
   return `${row}}\n`;
 }
 
-// A batch's spans mostly start within the same second: format the date and time once a second.
-let cachedSecond = Number.NaN;
-let cachedPrefix = '';
-
-function timestampText(ms: number): string {
-  const second = Math.floor(ms / 1000);
-  if (second !== cachedSecond) {
-    const text = formatTimestamp(second * 1000);
-    if (text.length !== 23) return formatTimestamp(ms);
-    cachedSecond = second;
-    cachedPrefix = text.slice(0, 20);
-  }
-  const fraction = ms - second * 1000;
-  return `${cachedPrefix}${fraction < 10 ? '00' : fraction < 100 ? '0' : ''}${fraction}`;
-}
-
 /** A trace or span id of `size` bytes, not all zero, as hex. */
 function id(reader: WireReader, size: number): string {
   const end = reader.bytesEnd();
@@ -259,7 +155,7 @@ function event(reader: WireReader): { time: string; name: string; attributes: Fl
   }
   reader.leave(outer);
   if (hi >= 0x80000000) throw new WireMismatch('event time after 2262');
-  return { time: formatNanos((BigInt(hi) << 32n) | BigInt(lo)), name, attributes };
+  return { time: nanosText(lo, hi), name, attributes };
 }
 
 function link(reader: WireReader): { traceId: string; spanId: string; attributes: FlatAttributes } {
@@ -284,49 +180,3 @@ function link(reader: WireReader): { traceId: string; spanId: string; attributes
   return { traceId, spanId, attributes };
 }
 
-// The last KeyValue read (module state, so reading one allocates only its strings).
-let lastKey = '';
-let lastValue = '';
-
-/** Reads one KeyValue into lastKey/lastValue, when its value is a scalar (the full path flattens arrays, maps, bytes). */
-export function keyValue(reader: WireReader): void {
-  const outer = reader.enter();
-  lastKey = '';
-  lastValue = '';
-  for (let tag = reader.tag(); tag !== -1; tag = reader.tag()) {
-    if (tag === ((1 << 3) | 2)) lastKey = reader.string();
-    else if (tag === ((2 << 3) | 2)) {
-      const valueOuter = reader.enter();
-      lastValue = anyValue(reader);
-      reader.leave(valueOuter);
-    } else reader.skip(tag & 7);
-  }
-  reader.leave(outer);
-}
-
-function anyValue(reader: WireReader): string {
-  let value = '';
-  let seen = false;
-  for (let tag = reader.tag(); tag !== -1; tag = reader.tag()) {
-    if (seen) throw new WireMismatch('AnyValue with more than one value');
-    seen = true;
-    switch (tag) {
-      case (1 << 3) | 2:
-        value = reader.string();
-        break;
-      case (2 << 3) | 0:
-        value = reader.varint32() !== 0 ? 'true' : 'false';
-        break;
-      case (3 << 3) | 0:
-        reader.varint64();
-        value = int64Text(reader.lo, reader.hi);
-        break;
-      case (4 << 3) | 1:
-        value = String(reader.double());
-        break;
-      default:
-        throw new WireMismatch(`AnyValue field ${tag >>> 3}`);
-    }
-  }
-  return value;
-}

@@ -10,6 +10,7 @@ import { LOG_COLUMNS, logsToRows } from '../../transform/logs.js';
 import { METRIC_COLUMNS, metricsToRows } from '../../transform/metrics.js';
 import { otlpToRows } from '../../transform/otlp-to-rows.js';
 import { TRACE_COLUMNS, TRACE_NESTED_COLUMNS, toJsonEachRow, type RejectedItem } from '../../transform/row.js';
+import { logsRequestToRows } from '../../transform/logs-wire.js';
 import { traceRequestToRows } from '../../transform/traces-wire.js';
 import { WireMismatch } from '../../otlp/wire.js';
 import type { TableWriter } from './table-writer.js';
@@ -32,11 +33,11 @@ const NAMED_REJECTIONS = 5;
 
 /** Decodes and transforms a request body; throws OtlpDecodeError when the body is not a request of this signal. */
 export function decodeExport(signal: Signal, body: Buffer, encoding: Encoding): Decoded {
-  if (signal === 'traces' && encoding === 'protobuf') {
+  if (encoding === 'protobuf' && signal !== 'metrics') {
     // The fast path covers what exporters send; anything it does not take gets the full decode and its precise answer.
     try {
-      const { data, rows } = traceRequestToRows(body);
-      return { table: 'traces', columns: TRACE_COLUMNS_ALL, data, rows, total: rows, rejected: [] };
+      const { data, rows } = signal === 'traces' ? traceRequestToRows(body) : logsRequestToRows(body);
+      return { table: signal, columns: signal === 'traces' ? TRACE_COLUMNS_ALL : LOG_COLUMNS, data, rows, total: rows, rejected: [] };
     } catch (error) {
       if (!(error instanceof WireMismatch)) throw error;
     }
