@@ -10,6 +10,8 @@ import { traceRequestToRows } from '../src/transform/traces-wire.js';
 import { logsRequestToRows } from '../src/transform/logs-wire.js';
 import { logsToRows } from '../src/transform/logs.js';
 import { decodeLogsRequest } from '../src/otlp/protobuf.js';
+import { decodeTraceRequestJson } from '../src/otlp/json.js';
+import { traceJsonToRows } from '../src/transform/traces-json.js';
 
 /** A request as protobufjs's fromObject takes it (ids as bytes, 64-bit times as decimal strings). */
 function encode(object: Record<string, unknown>): Buffer {
@@ -163,6 +165,69 @@ const logsRequest = fc.array(
   fc.record({ resource: fc.record({ attributes }), scopeLogs: fc.array(fc.record({ scope: fc.record({ name: text }), logRecords: fc.array(logRecord, { maxLength: 4 }) }), { maxLength: 2 }) }),
   { maxLength: 3 },
 );
+
+/** The OTLP/JSON form of a generated request, as exporters write it (hex ids, 64-bit values as decimal strings). */
+function toJson(resourceSpans: unknown[]): string {
+  const object = toObject(resourceSpans);
+  const hex = (b: unknown) => Buffer.from(b as Uint8Array).toString('hex');
+  return JSON.stringify(object, (key, value: unknown) => {
+    if ((key === 'traceId' || key === 'spanId' || key === 'parentSpanId') && value instanceof Uint8Array) return hex(value);
+    if (key === 'doubleValue' && typeof value === 'number' && !Number.isFinite(value)) return String(value);
+    return value;
+  });
+}
+
+describe('the receiver takes OTLP/JSON trace requests straight to rows', () => {
+  it('stores exactly what the full JSON reader stores for any request, and leaves the rest to it', () => {
+    let fast = 0;
+    fc.assert(
+      fc.property(request, (resourceSpans) => {
+        const text = toJson(resourceSpans);
+        let expected: { lines: unknown[]; rejected: number; data: Buffer };
+        try {
+          const result = otlpToRows(decodeTraceRequestJson(text));
+          const data = toJsonEachRow(result.rows);
+          expected = { lines: lines(data), rejected: result.rejected.length, data };
+        } catch {
+          expect(() => traceJsonToRows(text)).toThrow(WireMismatch);
+          return;
+        }
+        try {
+          const direct = traceJsonToRows(text);
+          fast++;
+          expect(expected.rejected).toBe(0);
+          expect(direct.data.equals(expected.data)).toBe(true);
+        } catch (error) {
+          if (!(error instanceof WireMismatch)) throw error;
+        }
+        const decoded = decodeExport('traces', Buffer.from(text), 'json');
+        expect(lines(decoded.data)).toEqual(expected.lines);
+        expect(decoded.rejected.length).toBe(expected.rejected);
+      }),
+      { numRuns: 400 },
+    );
+    expect(fast).toBeGreaterThan(40);
+  });
+
+  it('leaves snake_case keys, numbers for times and misspelt fields to the full reader, which answers as before', () => {
+    const span = { traceId: '01'.repeat(16), spanId: '02'.repeat(8), name: 'n', startTimeUnixNano: '1764115200123456789' };
+    const good = JSON.stringify({ resourceSpans: [{ scopeSpans: [{ spans: [span] }] }] });
+    expect(traceJsonToRows(good).rows).toBe(1);
+    for (const variant of [
+      { resource_spans: [{ scope_spans: [{ spans: [span] }] }] },
+      { resourceSpans: [{ scopeSpans: [{ spans: [{ ...span, startTimeUnixNano: 1764115200123456789 }] }] }] },
+      { resourceSpans: [{ scopeSpans: [{ spans: [{ ...span, kind: 'SPAN_KIND_SERVER' }] }] }] },
+    ]) {
+      const text = JSON.stringify(variant);
+      expect(() => traceJsonToRows(text)).toThrow(WireMismatch);
+      expect(decodeExport('traces', Buffer.from(text), 'json').rows).toBe(1);
+    }
+    const misspelt = JSON.stringify({ resourceSpan: [{ scopeSpans: [{ spans: [span] }] }] });
+    expect(() => decodeExport('traces', Buffer.from(misspelt), 'json')).toThrow(/resourceSpan/);
+    const badId = JSON.stringify({ resourceSpans: [{ scopeSpans: [{ spans: [{ ...span, traceId: 'xyz' }] }] }] });
+    expect(() => decodeExport('traces', Buffer.from(badId), 'json')).toThrow(/traceId/);
+  });
+});
 
 describe('the receiver takes protobuf log requests straight to rows', () => {
   it('stores exactly what the full decode stores for any request, and leaves what it would refuse to it', () => {

@@ -104,13 +104,7 @@ function span(reader: WireReader, resource: ResourceText): string {
   const hasEnd = endLo !== 0 || endHi !== 0;
   if (hasEnd && (endHi < startHi || (endHi === startHi && endLo < startLo))) throw new WireMismatch('end before start');
   const durationMs = hasEnd ? clampDuration(nanosDiff(endLo, endHi, startLo, startHi) / 1e6) : 0;
-  const project = resource.columns.project_name || ownProject || resource.columns.service_name;
-  let row =
-    `{"trace_id":"${traceId}","span_id":"${spanId}","parent_span_id":"${parentSpanId}",` +
-    `"timestamp":"${timestampText(nanosToMillis(startLo, startHi))}","service_name":${resource.service},"span_name":${json(name)},` +
-    `"span_kind":"${SPAN_KIND_NAMES[kind] ?? 'UNSPECIFIED'}","status_code":"${statusCode === STATUS_CODE_ERROR ? 'ERROR' : 'OK'}",` +
-    `"status_message":${json(statusMessage)},"duration_ms":${durationMs},"project_name":${json(project)},` +
-    `"project_version":${resource.version},"environment":${resource.environment},"attributes":${attributesText()}`;
+  let row = spanRowText(traceId, spanId, parentSpanId, nanosToMillis(startLo, startHi), name, kind, statusCode, statusMessage, durationMs, resource, ownProject);
   if (events) {
     row +=
       `,"events.timestamp":${json(events.map((e) => e.time))},"events.name":${json(events.map((e) => e.name))}` +
@@ -122,6 +116,24 @@ function span(reader: WireReader, resource: ResourceText): string {
       `,"links.attributes":${json(links.map((l) => l.attributes))}`;
   }
   return `${row}}\n`;
+}
+
+/**
+ * The columns every span row has, as JSON text without the closing brace (the span's attributes are the ones
+ * wire-rows.ts holds); `ownProject` is the span's own project.name attribute, or ''.
+ */
+export function spanRowText(
+  traceId: string, spanId: string, parentSpanId: string, startMs: number, name: string, kind: number, statusCode: number,
+  statusMessage: string, durationMs: number, resource: ResourceText, ownProject: string,
+): string {
+  const project = resource.columns.project_name || ownProject || resource.columns.service_name;
+  return (
+    `{"trace_id":"${traceId}","span_id":"${spanId}","parent_span_id":"${parentSpanId}",` +
+    `"timestamp":"${timestampText(startMs)}","service_name":${resource.service},"span_name":${json(name)},` +
+    `"span_kind":"${SPAN_KIND_NAMES[kind] ?? 'UNSPECIFIED'}","status_code":"${statusCode === STATUS_CODE_ERROR ? 'ERROR' : 'OK'}",` +
+    `"status_message":${json(statusMessage)},"duration_ms":${durationMs},"project_name":${json(project)},` +
+    `"project_version":${resource.version},"environment":${resource.environment},"attributes":${attributesText()}`
+  );
 }
 
 /** A trace or span id of `size` bytes, not all zero, as hex. */

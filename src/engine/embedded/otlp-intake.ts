@@ -11,6 +11,7 @@ import { METRIC_COLUMNS, metricsToRows } from '../../transform/metrics.js';
 import { otlpToRows } from '../../transform/otlp-to-rows.js';
 import { TRACE_COLUMNS, TRACE_NESTED_COLUMNS, toJsonEachRow, type RejectedItem } from '../../transform/row.js';
 import { logsRequestToRows } from '../../transform/logs-wire.js';
+import { traceJsonToRows } from '../../transform/traces-json.js';
 import { traceRequestToRows } from '../../transform/traces-wire.js';
 import { WireMismatch } from '../../otlp/wire.js';
 import type { TableWriter } from './table-writer.js';
@@ -38,6 +39,14 @@ export function decodeExport(signal: Signal, body: Buffer, encoding: Encoding): 
     try {
       const { data, rows } = signal === 'traces' ? traceRequestToRows(body) : logsRequestToRows(body);
       return { table: signal, columns: signal === 'traces' ? TRACE_COLUMNS_ALL : LOG_COLUMNS, data, rows, total: rows, rejected: [] };
+    } catch (error) {
+      if (!(error instanceof WireMismatch)) throw error;
+    }
+  }
+  if (encoding === 'json' && signal === 'traces') {
+    try {
+      const { data, rows } = traceJsonToRows(body.toString('utf8'));
+      return { table: 'traces', columns: TRACE_COLUMNS_ALL, data, rows, total: rows, rejected: [] };
     } catch (error) {
       if (!(error instanceof WireMismatch)) throw error;
     }
