@@ -7,6 +7,8 @@ import type { Config } from '../src/config/index.js';
 import { startEmbeddedServer, type RunningEmbeddedServer } from '../src/engine/embedded/server.js';
 import { configFor, makeTestHome, type TestHome } from './helpers/home.js';
 import { toolAvailable } from './helpers/tools.js';
+import { createServer } from 'node:http';
+import { sendStream } from '../src/engine/embedded/http/stream-response.js';
 
 let home: TestHome;
 let config: Config;
@@ -145,6 +147,28 @@ describe('errors on a streamed read, as ClickHouse reports them', () => {
   });
 });
 
+describe('a streamed read runs with its own request\'s settings and database', () => {
+  const get = async (query: string) => {
+    const res = await fetch(`${base}/?${query}`, { headers: { Authorization: admin } });
+    return { status: res.status, code: res.headers.get('x-clickhouse-exception-code'), streamed: res.headers.has('x-clickhouse-exception-tag'), text: await res.text() };
+  };
+
+  it('a setting in the URL applies to that read only, and the telemetry database is current', async () => {
+    const one = await get(`max_threads=1&query=${encodeURIComponent("SELECT getSetting('max_threads'), currentDatabase() FROM numbers(2)")}`);
+    expect(one).toMatchObject({ status: 200, streamed: true, text: '1\ttelemetry\n1\ttelemetry\n' });
+    const next = await get(`query=${encodeURIComponent("SELECT getSetting('max_threads') FROM numbers(1)")}`);
+    expect(next.streamed).toBe(true);
+    expect(next.text).not.toBe('1\n');
+  });
+
+  it('a limit the read breaks before its first row answers with the error status and code, not 200', async () => {
+    const over = await get(`max_result_rows=10&result_overflow_mode=throw&query=${encodeURIComponent('SELECT number FROM numbers(100000)')}`);
+    expect(over.status).toBe(500);
+    expect(over.code).toBe('396');
+    expect(over.text).toMatch(/^Code: 396\. DB::Exception: /);
+  });
+});
+
 describe('a slow reader holds nothing but its own stream', () => {
   it('while one result waits unread, inserts, queries and a second large SELECT are all answered; the stream then finishes', async () => {
     const slow = await openGet('SELECT number FROM numbers(5000000)');
@@ -177,6 +201,37 @@ describe('a slow reader holds nothing but its own stream', () => {
     let lines = 0;
     for await (const chunk of next as AsyncIterable<Buffer>) for (const byte of chunk) if (byte === 0x0a) lines++;
     expect(lines).toBe(1_000_000);
+  });
+});
+
+describe('a reader that stops reading', () => {
+  it('is dropped after the send timeout, and its query cancelled', { timeout: 20_000 }, async () => {
+    let cancelled = false;
+    let outcome: Awaited<ReturnType<typeof sendStream>> | undefined;
+    const chunk = Buffer.alloc(64 * 1024, 0x61);
+    const endless = {
+      first: chunk,
+      rest: async function* () {
+        for (;;) yield chunk;
+      },
+      cancel: () => {
+        cancelled = true;
+      },
+    };
+    const server = createServer((_req, res) => {
+      void sendStream(res, { 'Content-Type': 'text/plain' }, endless, false, 300).then((result) => (outcome = result));
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const port = (server.address() as { port: number }).port;
+    const req = request(`http://127.0.0.1:${port}/`, (res) => res.pause());
+    req.end();
+    const began = Date.now();
+    while (outcome === undefined && Date.now() - began < 10_000) await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(outcome?.aborted).toBe(true);
+    expect(outcome?.bytes).toBeGreaterThan(0);
+    expect(cancelled).toBe(true);
+    req.destroy();
+    await new Promise((resolve) => server.close(resolve));
   });
 });
 

@@ -21,7 +21,16 @@ export interface StreamedOutcome {
  * exception block (the tag is in X-ClickHouse-Exception-Tag, so clients such as @clickhouse/client raise the error
  * instead of taking the rows so far for the whole result); a client that disconnects cancels the query.
  */
-export async function sendStream(res: ServerResponse, headers: Record<string, string>, result: ResultStream, gzip: boolean): Promise<StreamedOutcome> {
+/** How long a client may take nothing before the response is dropped (ClickHouse's http_send_timeout default). */
+export const SEND_TIMEOUT_MS = 30_000;
+
+export async function sendStream(
+  res: ServerResponse,
+  headers: Record<string, string>,
+  result: ResultStream,
+  gzip: boolean,
+  sendTimeoutMs = SEND_TIMEOUT_MS,
+): Promise<StreamedOutcome> {
   const tag = randomBytes(8).toString('hex');
   const out: Record<string, string> = { ...headers, 'X-ClickHouse-Exception-Tag': tag };
   if (gzip) out['Content-Encoding'] = 'gzip';
@@ -39,8 +48,20 @@ export async function sendStream(res: ServerResponse, headers: Record<string, st
   const onDrain = () => wake?.();
   res.on('close', onClose);
   sink.on('drain', onDrain);
-  // Resolves when the sink takes more, or the client is gone.
-  const writable = () => new Promise<void>((resolve) => (wake = resolve));
+  // Resolves when the sink takes more, or the client is gone; a client that reads nothing for sendTimeoutMs is dropped,
+  // so a stalled reader neither keeps its query nor holds the engine's shutdown.
+  const writable = () =>
+    new Promise<void>((resolve) => {
+      const timer = setTimeout(() => {
+        aborted = true;
+        res.destroy();
+        resolve();
+      }, sendTimeoutMs);
+      wake = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+    });
 
   let bytes = 0;
   let error: ClickHouseError | undefined;
@@ -67,7 +88,8 @@ export async function sendStream(res: ServerResponse, headers: Record<string, st
   } finally {
     result.cancel();
     sink.off('drain', onDrain);
-    if (!aborted) await new Promise<void>((resolve) => sink.end(resolve));
+    if (aborted) sink.destroy();
+    else await new Promise<void>((resolve) => sink.end(resolve));
     if (gzip && !aborted) await new Promise<void>((resolve) => (res.writableFinished ? resolve() : res.once('finish', resolve).once('close', resolve)));
     res.off('close', onClose);
   }
