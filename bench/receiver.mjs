@@ -114,9 +114,22 @@ async function compare(a, b) {
   return { ratio: Number(median(ratios).toFixed(3)), a: median(rates.a), b: median(rates.b) };
 }
 
+/**
+ * fetch, sent again once when it went out on a kept-alive socket the server had already closed (building a side's
+ * bodies blocks this process for seconds under load, past the server's keep-alive timeout).
+ */
+async function post(url, init) {
+  try {
+    return await fetch(url, init);
+  } catch (error) {
+    if (error?.cause?.code !== 'UND_ERR_SOCKET') throw error;
+    return fetch(url, init);
+  }
+}
+
 function httpPost(url, auth, contentType) {
   return async (body) => {
-    const res = await fetch(url, { method: 'POST', body, headers: { Authorization: auth, 'Content-Type': contentType, 'Content-Encoding': 'gzip' } });
+    const res = await post(url, { method: 'POST', body, headers: { Authorization: auth, 'Content-Type': contentType, 'Content-Encoding': 'gzip' } });
     const answer = Buffer.from(await res.arrayBuffer());
     if (res.status !== 200 || (contentType === 'application/json' && answer.length > 2)) throw new Error(`${url}: HTTP ${res.status} ${answer.toString('utf8').slice(0, 200)}`);
   };
@@ -156,7 +169,7 @@ export async function receiverRatios({ vars, grpcAddress, items, say, fmt }) {
 
   const grpcClient = grpcExport(grpcAddress, auth);
   const plainProto = async (body) => {
-    const res = await fetch(`${base}/v1/traces`, { method: 'POST', body, headers: { Authorization: auth, 'Content-Type': 'application/x-protobuf' } });
+    const res = await post(`${base}/v1/traces`, { method: 'POST', body, headers: { Authorization: auth, 'Content-Type': 'application/x-protobuf' } });
     await res.arrayBuffer();
     if (res.status !== 200) throw new Error(`HTTP ${res.status}`);
   };
