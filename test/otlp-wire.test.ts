@@ -265,6 +265,21 @@ describe('the receiver takes protobuf log requests straight to rows', () => {
   });
 });
 
+describe('a hostile request on the fast path', () => {
+  it('a span with 100,000 attributes (many repeated, some over the resource\'s) is stored as the full path stores it (positions by key, not a search per attribute)', { timeout: 20_000 }, () => {
+    const resourceAttrs = Array.from({ length: 20 }, (_, i) => ({ key: `r${i}`, value: { stringValue: `resource ${i}` } }));
+    const own = Array.from({ length: 100_000 }, (_, i) => ({ key: i % 3 === 0 ? `r${i % 40}` : `k${i % 50_000}`, value: { intValue: String(i) } }));
+    const body = encode({
+      resourceSpans: [{ resource: { attributes: resourceAttrs }, scopeSpans: [{ spans: [{ traceId: Buffer.alloc(16, 1), spanId: Buffer.alloc(8, 2), startTimeUnixNano: '1', attributes: own }] }] }],
+    });
+    const fast = traceRequestToRows(body);
+    expect(fast.data.equals(toJsonEachRow(otlpToRows(decodeTraceRequest(body)).rows))).toBe(true);
+    const attributes = (lines(fast.data)[0] as { attributes: Record<string, string> }).attributes;
+    expect(Object.keys(attributes)).toHaveLength(20 + 20 + 50_000);
+    expect(attributes.r0).toBe('99960');
+  });
+});
+
 describe('the wire reader', () => {
   it('reads 64-bit values exactly: signed ints, and nanoseconds to whole milliseconds', () => {
     fc.assert(

@@ -106,22 +106,33 @@ export function resourceText(resource: FlatAttributes): ResourceText {
  */
 const keys: string[] = [];
 const values: string[] = [];
+/** Positions by key, built once an item has many attributes (a linear search would make a hostile one quadratic). */
+let index: Map<string, number> | undefined;
+const INDEX_FROM = 16;
 
 export function startAttributes(resource: ResourceText): void {
   keys.length = 0;
   values.length = 0;
-  for (let i = 0; i < resource.restKeys.length; i++) {
-    keys.push(resource.restKeys[i] as string);
-    values.push(resource.restValues[i] as string);
-  }
+  index = undefined;
+  for (let i = 0; i < resource.restKeys.length; i++) setAttribute(resource.restKeys[i] as string, resource.restValues[i] as string);
 }
 
 export function setAttribute(key: string, value: string): void {
-  for (let i = 0; i < keys.length; i++) {
-    if (keys[i] === key) {
-      values[i] = value;
+  if (index === undefined && keys.length < INDEX_FROM) {
+    for (let i = 0; i < keys.length; i++) {
+      if (keys[i] === key) {
+        values[i] = value;
+        return;
+      }
+    }
+  } else {
+    if (index === undefined) index = new Map(keys.map((k, i) => [k, i]));
+    const at = index.get(key);
+    if (at !== undefined) {
+      values[at] = value;
       return;
     }
+    index.set(key, keys.length);
   }
   keys.push(key);
   values.push(value);
