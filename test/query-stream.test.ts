@@ -28,7 +28,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await client?.close();
-  await server?.close();
+  await server?.close(); // already closed by the last test; close() is idempotent
   await home?.cleanup();
 });
 
@@ -217,6 +217,7 @@ describe('a reader that stops reading', () => {
       cancel: () => {
         cancelled = true;
       },
+      halted: new Promise<void>(() => undefined),
     };
     const server = createServer((_req, res) => {
       void sendStream(res, { 'Content-Type': 'text/plain' }, endless, false, 300).then((result) => (outcome = result));
@@ -259,5 +260,31 @@ describe.skipIf(!toolAvailable('curl', 'curl'))('curl against a streamed result'
     const text = ran.stdout.toString('utf8');
     expect(text.startsWith('0\n0\n')).toBe(true);
     expect(text).toMatch(/__exception__\r\n[0-9a-f]{16}\r\nCode: 395\. DB::Exception: /);
+  });
+});
+
+// Last: it stops the engine this file shares.
+describe('stopping the engine while a result streams', () => {
+  it('ends the body with QUERY_WAS_CANCELLED instead of holding the stop for as long as the query would run', { timeout: 30_000 }, async () => {
+    const res = await openGet('SELECT number FROM numbers(10000000000)');
+    expect(res.statusCode).toBe(200);
+    const tag = String(res.headers['x-clickhouse-exception-tag']);
+    let tail = '';
+    let bytes = 0;
+    const ended = new Promise<void>((resolve) => {
+      res.on('data', (chunk: Buffer) => {
+        bytes += chunk.length;
+        tail = (tail + chunk.toString('latin1')).slice(-600);
+      });
+      res.on('end', resolve);
+      res.on('close', resolve);
+    });
+    res.resume();
+    while (bytes < 1_000_000) await new Promise((resolve) => setTimeout(resolve, 20));
+    await server.close();
+    await ended;
+    expect(tail).toContain(`\r\n__exception__\r\n${tag}\r\n`);
+    expect(tail).toMatch(/Code: 394\. DB::Exception: the engine is stopping/);
+    expect(tail.endsWith(`${tag}\r\n__exception__\r\n`)).toBe(true);
   });
 });

@@ -106,6 +106,11 @@ export class EmbeddedDatabase implements SqlRunner {
     return this.streamer.open(sql, request);
   }
 
+  /** Ends a streamed result under way (it ends with QUERY_WAS_CANCELLED) and streams no more: the engine is stopping. */
+  stopStreams(): void {
+    this.streamer.stop();
+  }
+
   /**
    * From now on, concurrent inserts into one table are written as one (ingest/coalescer.ts), journalled in
    * `journalDir` for exactly-once across a crash. Inserts the batches a crash left there first; returns how many.

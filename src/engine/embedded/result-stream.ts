@@ -1,7 +1,7 @@
 // Owns streaming SELECT results chunk by chunk on a session of their own, so a large result is never held whole and a
 // slow reader never stalls ingest or the other queries.
 
-import { toClickHouseError } from '../../clickhouse/errors.js';
+import { CH, chError, toClickHouseError } from '../../clickhouse/errors.js';
 import { loadChdb } from './chdb.js';
 import { CHDB_CONNECTION_ARGS, SessionState } from './session-state.js';
 
@@ -21,6 +21,8 @@ export interface ResultStream {
   rest(): AsyncGenerator<Uint8Array>;
   /** Stops the query and frees the session (a reader that went away). Idempotent. */
   cancel(): void;
+  /** Resolves when the engine stops streams (it is shutting down); rest() then throws QUERY_WAS_CANCELLED. */
+  readonly halted: Promise<void>;
 }
 
 /**
@@ -44,8 +46,17 @@ export class ResultStreamer {
   private busy = false;
   private active: ChdbStream | undefined;
   private closed = false;
+  private halt: (() => void) | undefined;
+  private readonly halted = new Promise<void>((resolve) => (this.halt = resolve));
 
   constructor(private readonly dataDir: string) {}
+
+  /** Ends the stream under way with QUERY_WAS_CANCELLED, and starts no more (the engine is stopping). */
+  stop(): void {
+    this.closed = true;
+    this.halt?.();
+    this.active?.cancel();
+  }
 
   /**
    * Starts `sql` and reads its first chunk. Undefined when a stream is already under way or chDB cannot stream this
@@ -106,6 +117,8 @@ export class ResultStreamer {
       finished = true;
       this.release();
     };
+    let halted = false;
+    void this.halted.then(() => (halted = true));
     return {
       first,
       rest: async function* () {
@@ -113,6 +126,7 @@ export class ResultStreamer {
         try {
           for (;;) {
             const next = await iterator.next();
+            if (halted) throw chError(CH.QUERY_WAS_CANCELLED, 'the engine is stopping: the result ends here, incomplete');
             if (next.done) break;
             yield next.value.raw();
           }
@@ -123,6 +137,7 @@ export class ResultStreamer {
         }
       },
       cancel: finish,
+      halted: this.halted,
     };
   }
 

@@ -70,6 +70,8 @@ export async function startEmbeddedServer(config: Config, log: LogFn = () => und
       ingestCounters: () => database.batchCounters() ?? { requests: 0, batches: 0, deduplicated: 0 },
       close: () =>
         (closing ??= (async () => {
+          // A streamed result would keep its connection open for as long as the query runs.
+          database.stopStreams();
           await Promise.all([...servers.map(closeServer), closeGrpc(grpcReceiver)]);
           await Promise.allSettled([...inFlight]);
           await writer.drain();

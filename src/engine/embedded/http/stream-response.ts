@@ -48,6 +48,16 @@ export async function sendStream(
   const onDrain = () => wake?.();
   res.on('close', onClose);
   sink.on('drain', onDrain);
+  // The engine is stopping: a client that keeps up gets the exception block from rest(); one that does not is dropped.
+  let halted = false;
+  void result.halted.then(() => {
+    halted = true;
+    if (wake) {
+      aborted = true;
+      res.destroy();
+      wake();
+    }
+  });
   // Resolves when the sink takes more, or the client is gone; a client that reads nothing for sendTimeoutMs is dropped,
   // so a stalled reader neither keeps its query nor holds the engine's shutdown.
   const writable = () =>
@@ -58,9 +68,15 @@ export async function sendStream(
         resolve();
       }, sendTimeoutMs);
       wake = () => {
+        wake = undefined;
         clearTimeout(timer);
         resolve();
       };
+      if (halted) {
+        aborted = true;
+        res.destroy();
+        wake();
+      }
     });
 
   let bytes = 0;
