@@ -39,6 +39,7 @@ export const CH = Object.freeze({
   QUERY_IS_TOO_LARGE: { code: 229, name: 'QUERY_IS_TOO_LARGE' },
   HTTP_LENGTH_REQUIRED: { code: 381, name: 'HTTP_LENGTH_REQUIRED' },
   TIMEOUT_EXCEEDED: { code: 159, name: 'TIMEOUT_EXCEEDED' },
+  QUERY_WAS_CANCELLED: { code: 394, name: 'QUERY_WAS_CANCELLED' },
   // The embedded engine's access policy, sessions and insert queue.
   ACCESS_DENIED: { code: 497, name: 'ACCESS_DENIED' },
   UNKNOWN_TABLE: { code: 60, name: 'UNKNOWN_TABLE' },

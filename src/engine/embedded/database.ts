@@ -6,8 +6,10 @@ import type { SqlRunner } from '../../schema/index.js';
 import { loadChdb } from './chdb.js';
 import { InsertCoalescer, type CoalescerLimits } from './ingest/coalescer.js';
 import { IngestJournal } from './ingest/journal.js';
+import { ResultStreamer, type ResultStream, type StreamRequest } from './result-stream.js';
+import { CHDB_CONNECTION_ARGS, SessionState, type ChdbSession } from './session-state.js';
 
-type Session = InstanceType<Awaited<ReturnType<typeof loadChdb>>['Session']>;
+export { quoteIdentifier, quoteString } from './session-state.js';
 
 export interface QueryOptions {
   /** Output format when the SQL has no FORMAT clause (ClickHouse's default is TabSeparated). */
@@ -47,8 +49,6 @@ export const RAW_INSERT_FORMATS: ReadonlySet<string> = new Set([
   'JSONEachRow', 'JSONCompactEachRow', 'CSV', 'CSVWithNames', 'TSV', 'TabSeparated', 'TSVWithNames', 'TabSeparatedWithNames',
 ]);
 
-const DEFAULT_DATABASE = 'default';
-
 /**
  * chDB runs one statement at a time per session, and `SET`/`USE` change the session for everything after them.
  * So every statement goes through one lane here, and the lane puts the session's settings and current database
@@ -56,20 +56,25 @@ const DEFAULT_DATABASE = 'default';
  */
 export class EmbeddedDatabase implements SqlRunner {
   private lane: Promise<unknown> = Promise.resolve();
-  private currentDatabase = DEFAULT_DATABASE;
-  private readonly activeSettings = new Map<string, string>();
+  private readonly state: SessionState;
+  private readonly streamer: ResultStreamer;
   private closed = false;
   private coalescer: InsertCoalescer | undefined;
   /** Told of each insert's outcome, and of any statement refused for lack of space (the disk watch). */
   private writeObserver: ((failure: ClickHouseError | undefined) => void) | undefined;
 
-  private constructor(private readonly session: Session) {}
+  private constructor(
+    private readonly session: ChdbSession,
+    dataDir: string,
+  ) {
+    this.state = new SessionState(session);
+    this.streamer = new ResultStreamer(dataDir);
+  }
 
   static async open(dataDir: string): Promise<EmbeddedDatabase> {
     const chdb = await loadChdb();
     await mkdir(dataDir, { recursive: true });
-    // Match clickhouse-server's defaults where chDB's differ, so clients see the same JSON.
-    return new EmbeddedDatabase(new chdb.Session(dataDir, { connectionArgs: ['--output_format_json_quote_64bit_integers=1'] }));
+    return new EmbeddedDatabase(new chdb.Session(dataDir, { connectionArgs: [...CHDB_CONNECTION_ARGS] }), dataDir);
   }
 
   /** Runs a statement and returns its text output (SqlRunner, for the schema). */
@@ -80,7 +85,7 @@ export class EmbeddedDatabase implements SqlRunner {
 
   query(sql: string, options: QueryOptions = {}): Promise<QueryOutcome> {
     return this.enqueue(async () => {
-      await this.prepare(options.database, options.settings);
+      await this.state.prepare(options.database, options.settings);
       try {
         const format = options.format ?? 'TabSeparated';
         const result =
@@ -94,6 +99,20 @@ export class EmbeddedDatabase implements SqlRunner {
         throw failure;
       }
     });
+  }
+
+  /**
+   * Starts a read whose result goes out chunk by chunk (result-stream.ts); undefined when streams are busy or chDB
+   * cannot stream the statement (then use query()). Throws the ClickHouseError of a query failing before its first chunk.
+   */
+  stream(sql: string, request: StreamRequest): Promise<ResultStream | undefined> {
+    if (this.closed) return Promise.reject(new Error('the embedded database is closed'));
+    return this.streamer.open(sql, request);
+  }
+
+  /** Ends a streamed result under way (it ends with QUERY_WAS_CANCELLED) and streams no more: the engine is stopping. */
+  stopStreams(): void {
+    this.streamer.stop();
   }
 
   /**
@@ -135,7 +154,7 @@ export class EmbeddedDatabase implements SqlRunner {
   /** One insert statement now, on the lane. */
   insertNow(request: InsertRequest): Promise<InsertOutcome> {
     return this.enqueue(async () => {
-      await this.prepare(request.database, undefined);
+      await this.state.prepare(request.database, undefined);
       try {
         const summary = await this.session.insert({
           table: request.table,
@@ -157,6 +176,7 @@ export class EmbeddedDatabase implements SqlRunner {
     await this.coalescer?.drain();
     this.closed = true;
     await this.lane.catch(() => undefined);
+    this.streamer.close();
     this.session.close();
   }
 
@@ -166,43 +186,4 @@ export class EmbeddedDatabase implements SqlRunner {
     this.lane = next.catch(() => undefined);
     return next;
   }
-
-  private async prepare(database: string | undefined, settings: Record<string, string> | undefined): Promise<void> {
-    const wanted = database && database !== '' ? database : DEFAULT_DATABASE;
-    if (wanted !== this.currentDatabase) {
-      await this.exec(`USE ${quoteIdentifier(wanted)}`);
-      this.currentDatabase = wanted;
-    }
-    const want = settings ?? {};
-    for (const name of [...this.activeSettings.keys()]) {
-      if (!(name in want)) {
-        await this.exec(`SET ${name} = DEFAULT`);
-        this.activeSettings.delete(name);
-      }
-    }
-    for (const [name, value] of Object.entries(want)) {
-      if (this.activeSettings.get(name) === value) continue;
-      if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(name)) {
-        throw toClickHouseError(new Error(`Code: 115. DB::Exception: Unknown setting '${name}'. (UNKNOWN_SETTING)`));
-      }
-      await this.exec(`SET ${name} = ${quoteString(value)}`);
-      this.activeSettings.set(name, value);
-    }
-  }
-
-  private async exec(sql: string): Promise<void> {
-    try {
-      await this.session.queryAsync(sql, { format: 'TabSeparated' });
-    } catch (error) {
-      throw toClickHouseError(error, sql);
-    }
-  }
-}
-
-export function quoteIdentifier(name: string): string {
-  return `\`${name.replace(/\\/g, '\\\\').replace(/`/g, '\\`')}\``;
-}
-
-export function quoteString(value: string): string {
-  return `'${value.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
 }

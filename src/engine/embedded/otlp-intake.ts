@@ -9,7 +9,11 @@ import { SIGNAL_INFO, type Signal } from '../../otlp/types.js';
 import { LOG_COLUMNS, logsToRows } from '../../transform/logs.js';
 import { METRIC_COLUMNS, metricsToRows } from '../../transform/metrics.js';
 import { otlpToRows } from '../../transform/otlp-to-rows.js';
-import { TRACE_COLUMNS, TRACE_NESTED_COLUMNS, type RejectedItem } from '../../transform/row.js';
+import { TRACE_COLUMNS, TRACE_NESTED_COLUMNS, toJsonEachRow, type RejectedItem } from '../../transform/row.js';
+import { logsRequestToRows } from '../../transform/logs-wire.js';
+import { traceJsonToRows } from '../../transform/traces-json.js';
+import { traceRequestToRows } from '../../transform/traces-wire.js';
+import { WireMismatch } from '../../otlp/wire.js';
 import type { TableWriter } from './table-writer.js';
 
 export type Encoding = 'protobuf' | 'json';
@@ -17,7 +21,9 @@ export type Encoding = 'protobuf' | 'json';
 export interface Decoded {
   table: string;
   columns: readonly string[];
-  rows: readonly object[];
+  /** The rows to store, as JSONEachRow text. */
+  data: Buffer;
+  rows: number;
   /** Items in the request (spans, log records or data points). */
   total: number;
   rejected: RejectedItem[];
@@ -28,25 +34,48 @@ const NAMED_REJECTIONS = 5;
 
 /** Decodes and transforms a request body; throws OtlpDecodeError when the body is not a request of this signal. */
 export function decodeExport(signal: Signal, body: Buffer, encoding: Encoding): Decoded {
+  if (encoding === 'protobuf' && signal !== 'metrics') {
+    // The fast path covers what exporters send; anything it does not take gets the full decode and its precise answer.
+    try {
+      const { data, rows } = signal === 'traces' ? traceRequestToRows(body) : logsRequestToRows(body);
+      return { table: signal, columns: signal === 'traces' ? TRACE_COLUMNS_ALL : LOG_COLUMNS, data, rows, total: rows, rejected: [] };
+    } catch (error) {
+      if (!(error instanceof WireMismatch)) throw error;
+    }
+  }
+  if (encoding === 'json' && signal === 'traces') {
+    try {
+      const { data, rows } = traceJsonToRows(body.toString('utf8'));
+      return { table: 'traces', columns: TRACE_COLUMNS_ALL, data, rows, total: rows, rejected: [] };
+    } catch (error) {
+      if (!(error instanceof WireMismatch)) throw error;
+    }
+  }
   switch (signal) {
     case 'traces': {
       const request = encoding === 'json' ? decodeTraceRequestJson(body.toString('utf8')) : decodeTraceRequest(body);
-      return { table: 'traces', columns: [...TRACE_COLUMNS, ...TRACE_NESTED_COLUMNS], total: countSpans(request), ...otlpToRows(request) };
+      return withData('traces', TRACE_COLUMNS_ALL, countSpans(request), otlpToRows(request));
     }
     case 'logs': {
       const request = encoding === 'json' ? decodeLogsRequestJson(body.toString('utf8')) : decodeLogsRequest(body);
-      return { table: 'logs', columns: LOG_COLUMNS, total: countLogRecords(request), ...logsToRows(request) };
+      return withData('logs', LOG_COLUMNS, countLogRecords(request), logsToRows(request));
     }
     case 'metrics': {
       const request = encoding === 'json' ? decodeMetricsRequestJson(body.toString('utf8')) : decodeMetricsRequest(body);
-      return { table: 'metrics', columns: METRIC_COLUMNS, total: countDataPoints(request), ...metricsToRows(request) };
+      return withData('metrics', METRIC_COLUMNS, countDataPoints(request), metricsToRows(request));
     }
   }
 }
 
+const TRACE_COLUMNS_ALL: readonly string[] = [...TRACE_COLUMNS, ...TRACE_NESTED_COLUMNS];
+
+function withData(table: string, columns: readonly string[], total: number, result: { rows: readonly object[]; rejected: RejectedItem[] }): Decoded {
+  return { table, columns, data: toJsonEachRow(result.rows), rows: result.rows.length, total, rejected: result.rejected };
+}
+
 /** Stores a decoded request once, keyed by the hash of the body it came from; rejects when the store fails. */
 export function store(writer: TableWriter, decoded: Decoded, body: Buffer): Promise<void> {
-  return writer.write({ table: decoded.table, columns: decoded.columns, rows: decoded.rows, token: `otlp-${createHash('sha256').update(body).digest('hex')}` });
+  return writer.write({ table: decoded.table, columns: decoded.columns, data: decoded.data, rows: decoded.rows, token: `otlp-${createHash('sha256').update(body).digest('hex')}` });
 }
 
 /** The partial-success message: the first refused items by position and name, with why. */

@@ -90,6 +90,8 @@ export async function startEmbeddedServer(config: Config, log: LogFn = () => und
       rollupCounters: () => rollups.counters(),
       close: () =>
         (closing ??= (async () => {
+          // A streamed result would keep its connection open for as long as the query runs.
+          database.stopStreams();
           await Promise.all([...servers.map(closeServer), closeGrpc(grpcReceiver)]);
           await Promise.allSettled([...inFlight]);
           await writer.drain();

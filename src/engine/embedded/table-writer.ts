@@ -1,7 +1,6 @@
 // Owns writing received rows to a table: one insert per request, deduplicated by a token derived from the request,
 // so an exporter that retries a request whose answer it lost (say, the engine was killed) stores it once.
 
-import { toJsonEachRow } from '../../transform/row.js';
 import type { EmbeddedDatabase } from './database.js';
 
 export interface TableWriterOptions {
@@ -13,7 +12,9 @@ export interface TableInsert {
   /** Table name inside the configured database, e.g. `traces`. */
   table: string;
   columns: readonly string[];
-  rows: readonly object[];
+  /** The rows as JSONEachRow text. */
+  data: Buffer;
+  rows: number;
   /** Identifies the request's content (a hash of its body): the same request sent again is stored once. */
   token: string;
 }
@@ -24,13 +25,13 @@ export class TableWriter {
   constructor(private readonly options: TableWriterOptions) {}
 
   /** Resolves once the rows are stored; rejects with the engine's error when the insert fails. */
-  write({ table, columns, rows, token }: TableInsert): Promise<void> {
-    if (rows.length === 0) return Promise.resolve();
+  write({ table, columns, data, rows, token }: TableInsert): Promise<void> {
+    if (rows === 0) return Promise.resolve();
     const insert = this.options.db.insert({
       table: `${this.options.database}.${table}`,
       columns: [...columns],
       format: 'JSONEachRow',
-      data: toJsonEachRow(rows),
+      data,
       settings: { insert_deduplication_token: token },
     });
     this.inFlight.add(insert);

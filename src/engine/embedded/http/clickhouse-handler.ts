@@ -7,9 +7,11 @@ import { parseInsert, type InsertStatement } from '../../../clickhouse/statement
 import type { AccessGate, Execution, RequestScope } from '../access/gate.js';
 import type { Session } from '../access/sessions.js';
 import { RAW_INSERT_FORMATS, type EmbeddedDatabase, type InsertRequest } from '../database.js';
+import { STREAMABLE_FORMATS } from '../result-stream.js';
 import { checkCredentials, presentedCredentials, type Users } from './auth.js';
 import { BodyError, readBody } from './body.js';
 import { acceptsGzip, send, type LogFn } from './respond.js';
+import { sendStream } from './stream-response.js';
 
 export interface ClickHouseHandlerOptions {
   db: EmbeddedDatabase;
@@ -123,6 +125,25 @@ export function createClickHouseHandler(options: ClickHouseHandlerOptions) {
         return;
       }
       const format = formatOf(plan.sql) ?? defaultFormat;
+      const resultHeaders = {
+        ...baseHeaders,
+        'X-ClickHouse-Format': format,
+        'Content-Type': CONTENT_TYPES[format] ?? 'text/plain; charset=UTF-8',
+      };
+      // A read outside an HTTP session (whose temporary tables live on the main session) in a row format goes out as
+      // chDB produces it; the gate has decided above, and a failure before the first chunk still gets its status.
+      if (verdict.kind === 'read' && !session && STREAMABLE_FORMATS.has(format) && url.searchParams.get('wait_end_of_query') !== '1' && !hasHiddenFormat(plan.sql)) {
+        const stream = await db.stream(plan.sql, { format: defaultFormat, params: run.params, settings: run.settings, database: run.database });
+        if (stream) {
+          const streamed = await sendStream(res, { ...resultHeaders, 'X-ClickHouse-Summary': summaryHeader(summary) }, stream, gzipOut);
+          if (streamed.error) {
+            status = httpStatusFor(streamed.error);
+            log({ level: 'warn', endpoint: 'clickhouse', status, code: streamed.error.serverCode, error: firstLine(streamed.error.message), after_bytes: streamed.bytes });
+          }
+          if (streamed.aborted) log({ level: 'debug', endpoint: 'clickhouse', msg: 'client closed a streamed result', after_bytes: streamed.bytes });
+          return;
+        }
+      }
       const outcome = await db.query(plan.sql, { format: defaultFormat, params: run.params, settings: run.settings, database: run.database });
       if (verdict.kind === 'create-temporary') session?.temporaryTables.add(verdict.table);
       if (verdict.kind === 'drop-temporary') session?.temporaryTables.delete(verdict.table);
@@ -130,12 +151,7 @@ export function createClickHouseHandler(options: ClickHouseHandlerOptions) {
       await send(
         res,
         200,
-        {
-          ...baseHeaders,
-          'X-ClickHouse-Format': format,
-          'X-ClickHouse-Summary': summaryHeader(summary),
-          'Content-Type': CONTENT_TYPES[format] ?? 'text/plain; charset=UTF-8',
-        },
+        { ...resultHeaders, 'X-ClickHouse-Summary': summaryHeader(summary) },
         outcome.body,
         gzipOut,
       );
@@ -228,6 +244,11 @@ function splitParams(url: URL): { params: Record<string, string>; settings: Reco
 
 function formatOf(sql: string): string | undefined {
   return /\bFORMAT\s+([A-Za-z0-9_]+)\s*;?\s*$/i.exec(sql)?.[1];
+}
+
+/** A FORMAT clause formatOf() cannot see (say, followed by SETTINGS): the output may not be a row format. */
+function hasHiddenFormat(sql: string): boolean {
+  return formatOf(sql) === undefined && /\bFORMAT\s+[A-Za-z]/i.test(sql);
 }
 
 function summaryHeader(summary: { read_rows: number; read_bytes: number; written_rows: number; written_bytes: number; elapsed_ns: number }): string {
