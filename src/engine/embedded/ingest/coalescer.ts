@@ -10,8 +10,9 @@ export interface CoalescerLimits {
   /** Largest batch, in bytes of rows: one insert, one block (so it commits whole). */
   maxBatchBytes: number;
   /**
-   * The longest a batch waits for company: while fewer requests are queued than the table's previous batch held (as
-   * many writers as were seen, each sending its next request), else it goes at once. A lone writer never waits.
+   * The longest a batch waits for company: while fewer requests are queued than writers were seen at once lately
+   * (queued plus being written: each comes back with its next request once answered), else it goes at once. A lone
+   * writer never waits; when the wait runs out, the writers that came are the new expectation.
    */
   waitMs: number;
   /** Rows held (queued and being written) across tables; past it a request is refused, retryable. */
@@ -37,6 +38,8 @@ interface Lane {
   request: Omit<InsertRequest, 'data'>;
   queue: Member[];
   busy: boolean;
+  /** Requests in the batch being written. */
+  writing: number;
   timer: NodeJS.Timeout | undefined;
 }
 
@@ -44,7 +47,7 @@ export type RawInsert = (request: InsertRequest) => Promise<InsertOutcome>;
 
 export class InsertCoalescer {
   private readonly lanes = new Map<string, Lane>();
-  /** How many requests each table's previous batch held: the writers to expect in the next one (bounded map). */
+  /** How many writers each table had at once lately (queued plus being written): the next batch waits for them (bounded map). */
   private readonly expected = new Map<string, number>();
   /** Requests waiting for a batch that is being written, by token: a retry joins the original. */
   private readonly inFlight = new Map<string, Promise<InsertOutcome>>();
@@ -101,10 +104,11 @@ export class InsertCoalescer {
 
     const data = endsWithNewline(request.data) ? request.data : Buffer.concat([request.data, Buffer.from('\n')]);
     const promise = new Promise<InsertOutcome>((resolve, reject) => {
-      const lane = this.lanes.get(key) ?? { request: shape, queue: [], busy: false, timer: undefined };
+      const lane = this.lanes.get(key) ?? { request: shape, queue: [], busy: false, writing: 0, timer: undefined };
       this.lanes.set(key, lane);
       lane.queue.push({ token, data, rows: countRows(data), resolve, reject });
       this.queuedBytes += data.length;
+      this.expect(key, Math.max(this.expected.get(key) ?? 1, lane.queue.length + lane.writing));
       this.schedule(key, lane);
     });
     if (token !== undefined) {
@@ -134,8 +138,15 @@ export class InsertCoalescer {
     if (lane.timer) return;
     lane.timer = setTimeout(() => {
       lane.timer = undefined;
+      // Fewer came back than were expected: those that did are what to wait for next time.
+      this.expect(key, lane.queue.length);
       void this.flush(key, lane);
     }, this.limits.waitMs);
+  }
+
+  private expect(key: string, writers: number): void {
+    if (this.expected.size >= 1_000 && !this.expected.has(key)) this.expected.clear();
+    this.expected.set(key, Math.max(1, writers));
   }
 
   private async flush(key: string, lane: Lane): Promise<void> {
@@ -152,13 +163,13 @@ export class InsertCoalescer {
       batch.push(member);
       bytes += member.data.length;
     }
-    if (this.expected.size >= 1_000 && !this.expected.has(key)) this.expected.clear();
-    this.expected.set(key, batch.length);
+    lane.writing = batch.length;
     try {
       await this.write(lane.request, batch);
     } finally {
       this.queuedBytes -= bytes;
       lane.busy = false;
+      lane.writing = 0;
       // What arrived while this batch was written goes next (at once when as many writers are back as last time):
       // under load batches grow by themselves.
       if (lane.queue.length > 0) this.schedule(key, lane);
