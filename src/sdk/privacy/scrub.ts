@@ -8,9 +8,12 @@ export type PiiKind = 'email' | 'phone' | 'card' | 'ip' | 'secret' | 'user';
 /** What a found value becomes: `[email]` when redacting, `[email:1a2b3c4d5e6f]` when hashing. */
 export type Replace = (kind: PiiKind, value: string) => string;
 
-// Every quantifier is bounded (RFC 5321 limits: 64 for the local part, 63 a label): a hostile value costs linear
-// time, where unbounded ones went quadratic (a 20 KB attribute with one "@" took over a second).
-const EMAIL = /[A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]{1,64}@(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.){1,10}[A-Za-z][A-Za-z0-9-]{0,61}[A-Za-z0-9]/g;
+// An email is up to 64 characters of [A-Za-z0-9!#$%&'*+/=?^_`{|}~.-] before an "@", then this domain (RFC 5321 limits:
+// 64 for the local part, 63 a label). Every bound keeps a hostile value linear, where unbounded quantifiers went
+// quadratic (a 20 KB attribute with one "@" took over a second). Matched from each "@" (see replaceEmails).
+const EMAIL_DOMAIN = /(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.){1,10}[A-Za-z][A-Za-z0-9-]{0,61}[A-Za-z0-9]/y;
+const EMAIL_LOCAL = new Uint8Array(128);
+for (const c of "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789!#$%&'*+/=?^_`{|}~.-") EMAIL_LOCAL[c.charCodeAt(0)] = 1;
 const BEARER = /\b(Bearer|Basic|Token)\s+[A-Za-z0-9._~+/=-]{8,}/gi;
 /** key=value or "key": "value" where the key names a secret. */
 const SECRET_PAIR = /\b([\w.-]{0,40}(?:api[_-]?key|apikey|secret|token|password|passwd|pwd|access[_-]?key|auth)[\w.-]{0,40})(["']?\s*[:=]\s*["']?)(?!(?:Bearer|Basic|Token)\s)([^\s"'&,;}]{4,})/gi;
@@ -25,6 +28,30 @@ const IPV6_CANDIDATE = /(?<![\w:])(?:[0-9A-Fa-f]{0,4}:){2,8}(?:[0-9A-Fa-f]{1,4}|
 const PHONE = /(?<![\w+])(?:\+\d{1,3}[ .-]?(?:\(\d{1,4}\)[ .-]?)?\d{1,4}(?:[ .-]?\d{2,4}){1,4}|\(\d{3}\)[ .-]?\d{3}[ .-]\d{4}|\d{3}[.-]\d{3}[.-]\d{4})(?![\w])/g;
 /** Another user's home folder: /home/<name>, /Users/<name>, C:\Users\<name>. */
 const HOME_PATH = /(\/home\/|\/Users\/|[A-Za-z]:\\Users\\)([^/\\\s"']+)/g;
+
+/**
+ * Replaces each email: what one global regex (local part{1,64} "@" domain) finds, found from each "@" instead, as the
+ * regex's leftmost match is the longest run of local-part characters before it (at most 64, not reaching back into
+ * the previous match). Five times cheaper than the global regex, which tries every position of the text.
+ */
+export function replaceEmails(text: string, replace: Replace): string {
+  let at = text.indexOf('@');
+  let out = '';
+  let copied = 0;
+  while (at !== -1) {
+    let start = at;
+    const floor = Math.max(copied, at - 64);
+    while (start > floor && EMAIL_LOCAL[text.charCodeAt(start - 1)] === 1) start--;
+    EMAIL_DOMAIN.lastIndex = at + 1;
+    if (start < at && EMAIL_DOMAIN.test(text)) {
+      const end = EMAIL_DOMAIN.lastIndex;
+      out += text.slice(copied, start) + replace('email', text.slice(start, end));
+      copied = end;
+      at = text.indexOf('@', end);
+    } else at = text.indexOf('@', at + 1);
+  }
+  return copied === 0 ? text : out + text.slice(copied);
+}
 
 /** The Luhn checksum used by every payment card number. */
 export function luhnValid(digits: string): boolean {
@@ -97,6 +124,28 @@ function likelyAddress(candidate: string): boolean {
 // Case-sensitive with the casings people write (token, Token, TOKEN): a third cheaper than one /i alternation.
 const SECRET_WORDS = /[Bb]earer|BEARER|[Bb]asic|BASIC|[Tt]oken|TOKEN|[Kk]ey|KEY|[Ss]ecret|SECRET|[Pp]ass|PASS|[Pp]wd|PWD|[Aa]uth|AUTH|[spr]k[-_]|gh[pousr]_|github_pat|xox|AKIA|AIza|glpat|eyJ/;
 
+/** The letters of `word` as a bit set, case folded: bit 0 is a or A, bit 25 z or Z. */
+function letterSet(word: string): number {
+  let set = 0;
+  for (let i = 0; i < word.length; i++) set |= 1 << ((word.charCodeAt(i) | 32) - 97);
+  return set;
+}
+
+/**
+ * The letters each secret form needs, case folded (so it holds for BEARER's and SECRET_PAIR's /i too): a text missing
+ * a letter of every set can name no secret, and skips the keyword search. "k" alone stands for token, key, api_key,
+ * access_key, sk_/pk_/rk_ and AKIA; github_pat and gh?_ need g and h.
+ */
+const SECRET_LETTERS = ['k', 'bear', 'basic', 'secret', 'pas', 'pwd', 'auth', 'gh', 'xo', 'aiz', 'glpat', 'eyj'].map(letterSet);
+
+function mayNameSecret(letters: number): boolean {
+  for (let i = 0; i < SECRET_LETTERS.length; i++) {
+    const need = SECRET_LETTERS[i]!;
+    if ((letters & need) === need) return true;
+  }
+  return false;
+}
+
 /** What one pass over the text tells about which detectors can match. */
 export interface Shape {
   digits: number;
@@ -107,18 +156,25 @@ export interface Shape {
   secrets: boolean;
 }
 
+/** A shape that runs every detector: what the one-pass shortcuts are checked against. */
+export const EVERY_DETECTOR: Shape = Object.freeze({ digits: Infinity, dots: Infinity, at: true, colon: true, slash: true, secrets: true });
+
 /** Which detectors could match `text`, from one pass; undefined when none could (most values). */
 export function shapeOf(text: string): Shape | undefined {
-  if (text.length < 4) return undefined;
+  const n = text.length;
+  if (n < 4) return undefined;
   let digits = 0;
   let dots = 0;
+  let letters = 0;
   let at = false;
   let colon = false;
   let slash = false;
   let separator = false;
-  for (let i = 0; i < text.length; i++) {
+  for (let i = 0; i < n; i++) {
     const c = text.charCodeAt(i);
-    if (c >= 48 && c <= 57) digits++;
+    const letter = (c | 32) - 97;
+    if (letter >= 0 && letter < 26) letters |= 1 << letter;
+    else if (c >= 48 && c <= 57) digits++;
     else if (c === 46) dots++;
     else if (c === 64) at = true;
     else if (c === 58) colon = true;
@@ -126,27 +182,40 @@ export function shapeOf(text: string): Shape | undefined {
     else if (c === 32 || c === 61 || c === 95 || c === 45 || c === 9) separator = true;
   }
   // A plain number can only be a card number.
-  if (digits === text.length) return digits >= 13 ? { digits, dots, at, colon, slash, secrets: false } : undefined;
+  if (digits === n) return digits >= 13 ? { digits, dots, at, colon, slash, secrets: false } : undefined;
   // Every secret form needs a space (Bearer …), '=' or ':' (key=value), '_' or '-' (sk_…, ghp_…, xoxb-…), a dot (JWT)
-  // or 20 characters (AKIA…): a short word or id without them skips the keyword search, the costly part.
-  const secrets = (separator || colon || dots > 0 || text.length >= 20) && SECRET_WORDS.test(text);
+  // or 20 characters (AKIA…), and the letters of its keyword: a word or sentence without them skips the keyword
+  // search, the costly part.
+  const secrets = (separator || colon || dots > 0 || n >= 20) && mayNameSecret(letters) && SECRET_WORDS.test(text);
   if (digits < 8 && dots < 3 && !at && !colon && !slash && !secrets) return undefined;
   return { digits, dots, at, colon, slash, secrets };
 }
 
 /**
- * False when one cheap pass shows no detector could match (no digits run, '@', ':', '/', separator, dot or length):
- * most attribute values, which then skip the memo and the keyword search.
+ * False when one cheap pass, with no regex, shows no detector could match: no '@', ':', '/' or '\\', fewer than 8
+ * digits (13 for a plain number) and 3 dots, and no separator, dot or length with the letters of a secret's keyword.
+ * Most attribute values stop here and skip the memo; '@', ':' and slashes stop the pass at once (paths and
+ * addresses, which repeat, go to the memo).
  */
 export function mayHoldPii(text: string): boolean {
-  if (text.length < 4) return false;
+  const n = text.length;
+  if (n < 4) return false;
   let digits = 0;
-  for (let i = 0; i < text.length; i++) {
+  let dots = 0;
+  let letters = 0;
+  let separator = false;
+  for (let i = 0; i < n; i++) {
     const c = text.charCodeAt(i);
-    if (c >= 48 && c <= 57) digits++;
-    else if (c === 46 || c === 64 || c === 58 || c === 47 || c === 92 || c === 32 || c === 61 || c === 95 || c === 45 || c === 9) return true;
+    const letter = (c | 32) - 97;
+    if (letter >= 0 && letter < 26) letters |= 1 << letter;
+    else if (c >= 48 && c <= 57) digits++;
+    else if (c === 64 || c === 58 || c === 47 || c === 92) return true;
+    else if (c === 46) dots++;
+    else if (c === 32 || c === 61 || c === 95 || c === 45 || c === 9) separator = true;
   }
-  return digits === text.length ? digits >= 13 : digits >= 8 || text.length >= 20;
+  if (digits === n) return digits >= 13;
+  if (digits >= 8 || dots >= 3) return true;
+  return (separator || dots > 0 || n >= 20) && mayNameSecret(letters);
 }
 
 /**
@@ -173,7 +242,7 @@ export function scrubShaped(text: string, shape: Shape | undefined, replace: Rep
     out = out.replace(SECRET_TOKEN, (m) => replace('secret', m));
     if (colon || out.includes('=')) out = out.replace(SECRET_PAIR, (m, key: string, sep: string, value: string) => (value.startsWith('[') ? m : `${key}${sep}${replace('secret', value)}`));
   }
-  if (at) out = out.replace(EMAIL, (m) => replace('email', m));
+  if (at) out = replaceEmails(out, replace);
   if (digits >= 13) out = out.replace(CARD, (m) => (isCardNumber(m) ? replace('card', m) : m));
   if (colon) out = out.replace(IPV6_CANDIDATE, (m) => (likelyAddress(m) && isIPv6(m) ? replace('ip', m) : m));
   if (dots >= 3 && digits >= 4) out = out.replace(IPV4, (m) => replace('ip', m));
