@@ -2,11 +2,10 @@
 // line one JSON object with every key. `npm run bench` (1M events) or `npm run bench -- --quick` (100k).
 // Needs a build (npm run build) and chDB. Writes bench/results/latest.json.
 
+import { freePort, runNode } from './child.mjs';
 import { createClient } from '@clickhouse/client';
 import { spawn } from 'node:child_process';
-import { createReadStream } from 'node:fs';
 import { mkdir, mkdtemp, rm, writeFile, readFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { AutomagikTelemetry } from '../dist/src/index.js';
@@ -25,28 +24,8 @@ const CLI = join(root, 'dist', 'bin', 'automagik-telemetry.js');
 const say = (line) => process.stdout.write(`${line}\n`);
 const fmt = (n) => Math.round(n).toLocaleString('en-US');
 
-function freePort() {
-  return new Promise((resolve) => {
-    const s = createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
-  });
-}
-
 function run(args, env, stdinFile) {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CLI, ...args], { env: { ...process.env, ...env, NO_COLOR: '1' }, stdio: ['pipe', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-    if (stdinFile) createReadStream(stdinFile).pipe(child.stdin);
-    else child.stdin.end();
-  });
+  return runNode([CLI, ...args], { ...process.env, ...env, NO_COLOR: '1' }, stdinFile);
 }
 
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
@@ -61,16 +40,7 @@ async function measureSendStdin(file, env, home) {
   const hook = `data:text/javascript,${encodeURIComponent(`import { writeFileSync } from 'node:fs'; process.on('exit', () => { const u = process.cpuUsage(); writeFileSync(${JSON.stringify(cpuFile)}, String(u.user + u.system)); });`)}`;
   const sendWithCpu = async (input) => {
     const began = performance.now();
-    const out = await new Promise((resolve, reject) => {
-      const child = spawn(process.execPath, ['--import', hook, CLI, 'send', '--stdin', '--backend', 'clickhouse', '--batch-size', String(BATCH), '--json'], { env: { ...process.env, ...env, NO_COLOR: '1' }, stdio: ['pipe', 'pipe', 'pipe'] });
-      let stdout = '';
-      let stderr = '';
-      child.stdout.on('data', (d) => (stdout += d));
-      child.stderr.on('data', (d) => (stderr += d));
-      child.on('error', reject);
-      child.on('close', (code) => resolve({ code, stdout, stderr }));
-      createReadStream(input).pipe(child.stdin);
-    });
+    const out = await runNode(['--import', hook, CLI, 'send', '--stdin', '--backend', 'clickhouse', '--batch-size', String(BATCH), '--json'], { ...process.env, ...env, NO_COLOR: '1' }, input);
     const ms = performance.now() - began;
     const summary = JSON.parse(out.stdout);
     return { ms, summary, stderr: out.stderr, cpuUs: Number(await readFile(cpuFile, 'utf8')) };

@@ -6,11 +6,11 @@
 //   npm run soak -- --minutes 10 [--rate 200]      (rate: items a second per signal per sender)
 // Not part of CI: it takes the minutes it is given.
 
+import { freePort, runNode } from './child.mjs';
 import { spawn } from 'node:child_process';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createServer } from 'node:net';
 
 const ROOT = join(import.meta.dirname, '..');
 const CLI = join(ROOT, 'dist', 'bin', 'automagik-telemetry.js');
@@ -253,15 +253,7 @@ async function runSender(kind, rate, seconds) {
 // ---------------------------------------------------------------------------------------------- helpers
 
 function run(cliArgs, env) {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CLI, ...cliArgs], { env, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
+  return runNode([CLI, ...cliArgs], env);
 }
 
 async function chQuery(endpoint, role, sql) {
@@ -291,13 +283,3 @@ function sleep(ms) {
   return new Promise((r) => setTimeout(r, ms));
 }
 
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address();
-      server.close(() => resolve(port));
-    });
-  });
-}

@@ -97,5 +97,40 @@
     ]);
   }
 
-  window.AMT = { el, duration, time, api, colour, showError, logRow, toLocalInput, fromLocalInput, navLinks };
+  /**
+   * The controls every filter page shares: Clear (keeping only `keep` of the query string), the range presets
+   * (dropping a custom from/to) and, when the page has them, Previous/Next. `current` reads the URL's parameters,
+   * `formParams` adds the form's, `go` navigates.
+   */
+  function wireFilterControls({ current, formParams, go, keep }) {
+    document.getElementById('clear').addEventListener('click', () => {
+      const params = new URLSearchParams();
+      const base = current();
+      for (const key of keep) if (base.has(key)) params.set(key, base.get(key));
+      go(params);
+    });
+    document.querySelectorAll('[data-range]').forEach((button) =>
+      button.addEventListener('click', () => {
+        const params = formParams(current());
+        params.delete('from');
+        params.delete('to');
+        params.set('range', button.dataset.range);
+        go(params);
+      }),
+    );
+    const prev = document.getElementById('prev');
+    const next = document.getElementById('next');
+    if (!prev || !next) return;
+    const turn = (delta) => {
+      const params = current();
+      const page = Math.max(1, Number(params.get('page') || '1') + delta);
+      if (page === 1) params.delete('page');
+      else params.set('page', String(page));
+      go(params);
+    };
+    prev.addEventListener('click', () => turn(-1));
+    next.addEventListener('click', () => turn(1));
+  }
+
+  window.AMT = { el, duration, time, api, colour, showError, logRow, toLocalInput, fromLocalInput, navLinks, wireFilterControls };
 })();

@@ -2,7 +2,7 @@
 // results are drawn from it, and every change pushes a new URL so Back and shared links work.
 (function () {
   'use strict';
-  const { el, duration, time, api, colour, showError, toLocalInput, fromLocalInput, navLinks } = window.AMT;
+  const { el, duration, time, api, colour, showError, toLocalInput, fromLocalInput, navLinks, wireFilterControls } = window.AMT;
   const FIELDS = ['service', 'project', 'environment', 'name', 'status', 'min_ms', 'max_ms', 'q'];
   const form = document.getElementById('search');
   const tbody = document.querySelector('#results tbody');
@@ -186,21 +186,7 @@
     }
     go(params);
   });
-  document.getElementById('clear').addEventListener('click', () => {
-    const params = new URLSearchParams();
-    const base = current();
-    for (const key of ['range', 'from', 'to']) if (base.has(key)) params.set(key, base.get(key));
-    go(params);
-  });
-  document.querySelectorAll('[data-range]').forEach((button) =>
-    button.addEventListener('click', () => {
-      const params = formParams(current());
-      params.delete('from');
-      params.delete('to');
-      params.set('range', button.dataset.range);
-      go(params);
-    }),
-  );
+  wireFilterControls({ current, formParams, go, keep: ['range', 'from', 'to'] });
   document.querySelectorAll('[data-sort]').forEach((button) =>
     button.addEventListener('click', () => {
       const params = current();
@@ -211,15 +197,6 @@
       go(params);
     }),
   );
-  const turn = (delta) => {
-    const params = current();
-    const page = Math.max(1, Number(params.get('page') || '1') + delta);
-    if (page === 1) params.delete('page');
-    else params.set('page', String(page));
-    go(params);
-  };
-  document.getElementById('prev').addEventListener('click', () => turn(-1));
-  document.getElementById('next').addEventListener('click', () => turn(1));
   window.addEventListener('popstate', load);
   let resizeTimer = null;
   window.addEventListener('resize', () => {

@@ -3,7 +3,7 @@
 // cursor of the previous answer, so each record shows once.
 (function () {
   'use strict';
-  const { el, time, api, showError, logRow, toLocalInput, fromLocalInput, navLinks } = window.AMT;
+  const { el, time, api, showError, logRow, toLocalInput, fromLocalInput, navLinks, wireFilterControls } = window.AMT;
   const FIELDS = ['severity', 'service', 'project', 'environment', 'trace_id', 'q'];
   const TAIL_MS = 1000;
   /** The most rows the list keeps while tailing (the oldest go). */
@@ -136,21 +136,7 @@
     }
     go(params);
   });
-  document.getElementById('clear').addEventListener('click', () => {
-    const params = new URLSearchParams();
-    const base = current();
-    for (const key of ['range', 'from', 'to', 'live']) if (base.has(key)) params.set(key, base.get(key));
-    go(params);
-  });
-  document.querySelectorAll('[data-range]').forEach((button) =>
-    button.addEventListener('click', () => {
-      const params = formParams(current());
-      params.delete('from');
-      params.delete('to');
-      params.set('range', button.dataset.range);
-      go(params);
-    }),
-  );
+  wireFilterControls({ current, formParams, go, keep: ['range', 'from', 'to', 'live'] });
   live.addEventListener('change', () => {
     const params = formParams(current());
     params.delete('page');
@@ -158,15 +144,6 @@
     else params.delete('live');
     go(params);
   });
-  const turn = (delta) => {
-    const params = current();
-    const page = Math.max(1, Number(params.get('page') || '1') + delta);
-    if (page === 1) params.delete('page');
-    else params.set('page', String(page));
-    go(params);
-  };
-  document.getElementById('prev').addEventListener('click', () => turn(-1));
-  document.getElementById('next').addEventListener('click', () => turn(1));
   window.addEventListener('popstate', load);
   load();
 })();

@@ -2,7 +2,7 @@
 // the chart are drawn from it, and every change pushes a new URL so Back and shared links work.
 (function () {
   'use strict';
-  const { el, api, showError, toLocalInput, fromLocalInput, navLinks } = window.AMT;
+  const { el, api, showError, toLocalInput, fromLocalInput, navLinks, wireFilterControls } = window.AMT;
   const FIELDS = ['project', 'service', 'environment', 'top'];
   const KIND_TEXT = { value: 'values', rate: 'rate per second', quantiles: 'p50 / p95 / p99 from bucket counts', mean: 'mean observation' };
   const STAT_DASH = { p50: [], p95: [6, 3], p99: [2, 3] };
@@ -198,21 +198,7 @@
     go(params);
   });
   document.getElementById('f-by').addEventListener('change', () => go(formParams(current())));
-  document.getElementById('clear').addEventListener('click', () => {
-    const params = new URLSearchParams();
-    const base = current();
-    for (const key of ['range', 'from', 'to', 'name']) if (base.has(key)) params.set(key, base.get(key));
-    go(params);
-  });
-  document.querySelectorAll('[data-range]').forEach((button) =>
-    button.addEventListener('click', () => {
-      const params = formParams(current());
-      params.delete('from');
-      params.delete('to');
-      params.set('range', button.dataset.range);
-      go(params);
-    }),
-  );
+  wireFilterControls({ current, formParams, go, keep: ['range', 'from', 'to', 'name'] });
   document.getElementById('m-search').addEventListener('input', () => {
     clearTimeout(searchTimer);
     searchTimer = setTimeout(() => {

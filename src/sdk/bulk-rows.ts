@@ -1,7 +1,8 @@
 // Owns the row path of `send --stdin` on the ClickHouse backend: each line written as a `traces` row into the next
 // INSERT body, batches cut by rows and bytes, sent pipelined with a dedup token each and an outcome always known.
 
-import type { EventSink, SinkResult } from './bulk.js';
+import { BatchQueue } from './batch-queue.js';
+import type { EventSink } from './bulk.js';
 import { EventRowWriter, type RowContext } from './event-row.js';
 import { insertFailure, insertHeaders, insertUrl } from './export/clickhouse.js';
 import type { HttpAnswer } from './export/types.js';
@@ -63,7 +64,7 @@ export function rowSink(context: RowContext, destination: Destination, options: 
   let used = 0;
   let pending = '';
   let rows = 0;
-  const full: Array<{ body: Buffer; rows: number }> = [];
+  const queue = new BatchQueue(pipeline);
   const settle = () => {
     if (pending === '') return;
     if (used + pending.length * 3 > body.length) {
@@ -78,20 +79,11 @@ export function rowSink(context: RowContext, destination: Destination, options: 
   const cut = () => {
     settle();
     if (rows === 0) return;
-    full.push({ body: body.subarray(0, used), rows });
+    queue.add({ body: body.subarray(0, used), rows });
     body = Buffer.allocUnsafe(maxBytes + ROW_SLACK);
     used = 0;
     rows = 0;
   };
-  // One pusher at a time (reading's backpressure and the idle flush share it), so finish() sees every batch pushed.
-  let pushing: Promise<void> = Promise.resolve();
-  const pushFull = (): Promise<void> =>
-    (pushing = pushing.then(async () => {
-      while (full.length > 0 && !pipeline.gaveUp) {
-        const next = full.shift() as { body: Buffer; rows: number };
-        await pipeline.push(next.body, next.rows);
-      }
-    }));
   return {
     add(event) {
       pending += writer.row(event);
@@ -99,22 +91,6 @@ export function rowSink(context: RowContext, destination: Destination, options: 
       if (pending.length >= PENDING_CHARS) settle();
       if (rows >= options.batchSize || used + pending.length >= maxBytes) cut();
     },
-    async ready() {
-      await pushFull();
-      return !pipeline.gaveUp;
-    },
-    idle() {
-      cut();
-      void pushFull();
-    },
-    async finish(): Promise<SinkResult> {
-      cut();
-      await pushFull();
-      const counts = await pipeline.finish();
-      // Batches never sent because the store had gone: known not stored.
-      const unsent = full.reduce((n, b) => n + b.rows, 0);
-      return { sent: counts.sent, failed: counts.failed + unsent, unconfirmed: counts.unconfirmed, errors: counts.errors };
-    },
-    sent: () => pipeline.counts.sent,
+    ...queue.sinkEnds(cut),
   };
 }

@@ -1,7 +1,8 @@
 // Owns the OTLP path of `send --stdin`: each line made a span as the SDK makes it, batches encoded once (so every
 // attempt sends the same bytes, which the receiver stores once) and sent pipelined with an outcome always known.
 
-import type { EventSink, SinkResult } from './bulk.js';
+import { BatchQueue } from './batch-queue.js';
+import type { EventSink } from './bulk.js';
 import { makeEvent, spanOf, type QueuedEvent, type ResourceInfo } from './event.js';
 import { OtlpBackend } from './export/otlp.js';
 import type { Batch, HttpAnswer } from './export/types.js';
@@ -50,22 +51,14 @@ export function spanSink(options: ResolvedOptions, authHint: string, sink: SpanS
     },
   });
   let events: QueuedEvent[] = [];
-  const full: Array<{ body: Uint8Array; rows: number; url: string; headers: Record<string, string> }> = [];
+  const queue = new BatchQueue(pipeline);
   const cut = () => {
     if (events.length === 0) return;
     const batch: Batch = { id: nodeCrypto().randomUUID(), signal: 'span', events, resource: sink.resource, sdkVersion: sink.sdkVersion };
     const request = backend.serialize(batch);
-    full.push({ body: request.body, rows: events.length, url: request.url, headers: request.headers });
+    queue.add({ body: request.body, rows: events.length, target: { url: request.url, headers: request.headers } });
     events = [];
   };
-  let pushing: Promise<void> = Promise.resolve();
-  const pushFull = (): Promise<void> =>
-    (pushing = pushing.then(async () => {
-      while (full.length > 0 && !pipeline.gaveUp) {
-        const next = full.shift() as (typeof full)[number];
-        await pipeline.push(next.body, next.rows, { url: next.url, headers: next.headers });
-      }
-    }));
   return {
     add(line) {
       const event = makeEvent(line.name, line.attributes, line.options);
@@ -74,21 +67,6 @@ export function spanSink(options: ResolvedOptions, authHint: string, sink: SpanS
       events.push(event);
       if (events.length >= sink.batchSize) cut();
     },
-    async ready() {
-      await pushFull();
-      return !pipeline.gaveUp;
-    },
-    idle() {
-      cut();
-      void pushFull();
-    },
-    async finish(): Promise<SinkResult> {
-      cut();
-      await pushFull();
-      const counts = await pipeline.finish();
-      const unsent = full.reduce((n, b) => n + b.rows, 0);
-      return { sent: counts.sent, failed: counts.failed + unsent, unconfirmed: counts.unconfirmed, errors: counts.errors };
-    },
-    sent: () => pipeline.counts.sent,
+    ...queue.sinkEnds(cut),
   };
 }
