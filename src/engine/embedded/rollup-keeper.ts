@@ -12,8 +12,6 @@ export const ROLLUP_REPAIR_EVERY_MS = 3_600_000;
 export interface RollupKeeperStats {
   /** Watermark advances so far. */
   advances: number;
-  /** Rows added to the rollups so far. */
-  rows: number;
   /** Advances that failed (retried on the next tick, after a repair). */
   failures: number;
   /** Hours rebuilt by repairs (on start, after a failure, or on request). */
@@ -32,7 +30,9 @@ export class RollupKeeper {
   private running: Promise<void> | undefined;
   private needsRepair = false;
   private lastRepair = Date.now();
-  private readonly stats: RollupKeeperStats = { advances: 0, rows: 0, failures: 0, rebuiltHours: 0 };
+  /** The watermarks as last written (the keeper is their only writer); read again from the table after a failure. */
+  private readonly watermarks = new Map<string, string>();
+  private readonly stats: RollupKeeperStats = { advances: 0, failures: 0, rebuiltHours: 0 };
 
   constructor(
     private readonly runner: SqlRunner,
@@ -97,22 +97,21 @@ export class RollupKeeper {
     try {
       if (this.needsRepair || Date.now() - this.lastRepair > ROLLUP_REPAIR_EVERY_MS) await this.repair();
       for (const spec of ROLLUPS) {
-        const watermark = await readWatermark(this.runner, this.database, spec);
+        const watermark = this.watermarks.get(spec.name) ?? (await readWatermark(this.runner, this.database, spec));
         if (watermark === undefined) continue;
         const newest = await this.newest(spec, watermark);
         if (newest === undefined) continue;
-        const where = insertedBetween(watermark, newest);
-        const rows = Number((await this.runner.run(`SELECT count() FROM ${this.database}.${spec.raw} WHERE ${where} FORMAT TabSeparated`)).trim());
-        await this.runner.run(rollupInsert(this.database, spec, where));
+        await this.runner.run(rollupInsert(this.database, spec, insertedBetween(watermark, newest)));
         await writeWatermark(this.runner, this.database, spec, newest);
+        this.watermarks.set(spec.name, newest);
         this.stats.advances++;
-        this.stats.rows += rows;
       }
     } catch (error) {
       // Part of an INSERT … SELECT may have landed: compare and rebuild before moving on. Until then the rows after
       // the watermark are read raw, so readers still see each of them once.
       this.stats.failures++;
       this.needsRepair = true;
+      this.watermarks.clear();
       this.log({ level: 'warn', msg: 'could not advance the rollups; retrying after a repair', error: String((error as Error)?.message ?? error) });
     }
   }
