@@ -48,7 +48,12 @@ async function failure(res: Response, sql: string): Promise<ClickHouseError> {
   return new ClickHouseError(Number(res.headers.get('x-clickhouse-exception-code') ?? parsed.code), parsed.name, text.trim(), sql);
 }
 
-/** Runs one statement and returns the answer's text: the SqlRunner the schema needs, over HTTP. */
+/** `runStatement` bound to a connection: the SqlRunner the schema, retention and rollup code take, over HTTP. */
+export function statementRunner(connection: ClickHouseConnection): { run(sql: string): Promise<string> } {
+  return { run: (sql) => runStatement(connection, sql) };
+}
+
+/** Runs one statement and returns the answer's text. */
 export async function runStatement(connection: ClickHouseConnection, sql: string, options: StatementOptions = {}): Promise<string> {
   const { url, init } = request(connection, sql, options);
   const res = await trustedFetch(url, init, connection.trust);

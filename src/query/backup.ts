@@ -7,7 +7,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
 import { readFile, rename, rm, stat } from 'node:fs/promises';
 import { createGunzip, createGzip } from 'node:zlib';
-import { queryRows, runStatement, streamStatement, type ClickHouseConnection } from '../clickhouse/http-client.js';
+import { queryRows, runStatement, statementRunner, streamStatement, type ClickHouseConnection } from '../clickhouse/http-client.js';
 import { TelemetryError } from '../errors.js';
 import { packageVersion, templatePath } from '../paths.js';
 import { applySchema } from '../schema/index.js';
@@ -170,7 +170,7 @@ export async function restoreBackup(
   options: { replace: boolean; onProgress?: (rows: number) => void },
 ): Promise<RestoreResult> {
   const { header, trailer } = await verifyBackup(file);
-  const runner = { run: (sql: string) => runStatement(connection, sql) };
+  const runner = statementRunner(connection);
   const { version } = await applySchema(runner, database);
   if (header.schema_version > version) {
     throw refused(file, `it was made with schema version ${header.schema_version}, newer than this store's ${version}: upgrade automagik-telemetry first`);

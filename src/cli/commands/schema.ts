@@ -1,7 +1,7 @@
 // Owns `schema print` (the DDL, single-node or for a cluster) and `schema apply` (to the running stack).
 
 import type { Command } from 'commander';
-import { runStatement } from '../../clickhouse/http-client.js';
+import { queryRows, statementRunner } from '../../clickhouse/http-client.js';
 import { TelemetryError } from '../../errors.js';
 import { clusterConfigXml, clusterStatements, CLUSTER_NAME } from '../../schema/cluster.js';
 import { loadConfig } from '../../config/index.js';
@@ -9,7 +9,6 @@ import { liveRunState } from '../../engine/run-state.js';
 import { applySchema, schemaText } from '../../schema/index.js';
 import { checkSchemaTables } from '../../schema/check.js';
 import { repairRollups } from '../../schema/rollups.js';
-import { queryRows } from '../../clickhouse/http-client.js';
 import { withRetention } from '../../schema/retention.js';
 import { applyClusterSchema, applyServerSchema } from '../../schema/server.js';
 import { EXIT } from '../errors.js';
@@ -70,7 +69,7 @@ Examples:
         });
       }
       const connection = connect('admin');
-      const runner = { run: (sql: string) => runStatement(connection, sql) };
+      const runner = statementRunner(connection);
       if (options.cluster !== undefined) {
         const result = await applyClusterSchema(runner, config, options.cluster);
         if (options.json) ui.json({ cluster: options.cluster, ...result });
@@ -108,7 +107,7 @@ Examples:
     async ({ ui, config, connection: connect }, options: { json?: boolean }) => {
       const connection = connect('admin');
       const tables = await checkSchemaTables((sql, params) => queryRows<{ name: string }>(connection, sql, params), config.database);
-      const repairs = await repairRollups({ run: (sql) => runStatement(connection, sql) }, config.database);
+      const repairs = await repairRollups(statementRunner(connection), config.database);
       if (options.json) {
         ui.json({ tables, rollups: repairs.map((r) => ({ rollup: r.rollup, rebuiltHours: r.rebuilt })) });
         return EXIT.OK;

@@ -1,8 +1,7 @@
 // Owns `test`: a sample set through each backend, read back from the store, then removed (unless --keep).
 
 import type { Command } from 'commander';
-import { runStatement } from '../../clickhouse/http-client.js';
-import type { ClickHouseConnection } from '../../clickhouse/connection.js';
+import { runStatement, statementRunner } from '../../clickhouse/http-client.js';
 import { rebuildRollupHours } from '../../schema/rollups.js';
 import { TelemetryError } from '../../errors.js';
 import { sdkOptionsForStack } from '../../sdk/from-stack.js';
@@ -90,7 +89,7 @@ async function removeSamples(stack: Stack, runIds: string[]): Promise<number> {
   ) as { n: number; projects: string[]; hours: string[] };
   if (Number(found.n) === 0) return 0;
   await runStatement(connection, `ALTER TABLE ${db}.traces DELETE WHERE ${match} SETTINGS mutations_sync = 1`, { params });
-  await rebuildRollupHours(rollupRunner(connection), db, 'metrics_hourly', found.hours);
+  await rebuildRollupHours(statementRunner(connection), db, 'metrics_hourly', found.hours);
   return Number(found.n);
 }
 
@@ -108,14 +107,10 @@ async function removeSignalSamples(stack: Stack, runId: string | undefined): Pro
     await runStatement(connection, `ALTER TABLE ${db}.${table} DELETE WHERE ${match} SETTINGS mutations_sync = 1`, { params });
   }
   // The samples' hours of the metric rollup are rebuilt from what remains.
-  const runner = rollupRunner(connection);
+  const runner = statementRunner(connection);
   const hours = (await runStatement(connection, `SELECT DISTINCT toString(hour) FROM ${db}.metric_points_hourly_state WHERE project_name = {project:String} FORMAT TabSeparated`, { params }))
     .split('\n')
     .filter((line) => line !== '');
   await rebuildRollupHours(runner, db, 'metric_points_hourly', hours);
   return removed;
-}
-
-function rollupRunner(connection: ClickHouseConnection): { run(sql: string): Promise<string> } {
-  return { run: (sql) => runStatement(connection, sql) };
 }

@@ -10,7 +10,7 @@ import { stackTrust } from '../../clickhouse/connection.js';
 import { CLICKHOUSE_HTTPS_PORT, prepareDockerTls, withTls } from './tls.js';
 import { DOTENV_GRAFANA_PASSWORD } from '../../config/defaults.js';
 import { readDotenv } from '../../config/dotenv.js';
-import { runStatement } from '../../clickhouse/http-client.js';
+import { runStatement, statementRunner } from '../../clickhouse/http-client.js';
 import { TelemetryError, describeError } from '../../errors.js';
 import { templatePath } from '../../paths.js';
 import { retentionStatus } from '../../schema/retention.js';
@@ -151,10 +151,10 @@ export class DockerEngine implements Engine {
   private async applySchema(stack: StackDefinition, progress: (message: string) => void): Promise<void> {
     progress('applying the schema and the users');
     const connection = this.clickhouseConnection(stack);
-    const result = await applyServerSchema({ run: (sql: string) => runStatement(connection, sql) }, this.config);
+    const result = await applyServerSchema(statementRunner(connection), this.config);
     if (result.retention.length > 0) progress(`${result.retention.length} tables now keep rows ${this.config.retentionDays} days`);
     // Hours a failed insert or a crash left the rollups counting differently from the raw rows are rebuilt (schema/rollups.ts).
-    const repairs = await repairRollups({ run: (sql: string) => runStatement(connection, sql) }, this.config.database);
+    const repairs = await repairRollups(statementRunner(connection), this.config.database);
     const rebuilt = repairs.reduce((n, r) => n + r.rebuilt.length, 0);
     if (rebuilt > 0) progress(`rebuilt ${rebuilt} rollup hour(s) that differed from the raw rows`);
   }
@@ -249,7 +249,7 @@ export class DockerEngine implements Engine {
     const rows = running && stack ? await this.rowCounts(stack) : undefined;
     const retention =
       rows && stack
-        ? await retentionStatus({ run: (sql) => runStatement({ ...this.clickhouseConnection(stack), timeoutMs: 3_000 }, sql) }, this.config.database, this.config.retentionDays)
+        ? await retentionStatus(statementRunner({ ...this.clickhouseConnection(stack), timeoutMs: 3_000 }), this.config.database, this.config.retentionDays)
         : { days: this.config.retentionDays };
     const disk = running && stack ? await this.diskOf(stack) : undefined;
     return {

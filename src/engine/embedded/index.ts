@@ -9,7 +9,7 @@ import { CREDENTIAL_VARIABLES, ROLES, connectHost, stackEndpoints, type Config, 
 import { connectionFor, stackTrust } from '../../clickhouse/connection.js';
 import { trustedFetch } from '../../tls/fetch.js';
 import { checkSchemaTables } from '../../schema/check.js';
-import { queryRows, runStatement } from '../../clickhouse/http-client.js';
+import { queryRows, statementRunner } from '../../clickhouse/http-client.js';
 import { retentionStatus } from '../../schema/retention.js';
 import { TelemetryError } from '../../errors.js';
 import { packageRoot } from '../../paths.js';
@@ -154,7 +154,7 @@ export class EmbeddedEngine implements Engine {
       startedAt: state.startedAt,
       uptimeSeconds: Math.max(0, Math.round((Date.now() - Date.parse(state.startedAt)) / 1000)),
       schemaVersion: state.schemaVersion,
-      retention: await retentionStatus({ run: (sql) => runStatement(connectionFor(this.config, 'reader', 5_000), sql) }, db, this.config.retentionDays),
+      retention: await retentionStatus(statementRunner(connectionFor(this.config, 'reader', 5_000)), db, this.config.retentionDays),
       ...(rows?.[0] ? { rows: { traces: Number(rows[0].traces), metricsHourly: Number(rows[0].metrics_hourly), logs: Number(rows[0].logs), metrics: Number(rows[0].metrics) } } : {}),
     };
   }
