@@ -8,6 +8,7 @@ import { parseMoment } from '../../query/time.js';
 import { isSeverity, SEVERITIES } from '../../signals/records.js';
 import { severityNumber, type SeverityName } from '../../transform/logs.js';
 import { EXIT } from '../errors.js';
+import { printThenFollow } from '../follow.js';
 import { numberFlag } from '../flags.js';
 import { stackCommand, type Cli, type Stack } from '../stack.js';
 import { OUTPUT_FORMATS, outputFormat, renderRows, terminalWidth } from '../table.js';
@@ -94,19 +95,13 @@ export async function queryLogs(stack: Stack, options: LogOptions): Promise<numb
     else ui.out(renderRows(shown(rows) as Array<Record<string, unknown>>, format, terminalWidth(ui.io.stdout), format === 'table' ? columns : undefined));
     return EXIT.OK;
   }
-  const print = (list: StoredLog[]) => {
-    for (const r of list) {
-      if (format === 'json') ui.out(JSON.stringify(r));
-      else if (format === 'table') ui.out(`${r.timestamp.slice(0, 23)}  ${severityColor(ui, r.severity_number, r.severity_text || '-')}  ${r.project_name}  ${r.body}${r.trace_id ? `  trace=${r.trace_id}` : ''}`);
-      else ui.out(renderRows([r as unknown as Record<string, unknown>], format).split('\n')[1] ?? '');
-    }
-  };
-  print([...rows].reverse());
-  const abort = new AbortController();
-  const stop = () => abort.abort();
-  process.once('SIGINT', stop);
-  process.once('SIGTERM', stop);
-  await followLogs(connection, config.database, filters, { signal: abort.signal, onRows: print });
+  await printThenFollow(
+    ui,
+    format,
+    rows,
+    (r) => `${r.timestamp.slice(0, 23)}  ${severityColor(ui, r.severity_number, r.severity_text || '-')}  ${r.project_name}  ${r.body}${r.trace_id ? `  trace=${r.trace_id}` : ''}`,
+    (signal, onRows) => followLogs(connection, config.database, filters, { signal, onRows }),
+  );
   return EXIT.OK;
 }
 

@@ -6,6 +6,7 @@ import { queryStats, STATS_GROUPINGS, type StatsGrouping } from '../../query/sta
 import { parseMoment } from '../../query/time.js';
 import { followTraces, recentTraces, type StoredTrace, type TraceFilters } from '../../query/traces.js';
 import { EXIT } from '../errors.js';
+import { printThenFollow } from '../follow.js';
 import { numberFlag } from '../flags.js';
 import { stackCommand, type Cli, type Stack } from '../stack.js';
 import { OUTPUT_FORMATS, outputFormat, renderRows, terminalWidth } from '../table.js';
@@ -81,20 +82,13 @@ export async function queryTraces(stack: Stack, options: TracesOptions): Promise
     else ui.out(renderRows(shown(rows) as Array<Record<string, unknown>>, format, terminalWidth(ui.io.stdout), format === 'table' ? columns : undefined));
     return EXIT.OK;
   }
-  // Following: the recent ones oldest first, then each new one as a line (JSON lines for json).
-  const print = (list: StoredTrace[]) => {
-    for (const r of list) {
-      if (format === 'json') ui.out(JSON.stringify(r));
-      else if (format === 'table') ui.out(`${r.timestamp}  ${r.project_name}  ${r.span_name}  ${r.status_code === 'ERROR' ? ui.c.red('ERROR') : 'OK'}  ${r.duration_ms} ms  ${JSON.stringify(r.attributes)}`);
-      else ui.out(renderRows([r as unknown as Record<string, unknown>], format).split('\n')[1] ?? '');
-    }
-  };
-  print([...rows].reverse());
-  const abort = new AbortController();
-  const stop = () => abort.abort();
-  process.once('SIGINT', stop);
-  process.once('SIGTERM', stop);
-  await followTraces(connection, table, filters, { signal: abort.signal, onRows: print });
+  await printThenFollow(
+    ui,
+    format,
+    rows,
+    (r) => `${r.timestamp}  ${r.project_name}  ${r.span_name}  ${r.status_code === 'ERROR' ? ui.c.red('ERROR') : 'OK'}  ${r.duration_ms} ms  ${JSON.stringify(r.attributes)}`,
+    (signal, onRows) => followTraces(connection, table, filters, { signal, onRows }),
+  );
   return EXIT.OK;
 }
 
