@@ -98,11 +98,24 @@
   }
 
   /**
-   * The controls every filter page shares: Clear (keeping only `keep` of the query string), the range presets
-   * (dropping a custom from/to) and, when the page has them, Previous/Next. `current` reads the URL's parameters,
-   * `formParams` adds the form's, `go` navigates.
+   * The controls every filter page shares: the search form (a custom from/to replaces the range and whatever else
+   * `customRangeDrops` names), Clear (keeping only `keep` of the query string), the range presets (dropping a custom
+   * from/to) and, when the page has them, Previous/Next. `current` reads the URL's parameters, `formParams` adds the
+   * form's, `go` navigates.
    */
-  function wireFilterControls({ current, formParams, go, keep }) {
+  function wireFilterControls({ current, formParams, go, keep, customRangeDrops = [] }) {
+    document.getElementById('search').addEventListener('submit', (e) => {
+      e.preventDefault();
+      const params = formParams(current());
+      const from = fromLocalInput(document.getElementById('from').value);
+      const to = fromLocalInput(document.getElementById('to').value);
+      if (from !== undefined || to !== undefined) {
+        for (const key of ['range', 'from', 'to', ...customRangeDrops]) params.delete(key);
+        if (from !== undefined) params.set('from', String(from));
+        if (to !== undefined) params.set('to', String(to));
+      }
+      go(params);
+    });
     document.getElementById('clear').addEventListener('click', () => {
       const params = new URLSearchParams();
       const base = current();

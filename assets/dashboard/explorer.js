@@ -2,9 +2,8 @@
 // results are drawn from it, and every change pushes a new URL so Back and shared links work.
 (function () {
   'use strict';
-  const { el, duration, time, api, colour, showError, toLocalInput, fromLocalInput, navLinks, wireFilterControls } = window.AMT;
+  const { el, duration, time, api, colour, showError, toLocalInput, navLinks, wireFilterControls } = window.AMT;
   const FIELDS = ['service', 'project', 'environment', 'name', 'status', 'min_ms', 'max_ms', 'q'];
-  const form = document.getElementById('search');
   const tbody = document.querySelector('#results tbody');
   let chart = null;
   let lastResult = null;
@@ -172,20 +171,6 @@
     document.body.setAttribute('data-loaded', params.toString());
   }
 
-  form.addEventListener('submit', (e) => {
-    e.preventDefault();
-    const params = formParams(current());
-    const from = fromLocalInput(document.getElementById('from').value);
-    const to = fromLocalInput(document.getElementById('to').value);
-    if (from !== undefined || to !== undefined) {
-      params.delete('range');
-      params.delete('from');
-      params.delete('to');
-      if (from !== undefined) params.set('from', String(from));
-      if (to !== undefined) params.set('to', String(to));
-    }
-    go(params);
-  });
   wireFilterControls({ current, formParams, go, keep: ['range', 'from', 'to'] });
   document.querySelectorAll('[data-sort]').forEach((button) =>
     button.addEventListener('click', () => {

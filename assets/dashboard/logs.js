@@ -3,7 +3,7 @@
 // cursor of the previous answer, so each record shows once.
 (function () {
   'use strict';
-  const { el, time, api, showError, logRow, toLocalInput, fromLocalInput, navLinks, wireFilterControls } = window.AMT;
+  const { el, time, api, showError, logRow, toLocalInput, navLinks, wireFilterControls } = window.AMT;
   const FIELDS = ['severity', 'service', 'project', 'environment', 'trace_id', 'q'];
   const TAIL_MS = 1000;
   /** The most rows the list keeps while tailing (the oldest go). */
@@ -124,19 +124,7 @@
     document.body.setAttribute('data-loaded', params.toString());
   }
 
-  document.getElementById('search').addEventListener('submit', (e) => {
-    e.preventDefault();
-    const params = formParams(current());
-    const from = fromLocalInput(document.getElementById('from').value);
-    const to = fromLocalInput(document.getElementById('to').value);
-    if (from !== undefined || to !== undefined) {
-      for (const key of ['range', 'from', 'to', 'live']) params.delete(key);
-      if (from !== undefined) params.set('from', String(from));
-      if (to !== undefined) params.set('to', String(to));
-    }
-    go(params);
-  });
-  wireFilterControls({ current, formParams, go, keep: ['range', 'from', 'to', 'live'] });
+  wireFilterControls({ current, formParams, go, keep: ['range', 'from', 'to', 'live'], customRangeDrops: ['live'] });
   live.addEventListener('change', () => {
     const params = formParams(current());
     params.delete('page');

@@ -2,7 +2,7 @@
 // the chart are drawn from it, and every change pushes a new URL so Back and shared links work.
 (function () {
   'use strict';
-  const { el, api, showError, toLocalInput, fromLocalInput, navLinks, wireFilterControls } = window.AMT;
+  const { el, api, showError, toLocalInput, navLinks, wireFilterControls } = window.AMT;
   const FIELDS = ['project', 'service', 'environment', 'top'];
   const KIND_TEXT = { value: 'values', rate: 'rate per second', quantiles: 'p50 / p95 / p99 from bucket counts', mean: 'mean observation' };
   const STAT_DASH = { p50: [], p95: [6, 3], p99: [2, 3] };
@@ -185,18 +185,6 @@
     document.body.setAttribute('data-loaded', params.toString());
   }
 
-  document.getElementById('search').addEventListener('submit', (e) => {
-    e.preventDefault();
-    const params = formParams(current());
-    const from = fromLocalInput(document.getElementById('from').value);
-    const to = fromLocalInput(document.getElementById('to').value);
-    if (from !== undefined || to !== undefined) {
-      for (const key of ['range', 'from', 'to']) params.delete(key);
-      if (from !== undefined) params.set('from', String(from));
-      if (to !== undefined) params.set('to', String(to));
-    }
-    go(params);
-  });
   document.getElementById('f-by').addEventListener('change', () => go(formParams(current())));
   wireFilterControls({ current, formParams, go, keep: ['range', 'from', 'to', 'name'] });
   document.getElementById('m-search').addEventListener('input', () => {
