@@ -1,12 +1,15 @@
 // Owns the size cap's decision and its statements: measure the database's partitions, drop the oldest whole day
 // partitions of the raw tables until the data fits, and delete the rollup hours of the days dropped.
 
-/** The raw tables the cap drops from (partitioned by day, toYYYYMMDD), each with the rollup built from it. */
-export const CAPPED_TABLES: Readonly<Record<string, string | undefined>> = Object.freeze({
-  traces: 'metrics_hourly_state',
-  logs: undefined,
-  metrics: 'metric_points_hourly_state',
-});
+import { ROLLUPS } from '../../schema/rollups.js';
+
+/**
+ * The raw tables the cap drops from (partitioned by day, toYYYYMMDD), in the order ties go, each with the state table
+ * of the rollup built from it (schema/rollups.ts), if any.
+ */
+export const CAPPED_TABLES: Readonly<Record<string, string | undefined>> = Object.freeze(
+  Object.fromEntries(['traces', 'logs', 'metrics'].map((table) => [table, ROLLUPS.find((r) => r.raw === table)?.state])),
+);
 
 export interface PartitionSize {
   table: string;
