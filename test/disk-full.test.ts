@@ -5,7 +5,7 @@ import * as grpc from '@grpc/grpc-js';
 import { OTLPTraceExporter as GrpcTraceExporter } from '@opentelemetry/exporter-trace-otlp-grpc';
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import { BasicTracerProvider, SimpleSpanProcessor, type ReadableSpan, type SpanExporter } from '@opentelemetry/sdk-trace-base';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -15,6 +15,7 @@ import { cli } from './helpers/cli.js';
 import { emitSpan } from './helpers/otel.js';
 import { startStack, type RunningStack } from './helpers/stack.js';
 import { mountTmpfs, type Tmpfs } from './helpers/tmpfs.js';
+import { toolAvailable } from './helpers/tools.js';
 
 const tmpfs: Tmpfs | undefined = await mountTmpfs(64);
 let stack: RunningStack;
@@ -187,7 +188,7 @@ describe.runIf(tmpfs !== undefined)('a disk that fills up under the embedded eng
     }
   });
 
-  it.runIf(pythonAvailable())('the Python SDK keeps the events queued while the disk is full and delivers them when space is back', async () => {
+  it.runIf(toolAvailable('python3', 'python3'))('the Python SDK keeps the events queued while the disk is full and delivers them when space is back', async () => {
     const work = await mkdtemp(join(tmpdir(), 'amt-disk-py-'));
     try {
       const script = [
@@ -230,10 +231,3 @@ describe.runIf(tmpfs !== undefined)('a disk that fills up under the embedded eng
   });
 });
 
-/** python3, as .ci/run installs it; under CI=true its absence fails, elsewhere the test skips loudly. */
-function pythonAvailable(): boolean {
-  if (spawnSync('python3', ['--version']).status === 0) return true;
-  if (process.env.CI === 'true') throw new Error('python3 is not installed: .ci/run must apt-get install it');
-  console.warn('\n!!! SKIPPING THE PYTHON SDK DISK TEST: python3 is not installed.\n');
-  return false;
-}
