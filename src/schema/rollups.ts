@@ -45,9 +45,6 @@ export const ROLLUPS: readonly RollupSpec[] = [
 /** A time ClickHouse reads as DateTime64(3, 'UTC'): 'YYYY-MM-DD hh:mm:ss.mmm'. */
 export type ChTime = string;
 
-/** Far beyond any row: with no watermark, the rollup is whole as stored (the Docker stack's materialized views). */
-export const NO_WATERMARK: ChTime = '2299-12-31 23:59:59.000';
-
 /** The rows of `spec.raw` a rollup covers: inserted after `after` (exclusive) up to `upTo` (inclusive). */
 export function insertedBetween(after: ChTime | undefined, upTo: ChTime | undefined): string {
   const parts = [
