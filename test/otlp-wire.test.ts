@@ -79,6 +79,24 @@ function toObject(resourceSpans: unknown[]): Record<string, unknown> {
 }
 
 describe('the receiver takes protobuf trace requests straight to rows', () => {
+  it('writes attribute keys that are array indices first, in numeric order, as the full path does', () => {
+    // Found by the property below with a random seed: a key "0" after a key "" (JavaScript objects put index keys first).
+    const body = encode({
+      resourceSpans: [{
+        resource: { attributes: [{ key: 'service.name', value: { stringValue: 'checkout' } }] },
+        scopeSpans: [{ spans: [{
+          traceId: Uint8Array.from({ length: 16 }, (_, i) => i + 1), spanId: Uint8Array.from({ length: 8 }, (_, i) => i + 1), name: 'op',
+          startTimeUnixNano: '1700000000000000000', endTimeUnixNano: '1700000000005000000',
+          attributes: [{ key: '', value: {} }, { key: '10', value: { boolValue: false } }, { key: 'b', value: { stringValue: 'x' } }, { key: '2', value: { intValue: '7' } }, { key: '01', value: { stringValue: 'not an index' } }],
+        }] }],
+      }],
+    });
+    const direct = traceRequestToRows(body);
+    expect(direct.data.equals(toJsonEachRow(otlpToRows(decodeTraceRequest(body)).rows))).toBe(true);
+    expect(Object.keys((JSON.parse(direct.data.toString()) as { attributes: Record<string, string> }).attributes)).toEqual(['2', '10', '', 'b', '01']);
+    expect(direct.data.toString()).toContain('"attributes":{"2":"7","10":"false","":"","b":"x","01":"not an index"}');
+  });
+
   it('stores exactly what the full decode stores, and refuses exactly what it refuses, for any request', () => {
     let fast = 0;
     fc.assert(

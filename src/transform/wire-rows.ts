@@ -138,10 +138,33 @@ export function setAttribute(key: string, value: string): void {
   values.push(value);
 }
 
+/**
+ * The attributes as a JSON object, keys in the order the full path's object gives them: JavaScript puts keys that are
+ * array indices ("0", "17", …) first, in numeric order, then the others in the order they were set.
+ */
 export function attributesText(): string {
+  let order: number[] | undefined;
+  for (let i = 0; i < keys.length; i++) {
+    if (isArrayIndex(keys[i] as string)) {
+      order = keys.map((_, k) => k);
+      const indexFirst = (k: number) => (isArrayIndex(keys[k] as string) ? Number(keys[k]) : Number.POSITIVE_INFINITY);
+      order.sort((a, b) => indexFirst(a) - indexFirst(b) || a - b);
+      break;
+    }
+  }
   let text = '{';
-  for (let i = 0; i < keys.length; i++) text += `${i === 0 ? '' : ','}${json(keys[i])}:${json(values[i])}`;
+  for (let n = 0; n < keys.length; n++) {
+    const i = order === undefined ? n : (order[n] as number);
+    text += `${n === 0 ? '' : ','}${json(keys[i])}:${json(values[i])}`;
+  }
   return `${text}}`;
+}
+
+/** A canonical array index: digits without a leading zero, below 2^32 - 1. */
+function isArrayIndex(key: string): boolean {
+  const first = key.charCodeAt(0);
+  if (!(first >= 48 && first <= 57)) return false;
+  return /^(?:0|[1-9]\d{0,9})$/.test(key) && Number(key) < 4294967295;
 }
 
 // Rows of a batch mostly fall within the same second: format the date and time once a second.
